@@ -194,20 +194,14 @@ pub fn enrollment_exporter(connection: &quinn::Connection) -> Result<[u8; 32], D
     Ok(output)
 }
 
-/// A bidirectional stream carrying frames.
-pub struct FramedStream {
+/// The sending half of a framed stream.
+pub struct FrameWriter {
     send: quinn::SendStream,
-    recv: quinn::RecvStream,
-    decoder: FrameDecoder,
 }
 
-impl FramedStream {
-    pub fn new(send: quinn::SendStream, recv: quinn::RecvStream) -> FramedStream {
-        FramedStream {
-            send,
-            recv,
-            decoder: FrameDecoder::new(),
-        }
+impl FrameWriter {
+    pub fn new(send: quinn::SendStream) -> FrameWriter {
+        FrameWriter { send }
     }
 
     pub async fn send(&mut self, message: &Message) -> Result<(), DriverError> {
@@ -216,7 +210,34 @@ impl FramedStream {
         Ok(())
     }
 
-    /// The next message; `Ok(None)` when the peer finished the stream cleanly.
+    /// Finishes the send side (the peer sees a clean end of stream).
+    pub fn finish(&mut self) -> Result<(), DriverError> {
+        self.send.finish()?;
+        Ok(())
+    }
+
+    /// Waits until the peer has stopped or fully read the stream.
+    pub async fn stopped(&mut self) {
+        let _ = self.send.stopped().await;
+    }
+}
+
+/// The receiving half of a framed stream.
+pub struct FrameReader {
+    recv: quinn::RecvStream,
+    decoder: FrameDecoder,
+}
+
+impl FrameReader {
+    pub fn new(recv: quinn::RecvStream) -> FrameReader {
+        FrameReader {
+            recv,
+            decoder: FrameDecoder::new(),
+        }
+    }
+
+    /// The next message; `Ok(None)` when the peer finished the stream cleanly. The frame
+    /// limit is checked as soon as a header arrives, before its body is buffered.
     pub async fn recv(&mut self) -> Result<Option<Message>, DriverError> {
         loop {
             if let Some(message) = self.decoder.next_message()? {
@@ -231,15 +252,16 @@ impl FramedStream {
             }
         }
     }
+}
 
-    /// Finishes the send side (the peer sees a clean end of stream).
-    pub fn finish(&mut self) -> Result<(), DriverError> {
-        self.send.finish()?;
-        Ok(())
-    }
+/// Opens a bidirectional framed stream on `connection`.
+pub async fn open_framed(connection: &quinn::Connection) -> Result<(FrameWriter, FrameReader), DriverError> {
+    let (send, recv) = connection.open_bi().await?;
+    Ok((FrameWriter::new(send), FrameReader::new(recv)))
+}
 
-    /// Waits until the peer has received everything sent (or the stream is gone).
-    pub async fn flushed(&mut self) {
-        let _ = self.send.stopped().await;
-    }
+/// Accepts the peer's bidirectional framed stream on `connection`.
+pub async fn accept_framed(connection: &quinn::Connection) -> Result<(FrameWriter, FrameReader), DriverError> {
+    let (send, recv) = connection.accept_bi().await?;
+    Ok((FrameWriter::new(send), FrameReader::new(recv)))
 }

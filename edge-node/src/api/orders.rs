@@ -1,0 +1,130 @@
+//! Order routes.
+
+use super::AppState;
+use super::dto::{AddLineRequest, OpenOrderRequest, OrderDto, PaymentRequest, PaymentResponse, ReceiptDto, VoidRequest, parse_tender};
+use super::error::{ApiError, ErrorBody};
+use crate::now_ms;
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use shared_model::{ItemId, OrderId, OrderType};
+
+fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
+    let Path(text) = path?;
+    text.parse()
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "order_not_found", "order not found", None))
+}
+
+#[utoipa::path(post, path = "/v1/orders", request_body = OpenOrderRequest,
+    responses((status = 201, body = OrderDto), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn open(
+    State(state): State<AppState>,
+    body: Result<Json<OpenOrderRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let Json(request) = body?;
+    let order_type = OrderType::parse(&request.order_type)
+        .ok_or_else(|| ApiError::invalid("type", format!("unknown order type {:?}", request.order_type)))?;
+    let order = state.orders.open(order_type, now_ms()).await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+#[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<OrderDto>, ApiError> {
+    let order = state.orders.get(order_id(path)?).await?;
+    Ok(Json(OrderDto::from(&order)))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/lines", params(("id" = String, Path)), request_body = AddLineRequest,
+    responses((status = 201, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn add_line(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<AddLineRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let order = state
+        .orders
+        .add_line(id, ItemId(request.item_id), request.quantity, now_ms())
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/payments", params(("id" = String, Path)), request_body = PaymentRequest,
+    responses((status = 201, body = PaymentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn take_payment(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PaymentRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<PaymentResponse>), ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let tender = parse_tender(&request.tender)
+        .ok_or_else(|| ApiError::invalid("tender", format!("unknown tender {:?}", request.tender)))?;
+    let outcome = state
+        .orders
+        .take_payment(id, tender, request.amount_minor, now_ms())
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((
+        StatusCode::CREATED,
+        Json(PaymentResponse {
+            payment_id: outcome.payment_id.to_string(),
+            change_due_minor: outcome.change_due_minor,
+            order: OrderDto::from(&outcome.order),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/close", params(("id" = String, Path)),
+    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn close(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<OrderDto>, ApiError> {
+    let order = state.orders.close(order_id(path)?, now_ms()).await?;
+    state.sync.notify_new_ops();
+    Ok(Json(OrderDto::from(&order)))
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/void", params(("id" = String, Path)), request_body = VoidRequest,
+    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn void(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<VoidRequest>, JsonRejection>,
+) -> Result<Json<OrderDto>, ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let order = state.orders.void(id, request.reason, now_ms()).await?;
+    state.sync.notify_new_ops();
+    Ok(Json(OrderDto::from(&order)))
+}
+
+#[utoipa::path(get, path = "/v1/orders/{id}/receipt", params(("id" = String, Path)),
+    responses((status = 200, body = ReceiptDto), (status = 404, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn receipt(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<ReceiptDto>, ApiError> {
+    let order = state.orders.get(order_id(path)?).await?;
+    Ok(Json(ReceiptDto {
+        order_id: order.id.to_string(),
+        text: crate::services::receipts::render(&order, &state.outlet_name),
+        order: OrderDto::from(&order),
+    }))
+}

@@ -1,0 +1,112 @@
+//! `edge-node`: the outlet daemon's command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use edge_node::config::{DEFAULT_LISTEN, EdgeConfig, default_data_dir};
+use edge_node::startup::App;
+use edge_node::store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Parser)]
+#[command(name = "edge-node", version, about = "Kibanda POS outlet node: serves terminals on the LAN and syncs with the hub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the outlet node: LAN API for terminals, sync with the hub when enrolled.
+    Run {
+        /// Where the SQLite store lives (default: the platform data directory).
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// LAN address for terminals.
+        #[arg(long, env = "KIBANDA_LISTEN", default_value = DEFAULT_LISTEN)]
+        listen: SocketAddr,
+        /// Longest wait between reconnect attempts to the hub, in milliseconds.
+        #[arg(long, env = "KIBANDA_RECONNECT_BACKOFF_MAX_MS", default_value_t = 5_000)]
+        reconnect_backoff_max_ms: u64,
+    },
+    /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
+    Enroll {
+        /// The hub's sync address (QUIC, UDP), e.g. hub.example.com:4101.
+        #[arg(long, env = "KIBANDA_HUB")]
+        hub: String,
+        /// The one-time enrollment code.
+        #[arg(long, env = "KIBANDA_ENROLLMENT_CODE")]
+        code: String,
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Pair a terminal: prints the bearer token it must send to the LAN API.
+    PairDevice {
+        /// A name for the terminal, e.g. "till-1".
+        #[arg(long, env = "KIBANDA_DEVICE_NAME")]
+        name: String,
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    edge_node::telemetry::init();
+    match Cli::parse().command {
+        Command::Run {
+            data_dir,
+            listen,
+            reconnect_backoff_max_ms,
+        } => {
+            let config = EdgeConfig {
+                data_dir: data_dir.unwrap_or_else(default_data_dir),
+                listen,
+                reconnect_backoff_max_ms,
+            };
+            let store_path = config.store_path();
+            let app = App::build(config).await?;
+            println!("Kibanda edge node");
+            println!("  store:    {}", store_path.display());
+            println!("  LAN API:  http://{}", app.local_addr()?);
+            println!("  node id:  {}", app.state.store.node_id());
+            if app.seeded_demo_catalog {
+                println!("  seeded the demo catalog (the store was empty)");
+            }
+            println!("Catalog:");
+            for item in &app.catalog {
+                println!(
+                    "  {:<16} {:<22} {:>10}",
+                    item.id.0,
+                    item.name,
+                    shared_model::Money::new(item.price_minor, shared_model::Currency::kes()).to_string()
+                );
+            }
+            println!("Pair a terminal with: edge-node pair-device --name till-1");
+            app.run().await
+        }
+        Command::Enroll { hub, code, data_dir } => {
+            let store = open_store(data_dir)?;
+            let enrollment = edge_node::enroll::enroll(store, &hub, &code).await?;
+            println!(
+                "enrolled: tenant {} outlet {} ({}), syncing with {}",
+                enrollment.tenant_slug, enrollment.outlet_code, enrollment.outlet_name, enrollment.hub_addr
+            );
+            Ok(())
+        }
+        Command::PairDevice { name, data_dir } => {
+            let store = open_store(data_dir)?;
+            let (device, token) = edge_node::services::devices::pair(&store, &name, edge_node::now_ms())?;
+            eprintln!("paired device {} ({}); send this as 'Authorization: Bearer <token>':", device.name, device.id);
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+fn open_store(data_dir: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
+    let path = data_dir.unwrap_or_else(default_data_dir).join(edge_node::config::STORE_FILE);
+    let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
+    Ok(Arc::new(store))
+}

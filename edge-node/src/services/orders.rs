@@ -1,0 +1,167 @@
+//! Order use cases: open, add a line, take a payment, close, void.
+//!
+//! Each one decides with `shared-model`'s rules and commits the new state and its op in one
+//! SQLite transaction before returning, so an answer to a terminal is always durable.
+
+use crate::store::{Store, StoreError};
+use shared_model::order::{AddLineError, CloseError, PaymentError, VoidError};
+use shared_model::tax::RoundingMode;
+use shared_model::{Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender};
+use std::sync::Arc;
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Why an order command was refused. Each maps to one structured API error.
+#[derive(Debug, Error)]
+pub enum OrderError {
+    #[error("order not found")]
+    NotFound,
+    #[error("item {0} is not in the catalog")]
+    UnknownItem(String),
+    #[error(transparent)]
+    AddLine(#[from] AddLineError),
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    #[error(transparent)]
+    Close(#[from] CloseError),
+    #[error(transparent)]
+    Void(#[from] VoidError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The outcome of a payment, for the terminal's display.
+#[derive(Debug, Clone)]
+pub struct PaymentOutcome {
+    pub order: Order,
+    pub payment_id: PaymentId,
+    pub change_due_minor: i64,
+}
+
+pub struct OrderService {
+    store: Arc<Store>,
+    currency: Currency,
+    rounding: RoundingMode,
+}
+
+impl OrderService {
+    pub fn new(store: Arc<Store>, currency: Currency) -> OrderService {
+        OrderService {
+            store,
+            currency,
+            rounding: RoundingMode::HalfUp,
+        }
+    }
+
+    pub async fn open(&self, order_type: OrderType, now_ms: i64) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        let currency = self.currency;
+        let order_id = OrderId(Uuid::now_v7());
+        run(move || {
+            store.commit_order_change(order_id, now_ms, |_, numbers| {
+                Ok::<_, OrderError>(OrderEvent::Opened {
+                    order_id,
+                    number: numbers.next()?,
+                    order_type,
+                    currency,
+                    opened_at_ms: now_ms,
+                })
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    pub async fn add_line(
+        &self,
+        order_id: OrderId,
+        item_id: ItemId,
+        quantity: i64,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        let rounding = self.rounding;
+        run(move || {
+            let item = store.catalog_item(&item_id)?;
+            store.commit_order_change(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                let item = item.ok_or_else(|| OrderError::UnknownItem(item_id.0.clone()))?;
+                Ok(order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?)
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    pub async fn take_payment(
+        &self,
+        order_id: OrderId,
+        tender: Tender,
+        tendered_minor: i64,
+        now_ms: i64,
+    ) -> Result<PaymentOutcome, OrderError> {
+        let store = self.store.clone();
+        let payment_id = PaymentId(Uuid::now_v7());
+        let (order, _) = run(move || {
+            store.commit_order_change(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                Ok(order.take_payment(payment_id, tender, tendered_minor, now_ms)?)
+            })
+        })
+        .await?;
+        let change_due_minor = order
+            .payments
+            .iter()
+            .find(|p| p.id == payment_id)
+            .map(|p| p.change_minor)
+            .unwrap_or(0);
+        Ok(PaymentOutcome {
+            order,
+            payment_id,
+            change_due_minor,
+        })
+    }
+
+    pub async fn close(&self, order_id: OrderId, now_ms: i64) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        run(move || {
+            store.commit_order_change(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                Ok(order.close(now_ms)?)
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    pub async fn void(&self, order_id: OrderId, reason: String, now_ms: i64) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        run(move || {
+            store.commit_order_change(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                Ok(order.void(&reason, now_ms)?)
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        super::blocking(move || store.order(order_id))
+            .await?
+            .ok_or(OrderError::NotFound)
+    }
+}
+
+/// Runs a store transaction off the runtime and flattens its two error layers.
+async fn run<F>(work: F) -> Result<(Order, crate::store::OpRecord), OrderError>
+where
+    F: FnOnce() -> Result<Result<(Order, crate::store::OpRecord), OrderError>, StoreError>
+        + Send
+        + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| OrderError::Store(StoreError::Corrupt(format!("store task failed: {e}"))))??
+}

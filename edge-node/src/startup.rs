@@ -1,0 +1,101 @@
+//! Building and running the edge: open the store, seed the demo catalog, serve the LAN API and
+//! run the sync client beside it.
+
+use crate::api::{self, AppState};
+use crate::config::EdgeConfig;
+use crate::services::orders::OrderService;
+use crate::store::Store;
+use crate::sync::SyncState;
+use shared_model::{CatalogItem, Currency};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct App {
+    pub state: AppState,
+    pub listener: TcpListener,
+    pub catalog: Vec<CatalogItem>,
+    pub seeded_demo_catalog: bool,
+    config: EdgeConfig,
+}
+
+impl App {
+    /// Opens the store and binds the LAN listener; a bad data dir or a taken port fails here.
+    pub async fn build(config: EdgeConfig) -> anyhow::Result<App> {
+        let store_path = config.store_path();
+        let store = Arc::new(
+            tokio::task::spawn_blocking(move || Store::open(&store_path)).await??,
+        );
+        let (seeded_demo_catalog, catalog) = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || crate::services::catalog::seed_demo_if_empty(&store)).await??
+        };
+        let enrollment = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || store.enrollment()).await??
+        };
+        let currency = match &enrollment {
+            Some(enrollment) => Currency::parse(&enrollment.currency)?,
+            None => Currency::kes(),
+        };
+        let outlet_name: Arc<str> = match &enrollment {
+            Some(enrollment) => enrollment.outlet_name.as_str().into(),
+            None => "Kibanda demo outlet".into(),
+        };
+        let state = AppState {
+            orders: Arc::new(OrderService::new(store.clone(), currency)),
+            store,
+            sync: Arc::new(SyncState::default()),
+            outlet_name,
+        };
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(App {
+            state,
+            listener,
+            catalog,
+            seeded_demo_catalog,
+            config,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until the process ends (or the future is dropped).
+    pub async fn run(self) -> anyhow::Result<()> {
+        let sync_task = tokio::spawn(crate::sync::run(
+            self.state.store.clone(),
+            self.state.sync.clone(),
+            self.config.reconnect_backoff_max_ms,
+        ));
+        let router = api::router(self.state);
+        let served = axum::serve(self.listener, router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        sync_task.abort();
+        served?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,492 @@
+//! The edge's SQLite store: the only module with SQL.
+//!
+//! One connection in WAL mode with `synchronous=FULL`: a transaction that returned is on disk,
+//! so an answer sent after a commit survives a power cut. Writes are serialised by the
+//! connection's mutex, which also serialises two terminals acting on one order.
+
+mod migrations;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+use sync_protocol::op::{GENESIS_HASH, OpBody, OrderEventV1};
+use sync_protocol::{Hlc, HybridClock, WireOp};
+use thiserror::Error;
+use uuid::Uuid;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("could not create data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// What the edge holds after enrolling with a hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    pub hub_addr: String,
+    pub tenant_id: Uuid,
+    pub tenant_slug: String,
+    pub outlet_id: Uuid,
+    pub outlet_code: String,
+    pub outlet_name: String,
+    pub currency: String,
+    pub timezone: String,
+    pub device_cert_der: Vec<u8>,
+    pub device_key_pkcs8_der: Vec<u8>,
+    pub ca_cert_der: Vec<u8>,
+}
+
+/// The op log's position: what exists locally and what the hub has acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxStatus {
+    pub last_seq: u64,
+    pub acked_through_seq: u64,
+    pub oldest_pending_at_ms: Option<i64>,
+}
+
+/// A paired terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub id: Uuid,
+    pub name: String,
+}
+
+pub struct Store {
+    connection: Mutex<Connection>,
+    node_id: Uuid,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| StoreError::DataDir {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+        let mut connection = Connection::open(path)?;
+        connection.pragma_update(None, "journal_mode", "WAL")?;
+        connection.pragma_update(None, "synchronous", "FULL")?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations::apply(&mut connection)?;
+        let node_id = node_id(&connection)?;
+        Ok(Store {
+            connection: Mutex::new(connection),
+            node_id,
+        })
+    }
+
+    /// This edge's node id: the origin of its ops, and its device id once enrolled.
+    pub fn node_id(&self) -> Uuid {
+        self.node_id
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back),
+        // so a poisoned mutex is safe to keep using.
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    // ---- catalog ---------------------------------------------------------------------------
+
+    /// Inserts `items` if the catalog is empty; returns whether it did.
+    pub fn seed_catalog_if_empty(&self, items: &[CatalogItem]) -> Result<bool, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let count: i64 = tx.query_row("SELECT count(*) FROM catalog_items", [], |row| row.get(0))?;
+        if count > 0 {
+            return Ok(false);
+        }
+        for item in items {
+            let doc = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO catalog_items (id, name, doc) VALUES (?1, ?2, ?3)",
+                params![item.id.0, item.name, doc],
+            )?;
+        }
+        tx.commit()?;
+        Ok(true)
+    }
+
+    pub fn catalog_items(&self) -> Result<Vec<CatalogItem>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT doc FROM catalog_items ORDER BY name")?;
+        let docs = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
+    }
+
+    pub fn catalog_item(&self, id: &ItemId) -> Result<Option<CatalogItem>, StoreError> {
+        let connection = self.lock();
+        let doc: Option<String> = connection
+            .query_row(
+                "SELECT doc FROM catalog_items WHERE id = ?1",
+                params![id.0],
+                |row| row.get(0),
+            )
+            .optional()?;
+        doc.map(|doc| parse_json(&doc)).transpose()
+    }
+
+    // ---- devices ---------------------------------------------------------------------------
+
+    pub fn insert_device(
+        &self,
+        id: Uuid,
+        name: &str,
+        token_hash: &[u8; 32],
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO devices (id, name, token_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
+            params![id.to_string(), name, token_hash.as_slice(), now_ms],
+        )?;
+        Ok(())
+    }
+
+    pub fn device_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<Device>, StoreError> {
+        let connection = self.lock();
+        let row: Option<(String, String)> = connection
+            .query_row(
+                "SELECT id, name FROM devices WHERE token_hash = ?1 AND disabled_at_ms IS NULL",
+                params![token_hash.as_slice()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(id, name)| {
+            Ok(Device {
+                id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                name,
+            })
+        })
+        .transpose()
+    }
+
+    // ---- orders ----------------------------------------------------------------------------
+
+    pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
+        let connection = self.lock();
+        load_order(&connection, id)
+    }
+
+    /// Runs `decide` against the current order (or `None` for a new one) and, if it yields an
+    /// event, applies it and commits the new order state together with its op. The whole
+    /// read-decide-write happens under the store's lock, so concurrent requests on one order
+    /// are serialised.
+    pub fn commit_order_change<E>(
+        &self,
+        order_id: OrderId,
+        now_ms: i64,
+        decide: impl FnOnce(Option<&Order>, &mut NewOrderNumber) -> Result<OrderEvent, E>,
+    ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let current = load_order(&tx, order_id)?;
+        let mut numbers = NewOrderNumber { tx: &tx, taken: None };
+        let event = match decide(current.as_ref(), &mut numbers) {
+            Ok(event) => event,
+            Err(error) => return Ok(Err(error)),
+        };
+        let order = match current {
+            Some(mut order) => {
+                order
+                    .apply(&event)
+                    .map_err(|e| StoreError::Corrupt(format!("decided event does not apply: {e}")))?;
+                order
+            }
+            None => Order::from_opened(&event)
+                .ok_or_else(|| StoreError::Corrupt("first event of an order must open it".into()))?,
+        };
+        if let Some(number) = numbers.taken {
+            tx.execute(
+                "UPDATE counters SET value = ?1 WHERE name = 'order_number'",
+                params![number as i64],
+            )?;
+        }
+        save_order(&tx, &order, now_ms)?;
+        let op = append_op(&tx, self.node_id, &event, now_ms)?;
+        tx.commit()?;
+        Ok(Ok((order, op)))
+    }
+
+    // ---- op log ----------------------------------------------------------------------------
+
+    pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
+        let connection = self.lock();
+        let last_seq: i64 = connection.query_row("SELECT coalesce(max(seq), 0) FROM ops", [], |row| row.get(0))?;
+        let acked: i64 = connection.query_row(
+            "SELECT value FROM counters WHERE name = 'acked_through_seq'",
+            [],
+            |row| row.get(0),
+        )?;
+        let oldest_pending_at_ms: Option<i64> = connection
+            .query_row(
+                "SELECT created_at_ms FROM ops WHERE seq = ?1",
+                params![acked + 1],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(OutboxStatus {
+            last_seq: last_seq as u64,
+            acked_through_seq: acked as u64,
+            oldest_pending_at_ms,
+        })
+    }
+
+    /// Up to `count_max` ops starting at `from_seq`, in order.
+    pub fn ops_from(&self, from_seq: u64, count_max: usize) -> Result<Vec<WireOp>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT seq, hlc_wall_ms, hlc_logical, prev_hash, body FROM ops
+             WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let origin = *self.node_id.as_bytes();
+        let rows = statement.query_map(params![from_seq as i64, count_max as i64], |row| {
+            let prev_hash: Vec<u8> = row.get(3)?;
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, i64>(1)?,
+                row.get::<_, i64>(2)?,
+                prev_hash,
+                row.get::<_, Vec<u8>>(4)?,
+            ))
+        })?;
+        let mut ops = Vec::with_capacity(count_max);
+        for row in rows {
+            let (seq, wall_ms, logical, prev_hash, body) = row?;
+            let prev_hash: [u8; 32] = prev_hash
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("op {seq} has a bad prev_hash")))?;
+            ops.push(WireOp {
+                origin,
+                seq: seq as u64,
+                hlc: Hlc {
+                    wall_ms: wall_ms as u64,
+                    logical: logical as u32,
+                },
+                prev_hash,
+                body,
+            });
+        }
+        Ok(ops)
+    }
+
+    /// Records the hub's acknowledgement; never moves backwards.
+    pub fn record_ack(&self, acked_through_seq: u64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "UPDATE counters SET value = max(value, ?1) WHERE name = 'acked_through_seq'",
+            params![acked_through_seq as i64],
+        )?;
+        Ok(())
+    }
+
+    // ---- enrollment ------------------------------------------------------------------------
+
+    pub fn save_enrollment(&self, enrollment: &Enrollment, now_ms: i64) -> Result<(), StoreError> {
+        self.lock().execute(
+            "INSERT INTO enrollment (id, hub_addr, tenant_id, tenant_slug, outlet_id, outlet_code,
+                outlet_name, currency, timezone, device_cert_der, device_key_der, ca_cert_der,
+                enrolled_at_ms)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO UPDATE SET hub_addr = excluded.hub_addr,
+                tenant_id = excluded.tenant_id, tenant_slug = excluded.tenant_slug,
+                outlet_id = excluded.outlet_id, outlet_code = excluded.outlet_code,
+                outlet_name = excluded.outlet_name, currency = excluded.currency,
+                timezone = excluded.timezone, device_cert_der = excluded.device_cert_der,
+                device_key_der = excluded.device_key_der, ca_cert_der = excluded.ca_cert_der,
+                enrolled_at_ms = excluded.enrolled_at_ms",
+            params![
+                enrollment.hub_addr,
+                enrollment.tenant_id.to_string(),
+                enrollment.tenant_slug,
+                enrollment.outlet_id.to_string(),
+                enrollment.outlet_code,
+                enrollment.outlet_name,
+                enrollment.currency,
+                enrollment.timezone,
+                enrollment.device_cert_der,
+                enrollment.device_key_pkcs8_der,
+                enrollment.ca_cert_der,
+                now_ms
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn enrollment(&self) -> Result<Option<Enrollment>, StoreError> {
+        let connection = self.lock();
+        let row = connection
+            .query_row(
+                "SELECT hub_addr, tenant_id, tenant_slug, outlet_id, outlet_code, outlet_name,
+                        currency, timezone, device_cert_der, device_key_der, ca_cert_der
+                 FROM enrollment WHERE id = 1",
+                [],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, String>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, String>(6)?,
+                        row.get::<_, String>(7)?,
+                        row.get::<_, Vec<u8>>(8)?,
+                        row.get::<_, Vec<u8>>(9)?,
+                        row.get::<_, Vec<u8>>(10)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some(row) = row else { return Ok(None) };
+        let uuid = |text: &str| Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()));
+        Ok(Some(Enrollment {
+            hub_addr: row.0,
+            tenant_id: uuid(&row.1)?,
+            tenant_slug: row.2,
+            outlet_id: uuid(&row.3)?,
+            outlet_code: row.4,
+            outlet_name: row.5,
+            currency: row.6,
+            timezone: row.7,
+            device_cert_der: row.8,
+            device_key_pkcs8_der: row.9,
+            ca_cert_der: row.10,
+        }))
+    }
+
+    /// `PRAGMA integrity_check`, for tests and the status endpoint.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+}
+
+/// Hands out the next order number inside an order transaction.
+pub struct NewOrderNumber<'a> {
+    tx: &'a Transaction<'a>,
+    taken: Option<u64>,
+}
+
+impl NewOrderNumber<'_> {
+    pub fn next(&mut self) -> Result<u64, StoreError> {
+        let current: i64 = self.tx.query_row(
+            "SELECT value FROM counters WHERE name = 'order_number'",
+            [],
+            |row| row.get(0),
+        )?;
+        let number = current as u64 + 1;
+        self.taken = Some(number);
+        Ok(number)
+    }
+}
+
+/// An op as appended to the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpRecord {
+    pub seq: u64,
+    pub hlc: Hlc,
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn node_id(connection: &Connection) -> Result<Uuid, StoreError> {
+    let text: String = connection.query_row("SELECT node_id FROM node WHERE id = 1", [], |row| row.get(0))?;
+    Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn load_order(connection: &Connection, id: OrderId) -> Result<Option<Order>, StoreError> {
+    let doc: Option<String> = connection
+        .query_row(
+            "SELECT doc FROM orders WHERE id = ?1",
+            params![id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    doc.map(|doc| parse_json(&doc)).transpose()
+}
+
+fn save_order(tx: &Transaction<'_>, order: &Order, now_ms: i64) -> Result<(), StoreError> {
+    let doc = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.execute(
+        "INSERT INTO orders (id, number, state, doc, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc = excluded.doc,
+            updated_at_ms = excluded.updated_at_ms",
+        params![
+            order.id.to_string(),
+            order.number as i64,
+            order.state.as_str(),
+            doc,
+            now_ms
+        ],
+    )?;
+    Ok(())
+}
+
+/// Appends one op, continuing the sequence, the clock and the hash chain.
+fn append_op(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    event: &OrderEvent,
+    now_ms: i64,
+) -> Result<OpRecord, StoreError> {
+    let last: Option<(i64, i64, i64, Vec<u8>)> = tx
+        .query_row(
+            "SELECT seq, hlc_wall_ms, hlc_logical, hash FROM ops ORDER BY seq DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )
+        .optional()?;
+    let (seq, mut clock, prev_hash) = match last {
+        Some((seq, wall_ms, logical, hash)) => (
+            seq as u64 + 1,
+            HybridClock::resume(Hlc {
+                wall_ms: wall_ms as u64,
+                logical: logical as u32,
+            }),
+            <[u8; 32]>::try_from(hash.as_slice())
+                .map_err(|_| StoreError::Corrupt(format!("op {seq} has a bad hash")))?,
+        ),
+        None => (1, HybridClock::default(), GENESIS_HASH),
+    };
+    let hlc = clock.tick(now_ms.max(0) as u64);
+    let body = OpBody::Order(OrderEventV1::from(event)).encode();
+    let op = WireOp {
+        origin: *node_id.as_bytes(),
+        seq,
+        hlc,
+        prev_hash,
+        body,
+    };
+    tx.execute(
+        "INSERT INTO ops (seq, kind, hlc_wall_ms, hlc_logical, prev_hash, hash, body, created_at_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            seq as i64,
+            event.kind(),
+            hlc.wall_ms as i64,
+            i64::from(hlc.logical),
+            prev_hash.as_slice(),
+            op.chain_hash().as_slice(),
+            op.body,
+            now_ms
+        ],
+    )?;
+    Ok(OpRecord { seq, hlc })
+}
