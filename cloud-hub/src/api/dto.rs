@@ -1,0 +1,137 @@
+//! Response bodies of the hub API. Amounts are integer minor units named `*_minor`.
+
+use crate::store::orders::StoredOrder;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaxDto {
+    pub code: String,
+    pub rate_bps: u32,
+    pub taxable_minor: i64,
+    pub tax_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineDto {
+    pub id: String,
+    pub item_id: String,
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub taxes: Vec<TaxDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentDto {
+    pub id: String,
+    pub tender: String,
+    pub tendered_minor: i64,
+    pub amount_minor: i64,
+    pub change_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderDto {
+    /// The id the edge gave the order.
+    pub id: String,
+    /// The outlet's code.
+    pub outlet: String,
+    pub outlet_id: String,
+    pub device_id: String,
+    pub number: u64,
+    #[serde(rename = "type")]
+    pub order_type: String,
+    pub state: String,
+    pub currency: String,
+    pub lines: Vec<LineDto>,
+    pub taxes: Vec<TaxDto>,
+    pub payments: Vec<PaymentDto>,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub total_minor: i64,
+    pub paid_minor: i64,
+    pub change_minor: i64,
+    pub balance_due_minor: i64,
+    pub opened_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub orders: Vec<OrderDto>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn tax(portion: &shared_model::tax::TaxPortion) -> TaxDto {
+    TaxDto {
+        code: portion.code.clone(),
+        rate_bps: portion.rate_bps,
+        taxable_minor: portion.taxable_minor,
+        tax_minor: portion.tax_minor,
+    }
+}
+
+impl From<&StoredOrder> for OrderDto {
+    fn from(stored: &StoredOrder) -> Self {
+        let order = &stored.order;
+        let totals = order.totals();
+        OrderDto {
+            id: order.id.to_string(),
+            outlet: stored.outlet_code.clone(),
+            outlet_id: stored.outlet_id.to_string(),
+            device_id: stored.device_id.to_string(),
+            number: order.number,
+            order_type: order.order_type.as_str().to_owned(),
+            state: order.state.as_str().to_owned(),
+            currency: order.currency.code().to_owned(),
+            lines: order
+                .lines
+                .iter()
+                .map(|line| LineDto {
+                    id: line.id.to_string(),
+                    item_id: line.item_id.0.clone(),
+                    name: line.name.clone(),
+                    quantity: line.quantity,
+                    unit_price_minor: line.unit_price_minor,
+                    net_minor: line.net_minor,
+                    tax_minor: line.tax_minor,
+                    total_minor: line.gross_minor,
+                    taxes: line.taxes.iter().map(tax).collect(),
+                })
+                .collect(),
+            taxes: totals.taxes.iter().map(tax).collect(),
+            payments: order
+                .payments
+                .iter()
+                .map(|p| PaymentDto {
+                    id: p.id.to_string(),
+                    tender: serde_json::to_value(p.tender)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    tendered_minor: p.tendered_minor,
+                    amount_minor: p.amount_minor,
+                    change_minor: p.change_minor,
+                })
+                .collect(),
+            net_minor: totals.net_minor,
+            tax_minor: totals.tax_minor,
+            total_minor: totals.total_minor,
+            paid_minor: totals.paid_minor,
+            change_minor: totals.change_minor,
+            balance_due_minor: totals.balance_due_minor,
+            opened_at_ms: order.opened_at_ms,
+            closed_at_ms: order.closed_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthDto {
+    pub status: String,
+}

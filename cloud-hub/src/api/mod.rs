@@ -1,0 +1,60 @@
+//! The hub's tenant REST API under `/v1/{tenant}/pos/...`, plus health, metrics and OpenAPI.
+
+pub mod dto;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod orders;
+
+use crate::auth::Authenticator;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use error::ApiError;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest request body. Why 1 MiB: the largest hub request in sight (a catalog page upload)
+/// fits; anything larger should be chunked.
+pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub auth: Arc<Authenticator>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .route("/v1/{tenant}/pos/orders", get(orders::list))
+        .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn(record_metrics))
+        .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
+        .increment(1);
+    metrics::histogram!(crate::metrics::HTTP_LATENCY, "route" => route).record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,36 @@
+//! The hub API's OpenAPI document, generated from the handlers.
+
+use super::{dto, error::ErrorBody};
+use axum::Json;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Kibanda hub API", description = "The multi-tenant POS API other services build on. Amounts are integer minor units; every tenant route needs a bearer JWT whose `tenant` claim matches the path."),
+    paths(
+        super::health::healthz,
+        super::health::readyz,
+        super::health::metrics,
+        super::orders::list,
+        super::orders::get,
+    ),
+    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto)),
+    modifiers(&Bearer)
+)]
+pub struct HubApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(HubApiDoc::openapi())
+}

@@ -1,0 +1,32 @@
+//! Typed settings of the hub, resolved once at start-up.
+
+use std::net::SocketAddr;
+
+pub const DEFAULT_HTTP: &str = "0.0.0.0:4100";
+pub const DEFAULT_QUIC: &str = "0.0.0.0:4101";
+/// Issuer and audience of dev tokens minted by `cloud-hub dev-token`.
+pub const DEV_TOKEN_ISSUER: &str = "kibanda-hub-dev";
+pub const DEFAULT_AUDIENCE: &str = "kibanda-pos";
+
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    pub database_url: String,
+    pub http: SocketAddr,
+    pub quic: SocketAddr,
+    pub auth: AuthConfig,
+    /// Most database connections. Why 16: the hub's work is short transactions; Postgres on a
+    /// small box serves best with few connections per hub replica.
+    pub db_connections_max: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The auth service's JWKS URL. `None`: only dev tokens (if allowed) are accepted.
+    pub jwks_url: Option<String>,
+    /// Expected `iss` of tokens from the JWKS.
+    pub issuer: Option<String>,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Accept tokens minted by `cloud-hub dev-token`. Turn off in production.
+    pub allow_dev_tokens: bool,
+}

@@ -1,0 +1,24 @@
+//! Prometheus metrics: one recorder per process, rendered at `/metrics`.
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder once (tests start many hubs in one process) and returns its handle.
+pub fn handle() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+        })
+        .clone()
+}
+
+pub const OPS_INGESTED: &str = "kibanda_sync_ops_ingested_total";
+pub const BATCHES_INGESTED: &str = "kibanda_sync_batches_total";
+pub const SYNC_CONNECTIONS: &str = "kibanda_sync_connections_total";
+pub const SYNC_REJECTS: &str = "kibanda_sync_rejects_total";
+pub const HTTP_REQUESTS: &str = "kibanda_http_requests_total";
+pub const HTTP_LATENCY: &str = "kibanda_http_request_duration_seconds";

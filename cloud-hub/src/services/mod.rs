@@ -1,0 +1,4 @@
+//! The hub's use cases: no HTTP, no SQL strings.
+
+pub mod admin;
+pub mod enrollment;

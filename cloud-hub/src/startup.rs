@@ -1,0 +1,97 @@
+//! Building and running the hub: connect and migrate, load the CA and keys, bind HTTP and QUIC.
+
+use crate::api::{self, AppState};
+use crate::auth::Authenticator;
+use crate::auth::dev::DevKey;
+use crate::config::HubConfig;
+use crate::pki::HubCa;
+use crate::sync::{Faults, SyncServer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+pub struct Hub {
+    pub pool: sqlx::PgPool,
+    pub faults: Arc<Faults>,
+    listener: TcpListener,
+    endpoint: quinn::Endpoint,
+    state: AppState,
+    sync: SyncServer,
+}
+
+impl Hub {
+    /// Everything that can fail at start fails here: database, migrations, ports, keys.
+    pub async fn build(config: HubConfig) -> anyhow::Result<Hub> {
+        sync_protocol::quic::install_crypto_provider();
+        let _ = crate::metrics::handle();
+        let pool = crate::store::connect(&config.database_url, config.db_connections_max).await?;
+        let ca = Arc::new(HubCa::load_or_create(&pool).await?);
+        let dev_key = DevKey::load_or_create(&pool).await?;
+        if config.auth.allow_dev_tokens {
+            tracing::warn!("dev tokens are accepted (KIBANDA_ALLOW_DEV_TOKENS=true); turn off in production");
+        }
+        let auth = Arc::new(Authenticator::new(config.auth.clone(), Some(&dev_key)));
+        let (chain, key) = ca.issue_server_cert()?;
+        let server_config = sync_protocol::quic::server_config(chain, key, ca.cert_der())?;
+        let endpoint = quinn::Endpoint::server(server_config, config.quic)?;
+        let listener = TcpListener::bind(config.http).await?;
+        let faults = Arc::new(Faults::default());
+        Ok(Hub {
+            sync: SyncServer {
+                pool: pool.clone(),
+                ca,
+                faults: faults.clone(),
+            },
+            state: AppState {
+                pool: pool.clone(),
+                auth,
+            },
+            pool,
+            faults,
+            listener,
+            endpoint,
+        })
+    }
+
+    pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn quic_addr(&self) -> std::io::Result<SocketAddr> {
+        self.endpoint.local_addr()
+    }
+
+    /// Serves until the process is asked to stop (or the future is dropped).
+    pub async fn run(self) -> anyhow::Result<()> {
+        let endpoint = self.endpoint.clone();
+        let sync_task = tokio::spawn(self.sync.serve(self.endpoint));
+        let served = axum::serve(self.listener, api::router(self.state))
+            .with_graceful_shutdown(shutdown_signal())
+            .await;
+        endpoint.close(0_u32.into(), b"hub shutting down");
+        sync_task.abort();
+        served?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,81 @@
+//! Reading orders, always within one tenant.
+
+use super::{StoreError, TenantId};
+use shared_model::Order;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An order with where it was taken.
+#[derive(Debug, Clone)]
+pub struct StoredOrder {
+    pub order: Order,
+    pub outlet_id: Uuid,
+    pub outlet_code: String,
+    pub device_id: Uuid,
+}
+
+/// Position in the newest-first listing: `(opened_at_ms, id)` of the last order seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListCursor {
+    pub opened_at_ms: i64,
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrderFilter {
+    pub outlet_code: Option<String>,
+    pub state: Option<String>,
+}
+
+type OrderRow = (sqlx::types::Json<Order>, Uuid, String, Uuid);
+
+fn stored(row: OrderRow) -> StoredOrder {
+    StoredOrder {
+        order: row.0.0,
+        outlet_id: row.1,
+        outlet_code: row.2,
+        device_id: row.3,
+    }
+}
+
+/// Newest first, keyset-paginated.
+pub async fn list(
+    pool: &PgPool,
+    tenant: TenantId,
+    filter: &OrderFilter,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<Vec<StoredOrder>, StoreError> {
+    let rows: Vec<OrderRow> = sqlx::query_as(
+        "SELECT o.doc, o.outlet_id, t.code, o.device_id
+         FROM orders o JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
+         WHERE o.tenant_id = $1
+           AND ($2::text IS NULL OR t.code = $2)
+           AND ($3::text IS NULL OR o.state = $3)
+           AND ($4::bigint IS NULL OR (o.opened_at_ms, o.id) < ($4, $5))
+         ORDER BY o.opened_at_ms DESC, o.id DESC
+         LIMIT $6",
+    )
+    .bind(tenant.0)
+    .bind(filter.outlet_code.as_deref())
+    .bind(filter.state.as_deref())
+    .bind(after.map(|c| c.opened_at_ms))
+    .bind(after.map(|c| c.id).unwrap_or_default())
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(stored).collect())
+}
+
+pub async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<StoredOrder>, StoreError> {
+    let row: Option<OrderRow> = sqlx::query_as(
+        "SELECT o.doc, o.outlet_id, t.code, o.device_id
+         FROM orders o JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
+         WHERE o.tenant_id = $1 AND o.id = $2",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(stored))
+}

@@ -1,0 +1,111 @@
+//! Tenants and outlets.
+
+use super::{StoreError, TenantId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outlet {
+    pub tenant_id: TenantId,
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+    pub currency: String,
+}
+
+pub async fn insert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3)")
+        .bind(tenant.id.0)
+        .bind(&tenant.slug)
+        .bind(&tenant.name)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    let row: Option<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, slug, name FROM tenants WHERE slug = $1")
+            .bind(slug)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(id, slug, name)| Tenant {
+        id: TenantId(id),
+        slug,
+        name,
+    }))
+}
+
+pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<Tenant>, StoreError> {
+    let row: Option<(Uuid, String, String)> =
+        sqlx::query_as("SELECT id, slug, name FROM tenants WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(id, slug, name)| Tenant {
+        id: TenantId(id),
+        slug,
+        name,
+    }))
+}
+
+pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO outlets (tenant_id, id, code, name, timezone, currency)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(outlet.tenant_id.0)
+    .bind(outlet.id)
+    .bind(&outlet.code)
+    .bind(&outlet.name)
+    .bind(&outlet.timezone)
+    .bind(&outlet.currency)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+type OutletRow = (Uuid, Uuid, String, String, String, String);
+
+fn outlet_from_row(row: OutletRow) -> Outlet {
+    Outlet {
+        tenant_id: TenantId(row.0),
+        id: row.1,
+        code: row.2,
+        name: row.3,
+        timezone: row.4,
+        currency: row.5,
+    }
+}
+
+pub async fn outlet_by_code(pool: &PgPool, tenant: TenantId, code: &str) -> Result<Option<Outlet>, StoreError> {
+    let row: Option<OutletRow> = sqlx::query_as(
+        "SELECT tenant_id, id, code, name, timezone, currency FROM outlets
+         WHERE tenant_id = $1 AND code = $2",
+    )
+    .bind(tenant.0)
+    .bind(code)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(outlet_from_row))
+}
+
+pub async fn outlet_by_id(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<Outlet>, StoreError> {
+    let row: Option<OutletRow> = sqlx::query_as(
+        "SELECT tenant_id, id, code, name, timezone, currency FROM outlets
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(outlet_from_row))
+}
