@@ -1,1 +1,318 @@
-//! placeholder
+//! Harness for end-to-end tests: throwaway PostgreSQL databases, and a real hub and real edges
+//! each on their own tokio runtime, so a test can kill one (drop its runtime without a clean
+//! shutdown) and start it again on the same state.
+#![allow(clippy::unwrap_used)]
+
+use cloud_hub::config::{AuthConfig, HubConfig};
+use cloud_hub::startup::Hub;
+use edge_node::config::EdgeConfig;
+use edge_node::startup::App;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// The server the test databases are created on.
+pub fn admin_database_url() -> String {
+    std::env::var("KIBANDA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A fresh database, dropped when the value is.
+pub struct TestDb {
+    pub url: String,
+    name: String,
+}
+
+impl TestDb {
+    pub fn create(runtime: &Runtime) -> TestDb {
+        let name = format!("kibanda_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_database_url();
+        runtime.block_on(async {
+            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to PostgreSQL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .expect("create test database");
+            pool.close().await;
+        });
+        let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap();
+        TestDb {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let admin = admin_database_url();
+        // Dropping runs outside any runtime: use a small one of its own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::PgPool::connect(&admin).await.ok()?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&pool)
+                    .await
+                    .ok()
+            })
+        })
+        .join();
+    }
+}
+
+/// A multi-threaded runtime; also installs the process's TLS provider (reqwest needs it).
+pub fn runtime() -> Runtime {
+    sync_protocol::quic::install_crypto_provider();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A hub running on its own runtime.
+pub struct RunningHub {
+    pub http: SocketAddr,
+    pub quic: SocketAddr,
+    pub faults: Arc<cloud_hub::sync::Faults>,
+    runtime: Option<Runtime>,
+}
+
+impl RunningHub {
+    /// Starts a hub on `database_url`; `quic` may be a fixed address to come back on.
+    pub fn start(database_url: &str, quic: SocketAddr) -> RunningHub {
+        let runtime = runtime();
+        let config = HubConfig {
+            database_url: database_url.to_owned(),
+            http: "127.0.0.1:0".parse().unwrap(),
+            quic,
+            auth: AuthConfig {
+                jwks_url: None,
+                issuer: None,
+                audience: cloud_hub::config::DEFAULT_AUDIENCE.to_owned(),
+                allow_dev_tokens: true,
+            },
+            db_connections_max: 8,
+        };
+        // A restarted hub may find its old UDP port still closing: retry briefly.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let hub = loop {
+            match runtime.block_on(Hub::build(config.clone())) {
+                Ok(hub) => break hub,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("hub start retry: {error:#}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(error) => panic!("hub did not start: {error:#}"),
+            }
+        };
+        let (http, quic) = (hub.http_addr().unwrap(), hub.quic_addr().unwrap());
+        let faults = hub.faults.clone();
+        runtime.spawn(hub.run());
+        RunningHub {
+            http,
+            quic,
+            faults,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Kills the hub: its runtime is dropped without a clean shutdown.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+}
+
+impl Drop for RunningHub {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// An edge node running on its own runtime.
+pub struct RunningEdge {
+    pub http: SocketAddr,
+    pub token: String,
+    pub data_dir: PathBuf,
+    runtime: Option<Runtime>,
+}
+
+impl RunningEdge {
+    pub fn start(data_dir: &Path, token: &str) -> RunningEdge {
+        let runtime = runtime();
+        let app = runtime
+            .block_on(App::build(EdgeConfig {
+                data_dir: data_dir.to_path_buf(),
+                listen: "127.0.0.1:0".parse().unwrap(),
+                reconnect_backoff_max_ms: 5_000,
+            }))
+            .unwrap();
+        let http = app.local_addr().unwrap();
+        runtime.spawn(app.run());
+        RunningEdge {
+            http,
+            token: token.to_owned(),
+            data_dir: data_dir.to_path_buf(),
+            runtime: Some(runtime),
+        }
+    }
+
+    /// Kills the edge mid-whatever: the runtime is dropped without a clean shutdown.
+    pub fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+}
+
+impl Drop for RunningEdge {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Pairs a terminal on the edge store in `data_dir`; returns its token.
+pub fn pair_terminal(data_dir: &Path) -> String {
+    let store = edge_node::store::Store::open(&data_dir.join(edge_node::config::STORE_FILE)).unwrap();
+    let (_, token) = edge_node::services::devices::pair(&store, "till-1", edge_node::now_ms()).unwrap();
+    token
+}
+
+/// A terminal's HTTP calls.
+pub struct Terminal<'a> {
+    pub client: &'a reqwest::Client,
+    pub edge: &'a RunningEdge,
+}
+
+impl Terminal<'_> {
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.edge.url(path))
+            .bearer_auth(&self.edge.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.edge.url(path))
+            .bearer_auth(&self.edge.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// One cash sale: open, add `lines` (item, quantity), pay with a round note, close.
+    /// Returns the closed order as the edge reports it.
+    pub async fn sell(&self, lines: &[(&str, i64)]) -> Value {
+        let (status, order) = self.post("/v1/orders", json!({"type": "take_out"})).await;
+        assert_eq!(status, 201, "open: {order}");
+        let id = order["id"].as_str().unwrap().to_owned();
+        let mut total = 0;
+        for (item, quantity) in lines {
+            let (status, order) = self
+                .post(&format!("/v1/orders/{id}/lines"), json!({"item_id": item, "quantity": quantity}))
+                .await;
+            assert_eq!(status, 201, "line: {order}");
+            total = order["total_minor"].as_i64().unwrap();
+        }
+        let tendered = (total / 100_000 + 1) * 100_000;
+        let (status, paid) = self
+            .post(&format!("/v1/orders/{id}/payments"), json!({"tender": "cash", "amount_minor": tendered}))
+            .await;
+        assert_eq!(status, 201, "pay: {paid}");
+        assert_eq!(paid["change_due_minor"].as_i64().unwrap(), tendered - total);
+        let (status, closed) = self.post(&format!("/v1/orders/{id}/close"), json!({})).await;
+        assert_eq!(status, 200, "close: {closed}");
+        closed
+    }
+}
+
+/// Polls `probe` until it returns `Some`, or panics after `limit` with `what`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sets up a tenant with one outlet and returns an enrollment code for it.
+pub async fn tenant_with_outlet(pool: &sqlx::PgPool, slug: &str, outlet: &str) -> String {
+    cloud_hub::services::admin::create_tenant(pool, slug, &format!("{slug} ltd")).await.unwrap();
+    cloud_hub::services::admin::create_outlet(pool, slug, outlet, "Main outlet", "Africa/Nairobi", "KES")
+        .await
+        .unwrap();
+    let (code, _) = cloud_hub::services::admin::create_enrollment_code(pool, slug, outlet, time::Duration::minutes(15))
+        .await
+        .unwrap();
+    code.display()
+}
+
+pub async fn dev_token(pool: &sqlx::PgPool, tenant: &str, role: &str) -> String {
+    let key = cloud_hub::auth::dev::DevKey::load_or_create(pool).await.unwrap();
+    key.mint(tenant, role, cloud_hub::config::DEFAULT_AUDIENCE, edge_node::now_ms() / 1000)
+        .unwrap()
+}
+
+/// The hub's orders for `tenant`, all pages.
+pub async fn hub_orders(client: &reqwest::Client, hub: &RunningHub, tenant: &str, token: &str) -> Vec<Value> {
+    let mut orders = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = hub.url(&format!("/v1/{tenant}/pos/orders?limit=200"));
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        orders.extend(page["orders"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return orders,
+        }
+    }
+}
