@@ -29,4 +29,19 @@ pub struct AuthConfig {
     pub audience: String,
     /// Accept tokens minted by `cloud-hub dev-token`. Turn off in production.
     pub allow_dev_tokens: bool,
+    /// Shortest time between two JWKS fetches triggered by unknown key ids.
+    pub jwks_refresh_min_secs: u64,
+}
+
+impl AuthConfig {
+    /// Dev tokens only: the embedded default for local use and tests.
+    pub fn dev_only() -> AuthConfig {
+        AuthConfig {
+            jwks_url: None,
+            issuer: None,
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            allow_dev_tokens: true,
+            jwks_refresh_min_secs: 30,
+        }
+    }
 }

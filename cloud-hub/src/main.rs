@@ -46,6 +46,9 @@ enum Command {
         /// Accept tokens from `cloud-hub dev-token`. Set to false in production.
         #[arg(long, env = "KIBANDA_ALLOW_DEV_TOKENS", default_value_t = true, action = clap::ArgAction::Set)]
         allow_dev_tokens: bool,
+        /// Shortest time between JWKS refetches caused by unknown key ids, in seconds.
+        #[arg(long, env = "KIBANDA_JWKS_REFRESH_MIN_SECS", default_value_t = 30)]
+        jwks_refresh_min_secs: u64,
         /// Most PostgreSQL connections of this hub process.
         #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
         db_connections_max: u32,
@@ -154,6 +157,7 @@ async fn run() -> anyhow::Result<()> {
             jwt_issuer,
             jwt_audience,
             allow_dev_tokens,
+            jwks_refresh_min_secs,
             db_connections_max,
         } => {
             let hub = Hub::build(HubConfig {
@@ -165,6 +169,7 @@ async fn run() -> anyhow::Result<()> {
                     issuer: jwt_issuer,
                     audience: jwt_audience,
                     allow_dev_tokens,
+                    jwks_refresh_min_secs,
                 },
                 db_connections_max,
             })

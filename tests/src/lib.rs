@@ -86,17 +86,16 @@ pub struct RunningHub {
 impl RunningHub {
     /// Starts a hub on `database_url`; `quic` may be a fixed address to come back on.
     pub fn start(database_url: &str, quic: SocketAddr) -> RunningHub {
+        RunningHub::start_with(database_url, quic, AuthConfig::dev_only())
+    }
+
+    pub fn start_with(database_url: &str, quic: SocketAddr, auth: AuthConfig) -> RunningHub {
         let runtime = runtime();
         let config = HubConfig {
             database_url: database_url.to_owned(),
             http: "127.0.0.1:0".parse().unwrap(),
             quic,
-            auth: AuthConfig {
-                jwks_url: None,
-                issuer: None,
-                audience: cloud_hub::config::DEFAULT_AUDIENCE.to_owned(),
-                allow_dev_tokens: true,
-            },
+            auth,
             db_connections_max: 8,
         };
         // A restarted hub may find its old UDP port still closing: retry briefly.

@@ -7,9 +7,6 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 
-/// Refetch at most this often when tokens name unknown keys. Why: a flood of tokens with made-up
-/// `kid`s must not become a flood of requests to the auth service.
-pub const REFRESH_INTERVAL_MIN: Duration = Duration::from_secs(30);
 /// Keys are refetched after this long even if all `kid`s are known (revoked keys disappear).
 pub const KEYS_TTL: Duration = Duration::from_secs(3600);
 /// How long one JWKS fetch may take.
@@ -24,6 +21,9 @@ struct Cached {
 
 pub struct JwksCache {
     url: String,
+    /// Refetch at most this often when tokens name unknown keys. Why: a flood of tokens with
+    /// made-up `kid`s must not become a flood of requests to the auth service.
+    refresh_min: Duration,
     client: reqwest::Client,
     cached: RwLock<Cached>,
 }
@@ -54,9 +54,10 @@ fn algorithm_of(jwk: &Jwk) -> Option<Algorithm> {
 }
 
 impl JwksCache {
-    pub fn new(url: String) -> JwksCache {
+    pub fn new(url: String, refresh_min: Duration) -> JwksCache {
         JwksCache {
             url,
+            refresh_min,
             client: reqwest::Client::builder()
                 .timeout(FETCH_TIMEOUT)
                 .build()
@@ -80,7 +81,7 @@ impl JwksCache {
         let mut cached = self.cached.write().await;
         let may_refresh = cached
             .fetched_at
-            .is_none_or(|at| at.elapsed() >= REFRESH_INTERVAL_MIN);
+            .is_none_or(|at| at.elapsed() >= self.refresh_min);
         if may_refresh {
             match self.fetch().await {
                 Ok(keys) => {

@@ -55,7 +55,11 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(config: AuthConfig, dev_key: Option<&dev::DevKey>) -> Authenticator {
-        let jwks = config.jwks_url.clone().map(jwks::JwksCache::new);
+        let refresh_min = std::time::Duration::from_secs(config.jwks_refresh_min_secs);
+        let jwks = config
+            .jwks_url
+            .clone()
+            .map(|url| jwks::JwksCache::new(url, refresh_min));
         Authenticator {
             dev_key: dev_key.map(|k| k.decoding.clone()),
             dev_kid: dev_key.map(|k| k.kid.clone()),

@@ -77,6 +77,8 @@ impl From<JsonRejection> for ApiError {
         let status = match rejection {
             JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             JsonRejection::BytesRejection(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            // Well-formed JSON of the wrong shape (missing or unknown fields, wrong types).
+            JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
         let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
