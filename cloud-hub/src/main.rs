@@ -9,7 +9,11 @@ use cloud_hub::startup::Hub;
 use std::net::SocketAddr;
 
 #[derive(Parser)]
-#[command(name = "cloud-hub", version, about = "Kibanda POS hub: tenant API, QUIC sync for edges, PostgreSQL system of record")]
+#[command(
+    name = "cloud-hub",
+    version,
+    about = "Kibanda POS hub: tenant API, QUIC sync for edges, PostgreSQL system of record"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -175,11 +179,20 @@ async fn run() -> anyhow::Result<()> {
             })
             .await?;
             tracing::info!(http = %hub.http_addr()?, quic = %hub.quic_addr()?, "hub listening");
-            println!("Kibanda hub: HTTP on {}, QUIC sync on {}", hub.http_addr()?, hub.quic_addr()?);
+            println!(
+                "Kibanda hub: HTTP on {}, QUIC sync on {}",
+                hub.http_addr()?,
+                hub.quic_addr()?
+            );
             hub.run().await
         }
         Command::Tenant {
-            command: TenantCommand::Create { database, slug, name },
+            command:
+                TenantCommand::Create {
+                    database,
+                    slug,
+                    name,
+                },
         } => {
             let pool = connect(&database).await?;
             let tenant = admin::create_tenant(&pool, &slug, &name).await?;
@@ -199,8 +212,12 @@ async fn run() -> anyhow::Result<()> {
                 },
         } => {
             let pool = connect(&database).await?;
-            let outlet = admin::create_outlet(&pool, &tenant, &code, &name, &timezone, &currency).await?;
-            println!("created outlet {} of {} ({}, {}, {})", outlet.code, tenant, outlet.name, outlet.timezone, outlet.currency);
+            let outlet =
+                admin::create_outlet(&pool, &tenant, &code, &name, &timezone, &currency).await?;
+            println!(
+                "created outlet {} of {} ({}, {}, {})",
+                outlet.code, tenant, outlet.name, outlet.timezone, outlet.currency
+            );
             println!("{}", outlet.code);
             Ok(())
         }
@@ -214,8 +231,13 @@ async fn run() -> anyhow::Result<()> {
                 anyhow::bail!("--ttl-minutes must be between 1 and 10080 (a week)");
             }
             let pool = connect(&database).await?;
-            let (code, expires_at) =
-                admin::create_enrollment_code(&pool, &tenant, &outlet, time::Duration::minutes(ttl_minutes)).await?;
+            let (code, expires_at) = admin::create_enrollment_code(
+                &pool,
+                &tenant,
+                &outlet,
+                time::Duration::minutes(ttl_minutes),
+            )
+            .await?;
             println!("one-time enrollment code for {tenant}/{outlet}, valid until {expires_at}:");
             println!("{}", code.display());
             Ok(())
@@ -230,7 +252,9 @@ async fn run() -> anyhow::Result<()> {
             admin::find_tenant(&pool, &tenant).await?;
             let key = DevKey::load_or_create(&pool).await?;
             let token = key.mint(&tenant, &role, &jwt_audience, cloud_hub::now_ms() / 1000)?;
-            eprintln!("DEV-ONLY token for tenant {tenant}, role {role} (valid 12 h; refused when KIBANDA_ALLOW_DEV_TOKENS=false):");
+            eprintln!(
+                "DEV-ONLY token for tenant {tenant}, role {role} (valid 12 h; refused when KIBANDA_ALLOW_DEV_TOKENS=false):"
+            );
             println!("{token}");
             Ok(())
         }

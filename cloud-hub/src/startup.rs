@@ -28,7 +28,9 @@ impl Hub {
         let ca = Arc::new(HubCa::load_or_create(&pool).await?);
         let dev_key = DevKey::load_or_create(&pool).await?;
         if config.auth.allow_dev_tokens {
-            tracing::warn!("dev tokens are accepted (KIBANDA_ALLOW_DEV_TOKENS=true); turn off in production");
+            tracing::warn!(
+                "dev tokens are accepted (KIBANDA_ALLOW_DEV_TOKENS=true); turn off in production"
+            );
         }
         let auth = Arc::new(Authenticator::new(config.auth.clone(), Some(&dev_key)));
         let (chain, key) = ca.issue_server_cert()?;

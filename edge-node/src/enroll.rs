@@ -37,7 +37,11 @@ pub enum EnrollError {
 }
 
 /// Enrolls this edge with the hub at `hub_addr` (its QUIC sync address).
-pub async fn enroll(store: Arc<Store>, hub_addr: &str, code_text: &str) -> Result<Enrollment, EnrollError> {
+pub async fn enroll(
+    store: Arc<Store>,
+    hub_addr: &str,
+    code_text: &str,
+) -> Result<Enrollment, EnrollError> {
     let code = EnrollmentCode::parse(code_text)?;
     if let Some(existing) = crate::services::blocking({
         let store = store.clone();
@@ -61,7 +65,11 @@ pub async fn enroll(store: Arc<Store>, hub_addr: &str, code_text: &str) -> Resul
     Ok(enrollment)
 }
 
-async fn exchange(node_id: Uuid, hub_addr: &str, code: &EnrollmentCode) -> Result<Enrollment, EnrollError> {
+async fn exchange(
+    node_id: Uuid,
+    hub_addr: &str,
+    code: &EnrollmentCode,
+) -> Result<Enrollment, EnrollError> {
     quic::install_crypto_provider();
     let unreachable = |source: DriverError| EnrollError::Unreachable {
         addr: hub_addr.to_owned(),

@@ -10,7 +10,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "edge-node", version, about = "Kibanda POS outlet node: serves terminals on the LAN and syncs with the hub")]
+#[command(
+    name = "edge-node",
+    version,
+    about = "Kibanda POS outlet node: serves terminals on the LAN and syncs with the hub"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,7 +31,11 @@ enum Command {
         #[arg(long, env = "KIBANDA_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: SocketAddr,
         /// Longest wait between reconnect attempts to the hub, in milliseconds.
-        #[arg(long, env = "KIBANDA_RECONNECT_BACKOFF_MAX_MS", default_value_t = 5_000)]
+        #[arg(
+            long,
+            env = "KIBANDA_RECONNECT_BACKOFF_MAX_MS",
+            default_value_t = 5_000
+        )]
         reconnect_backoff_max_ms: u64,
     },
     /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
@@ -97,25 +105,37 @@ async fn run() -> anyhow::Result<()> {
                     "  {:<16} {:<22} {:>10}",
                     item.id.0,
                     item.name,
-                    shared_model::Money::new(item.price_minor, shared_model::Currency::kes()).to_string()
+                    shared_model::Money::new(item.price_minor, shared_model::Currency::kes())
+                        .to_string()
                 );
             }
             println!("Pair a terminal with: edge-node pair-device --name till-1");
             app.run().await
         }
-        Command::Enroll { hub, code, data_dir } => {
+        Command::Enroll {
+            hub,
+            code,
+            data_dir,
+        } => {
             let store = open_store(data_dir)?;
             let enrollment = edge_node::enroll::enroll(store, &hub, &code).await?;
             println!(
                 "enrolled: tenant {} outlet {} ({}), syncing with {}",
-                enrollment.tenant_slug, enrollment.outlet_code, enrollment.outlet_name, enrollment.hub_addr
+                enrollment.tenant_slug,
+                enrollment.outlet_code,
+                enrollment.outlet_name,
+                enrollment.hub_addr
             );
             Ok(())
         }
         Command::PairDevice { name, data_dir } => {
             let store = open_store(data_dir)?;
-            let (device, token) = edge_node::services::devices::pair(&store, &name, edge_node::now_ms())?;
-            eprintln!("paired device {} ({}); send this as 'Authorization: Bearer <token>':", device.name, device.id);
+            let (device, token) =
+                edge_node::services::devices::pair(&store, &name, edge_node::now_ms())?;
+            eprintln!(
+                "paired device {} ({}); send this as 'Authorization: Bearer <token>':",
+                device.name, device.id
+            );
             println!("{token}");
             Ok(())
         }
@@ -123,7 +143,9 @@ async fn run() -> anyhow::Result<()> {
 }
 
 fn open_store(data_dir: Option<PathBuf>) -> anyhow::Result<Arc<Store>> {
-    let path = data_dir.unwrap_or_else(default_data_dir).join(edge_node::config::STORE_FILE);
+    let path = data_dir
+        .unwrap_or_else(default_data_dir)
+        .join(edge_node::config::STORE_FILE);
     let store = Store::open(&path).with_context(|| format!("opening {}", path.display()))?;
     Ok(Arc::new(store))
 }

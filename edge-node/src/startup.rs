@@ -23,12 +23,13 @@ impl App {
     /// Opens the store and binds the LAN listener; a bad data dir or a taken port fails here.
     pub async fn build(config: EdgeConfig) -> anyhow::Result<App> {
         let store_path = config.store_path();
-        let store = Arc::new(
-            tokio::task::spawn_blocking(move || Store::open(&store_path)).await??,
-        );
+        let store = Arc::new(tokio::task::spawn_blocking(move || Store::open(&store_path)).await??);
         let (seeded_demo_catalog, catalog) = {
             let store = store.clone();
-            tokio::task::spawn_blocking(move || crate::services::catalog::seed_demo_if_empty(&store)).await??
+            tokio::task::spawn_blocking(move || {
+                crate::services::catalog::seed_demo_if_empty(&store)
+            })
+            .await??
         };
         let enrollment = {
             let store = store.clone();

@@ -11,10 +11,15 @@ fn pair_device_prints_a_token_the_store_accepts() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
     assert!(token.starts_with("kbd_"));
-    let store = edge_node::store::Store::open(&dir.path().join(edge_node::config::STORE_FILE)).unwrap();
+    let store =
+        edge_node::store::Store::open(&dir.path().join(edge_node::config::STORE_FILE)).unwrap();
     let device = store
         .device_by_token_hash(&edge_node::services::devices::token_hash(&token))
         .unwrap()
@@ -26,7 +31,14 @@ fn pair_device_prints_a_token_the_store_accepts() {
 fn enrolling_against_a_missing_hub_or_with_a_bad_code_fails_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_edge-node"))
-        .args(["enroll", "--hub", "127.0.0.1:9", "--code", "not-a-code", "--data-dir"])
+        .args([
+            "enroll",
+            "--hub",
+            "127.0.0.1:9",
+            "--code",
+            "not-a-code",
+            "--data-dir",
+        ])
         .arg(dir.path())
         .env_remove("RUST_BACKTRACE")
         .output()
@@ -39,14 +51,32 @@ fn enrolling_against_a_missing_hub_or_with_a_bad_code_fails_clearly() {
 #[test]
 fn help_documents_every_flag_with_its_environment_variable() {
     for (command, needles) in [
-        ("run", &["--data-dir", "KIBANDA_DATA_DIR", "--listen", "KIBANDA_LISTEN", "0.0.0.0:4200"][..]),
-        ("enroll", &["--hub", "KIBANDA_HUB", "--code", "KIBANDA_ENROLLMENT_CODE"][..]),
+        (
+            "run",
+            &[
+                "--data-dir",
+                "KIBANDA_DATA_DIR",
+                "--listen",
+                "KIBANDA_LISTEN",
+                "0.0.0.0:4200",
+            ][..],
+        ),
+        (
+            "enroll",
+            &["--hub", "KIBANDA_HUB", "--code", "KIBANDA_ENROLLMENT_CODE"][..],
+        ),
         ("pair-device", &["--name", "KIBANDA_DEVICE_NAME"][..]),
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_edge-node")).args([command, "--help"]).output().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
         let help = String::from_utf8_lossy(&output.stdout);
         for needle in needles {
-            assert!(help.contains(needle), "{command}: missing {needle} in:\n{help}");
+            assert!(
+                help.contains(needle),
+                "{command}: missing {needle} in:\n{help}"
+            );
         }
     }
 }

@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn a_bill_of_1000_split_three_ways_gives_the_extra_cent_to_the_first() {
-        assert_eq!(allocate_largest_remainder(1000, &[1, 1, 1]), vec![334, 333, 333]);
+        assert_eq!(
+            allocate_largest_remainder(1000, &[1, 1, 1]),
+            vec![334, 333, 333]
+        );
     }
 
     #[test]
@@ -74,7 +77,10 @@ mod tests {
 
     #[test]
     fn proportional_weights_are_exact_when_they_can_be() {
-        assert_eq!(allocate_largest_remainder(600, &[1, 2, 3]), vec![100, 200, 300]);
+        assert_eq!(
+            allocate_largest_remainder(600, &[1, 2, 3]),
+            vec![100, 200, 300]
+        );
     }
 
     proptest! {

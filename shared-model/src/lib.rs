@@ -6,7 +6,11 @@
 //!
 //! Architecture invariant: no floating point anywhere in a money path. The lints below turn
 //! float arithmetic into a compile error for the whole crate.
-#![deny(clippy::float_arithmetic, clippy::float_cmp, clippy::cast_precision_loss)]
+#![deny(
+    clippy::float_arithmetic,
+    clippy::float_cmp,
+    clippy::cast_precision_loss
+)]
 
 pub mod allocation;
 pub mod catalog;

@@ -215,7 +215,10 @@ mod tests {
 
     #[test]
     fn display_uses_the_minor_unit_exponent() {
-        assert_eq!(Money::new(123_450, Currency::kes()).to_string(), "KES 1234.50");
+        assert_eq!(
+            Money::new(123_450, Currency::kes()).to_string(),
+            "KES 1234.50"
+        );
         assert_eq!(
             Money::new(-5, Currency::parse("JPY").expect("known")).to_string(),
             "JPY -5"

@@ -117,7 +117,12 @@ impl EnrollmentCode {
     }
 
     /// The hub's proof: it knows the code, in this TLS session, and issued these certificates.
-    pub fn hub_proof(&self, exporter: &[u8], ca_cert_der: &[u8], device_cert_der: &[u8]) -> [u8; 32] {
+    pub fn hub_proof(
+        &self,
+        exporter: &[u8],
+        ca_cert_der: &[u8],
+        device_cert_der: &[u8],
+    ) -> [u8; 32] {
         let mut mac = self.mac();
         mac.update(b"kibanda-enroll-v1 hub");
         mac.update(exporter);
@@ -161,8 +166,17 @@ mod tests {
         let code = EnrollmentCode::from_random([1; 10]);
         let other = EnrollmentCode::from_random([2; 10]);
         let proof = code.client_proof(b"session-a", &[0; 16], b"key");
-        assert!(proofs_equal(&proof, &code.client_proof(b"session-a", &[0; 16], b"key")));
-        assert!(!proofs_equal(&proof, &code.client_proof(b"session-b", &[0; 16], b"key")));
-        assert!(!proofs_equal(&proof, &other.client_proof(b"session-a", &[0; 16], b"key")));
+        assert!(proofs_equal(
+            &proof,
+            &code.client_proof(b"session-a", &[0; 16], b"key")
+        ));
+        assert!(!proofs_equal(
+            &proof,
+            &code.client_proof(b"session-b", &[0; 16], b"key")
+        ));
+        assert!(!proofs_equal(
+            &proof,
+            &other.client_proof(b"session-a", &[0; 16], b"key")
+        ));
     }
 }

@@ -18,31 +18,20 @@ pub const ALPN_ENROLL: &[u8] = b"kibanda-enroll/1";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     /// Edge → hub, first message of a sync stream.
-    Hello {
-        software: String,
-    },
+    Hello { software: String },
     /// Hub → edge: the hub's durable cursor for this device.
     Welcome {
         acked_through_seq: u64,
         acked_hash: [u8; 32],
     },
     /// Either side: the peer's request is refused; the stream ends after it.
-    Reject {
-        code: RejectCode,
-        message: String,
-    },
+    Reject { code: RejectCode, message: String },
     /// Edge → hub: consecutive ops of this device, ascending by `seq`.
-    OpsBatch {
-        ops: Vec<WireOp>,
-    },
+    OpsBatch { ops: Vec<WireOp> },
     /// Hub → edge: every op up to and including this sequence is durable at the hub.
-    Ack {
-        acked_through_seq: u64,
-    },
+    Ack { acked_through_seq: u64 },
     /// Either side, to keep the path alive and measure lag.
-    Heartbeat {
-        sent_at_ms: u64,
-    },
+    Heartbeat { sent_at_ms: u64 },
     /// Edge → hub on the enrollment ALPN.
     EnrollRequest {
         /// The public part of the one-time code, used to look it up.

@@ -86,14 +86,18 @@ pub fn server_config(
         .map_err(|error| DriverError::Tls(error.to_string()))?
         .with_client_cert_verifier(client_verifier)
         .with_single_cert(
-            server_chain_der.into_iter().map(CertificateDer::from).collect(),
+            server_chain_der
+                .into_iter()
+                .map(CertificateDer::from)
+                .collect(),
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key_pkcs8_der)),
         )
         .map_err(|error| DriverError::Tls(error.to_string()))?;
     tls.alpn_protocols = vec![ALPN_SYNC.to_vec(), ALPN_ENROLL.to_vec()];
     // No 0-RTT: a replayable first flight must never carry a write.
     tls.max_early_data_size = 0;
-    let crypto = QuicServerConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
+    let crypto =
+        QuicServerConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     config.transport_config(transport());
     Ok(config)
@@ -116,7 +120,8 @@ pub fn sync_client_config(
         .map_err(|error| DriverError::Tls(error.to_string()))?;
     tls.alpn_protocols = vec![ALPN_SYNC.to_vec()];
     tls.enable_early_data = false;
-    let crypto = QuicClientConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
+    let crypto =
+        QuicClientConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport());
     Ok(config)
@@ -134,7 +139,8 @@ pub fn enroll_client_config() -> Result<quinn::ClientConfig, DriverError> {
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN_ENROLL.to_vec()];
     tls.enable_early_data = false;
-    let crypto = QuicClientConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
+    let crypto =
+        QuicClientConfig::try_from(tls).map_err(|error| DriverError::Tls(error.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
     config.transport_config(transport());
     Ok(config)
@@ -161,7 +167,12 @@ impl ServerCertVerifier for ProofBoundVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -170,7 +181,12 @@ impl ServerCertVerifier for ProofBoundVerifier {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -255,13 +271,17 @@ impl FrameReader {
 }
 
 /// Opens a bidirectional framed stream on `connection`.
-pub async fn open_framed(connection: &quinn::Connection) -> Result<(FrameWriter, FrameReader), DriverError> {
+pub async fn open_framed(
+    connection: &quinn::Connection,
+) -> Result<(FrameWriter, FrameReader), DriverError> {
     let (send, recv) = connection.open_bi().await?;
     Ok((FrameWriter::new(send), FrameReader::new(recv)))
 }
 
 /// Accepts the peer's bidirectional framed stream on `connection`.
-pub async fn accept_framed(connection: &quinn::Connection) -> Result<(FrameWriter, FrameReader), DriverError> {
+pub async fn accept_framed(
+    connection: &quinn::Connection,
+) -> Result<(FrameWriter, FrameReader), DriverError> {
     let (send, recv) = connection.accept_bi().await?;
     Ok((FrameWriter::new(send), FrameReader::new(recv)))
 }

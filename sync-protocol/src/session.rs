@@ -327,10 +327,20 @@ mod tests {
         let (mut hub, _) = IngestSession::start(ORIGIN, Cursor::START);
         let plan = hub.plan(&ops).expect("plan");
         assert_eq!(plan.new_ops(&ops).len(), 10);
-        assert_eq!(hub.committed(&plan), Message::Ack { acked_through_seq: 10 });
+        assert_eq!(
+            hub.committed(&plan),
+            Message::Ack {
+                acked_through_seq: 10
+            }
+        );
         let replay = hub.plan(&ops).expect("replay plans");
         assert!(replay.new_ops(&ops).is_empty());
-        assert_eq!(hub.committed(&replay), Message::Ack { acked_through_seq: 10 });
+        assert_eq!(
+            hub.committed(&replay),
+            Message::Ack {
+                acked_through_seq: 10
+            }
+        );
     }
 
     #[test]
@@ -341,7 +351,12 @@ mod tests {
         hub.committed(&plan);
         let plan = hub.plan(&ops[3..]).expect("overlap");
         assert_eq!(plan.new_ops(&ops[3..]).first().map(|op| op.seq), Some(7));
-        assert_eq!(hub.committed(&plan), Message::Ack { acked_through_seq: 10 });
+        assert_eq!(
+            hub.committed(&plan),
+            Message::Ack {
+                acked_through_seq: 10
+            }
+        );
     }
 
     #[test]
@@ -350,7 +365,10 @@ mod tests {
         let (hub, _) = IngestSession::start(ORIGIN, Cursor::START);
         assert_eq!(
             hub.plan(&ops[2..]),
-            Err(IngestError::Gap { expected: 1, got: 3 })
+            Err(IngestError::Gap {
+                expected: 1,
+                got: 3
+            })
         );
     }
 

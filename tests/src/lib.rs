@@ -31,14 +31,19 @@ impl TestDb {
         let name = format!("kibanda_test_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_database_url();
         runtime.block_on(async {
-            let pool = sqlx::PgPool::connect(&admin).await.expect("connect to PostgreSQL");
+            let pool = sqlx::PgPool::connect(&admin)
+                .await
+                .expect("connect to PostgreSQL");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&pool)
                 .await
                 .expect("create test database");
             pool.close().await;
         });
-        let base = admin.rsplit_once('/').map(|(base, _)| base.to_owned()).unwrap();
+        let base = admin
+            .rsplit_once('/')
+            .map(|(base, _)| base.to_owned())
+            .unwrap();
         TestDb {
             url: format!("{base}/{name}"),
             name,
@@ -52,13 +57,18 @@ impl Drop for TestDb {
         let admin = admin_database_url();
         // Dropping runs outside any runtime: use a small one of its own.
         let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             runtime.block_on(async {
                 let pool = sqlx::PgPool::connect(&admin).await.ok()?;
-                sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
-                    .execute(&pool)
-                    .await
-                    .ok()
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await
+                .ok()
             })
         })
         .join();
@@ -191,8 +201,10 @@ impl Drop for RunningEdge {
 
 /// Pairs a terminal on the edge store in `data_dir`; returns its token.
 pub fn pair_terminal(data_dir: &Path) -> String {
-    let store = edge_node::store::Store::open(&data_dir.join(edge_node::config::STORE_FILE)).unwrap();
-    let (_, token) = edge_node::services::devices::pair(&store, "till-1", edge_node::now_ms()).unwrap();
+    let store =
+        edge_node::store::Store::open(&data_dir.join(edge_node::config::STORE_FILE)).unwrap();
+    let (_, token) =
+        edge_node::services::devices::pair(&store, "till-1", edge_node::now_ms()).unwrap();
     token
 }
 
@@ -237,18 +249,26 @@ impl Terminal<'_> {
         let mut total = 0;
         for (item, quantity) in lines {
             let (status, order) = self
-                .post(&format!("/v1/orders/{id}/lines"), json!({"item_id": item, "quantity": quantity}))
+                .post(
+                    &format!("/v1/orders/{id}/lines"),
+                    json!({"item_id": item, "quantity": quantity}),
+                )
                 .await;
             assert_eq!(status, 201, "line: {order}");
             total = order["total_minor"].as_i64().unwrap();
         }
         let tendered = (total / 100_000 + 1) * 100_000;
         let (status, paid) = self
-            .post(&format!("/v1/orders/{id}/payments"), json!({"tender": "cash", "amount_minor": tendered}))
+            .post(
+                &format!("/v1/orders/{id}/payments"),
+                json!({"tender": "cash", "amount_minor": tendered}),
+            )
             .await;
         assert_eq!(status, 201, "pay: {paid}");
         assert_eq!(paid["change_due_minor"].as_i64().unwrap(), tendered - total);
-        let (status, closed) = self.post(&format!("/v1/orders/{id}/close"), json!({})).await;
+        let (status, closed) = self
+            .post(&format!("/v1/orders/{id}/close"), json!({}))
+            .await;
         assert_eq!(status, 200, "close: {closed}");
         closed
     }
@@ -272,24 +292,50 @@ where
 
 /// Sets up a tenant with one outlet and returns an enrollment code for it.
 pub async fn tenant_with_outlet(pool: &sqlx::PgPool, slug: &str, outlet: &str) -> String {
-    cloud_hub::services::admin::create_tenant(pool, slug, &format!("{slug} ltd")).await.unwrap();
-    cloud_hub::services::admin::create_outlet(pool, slug, outlet, "Main outlet", "Africa/Nairobi", "KES")
+    cloud_hub::services::admin::create_tenant(pool, slug, &format!("{slug} ltd"))
         .await
         .unwrap();
-    let (code, _) = cloud_hub::services::admin::create_enrollment_code(pool, slug, outlet, time::Duration::minutes(15))
-        .await
-        .unwrap();
+    cloud_hub::services::admin::create_outlet(
+        pool,
+        slug,
+        outlet,
+        "Main outlet",
+        "Africa/Nairobi",
+        "KES",
+    )
+    .await
+    .unwrap();
+    let (code, _) = cloud_hub::services::admin::create_enrollment_code(
+        pool,
+        slug,
+        outlet,
+        time::Duration::minutes(15),
+    )
+    .await
+    .unwrap();
     code.display()
 }
 
 pub async fn dev_token(pool: &sqlx::PgPool, tenant: &str, role: &str) -> String {
-    let key = cloud_hub::auth::dev::DevKey::load_or_create(pool).await.unwrap();
-    key.mint(tenant, role, cloud_hub::config::DEFAULT_AUDIENCE, edge_node::now_ms() / 1000)
-        .unwrap()
+    let key = cloud_hub::auth::dev::DevKey::load_or_create(pool)
+        .await
+        .unwrap();
+    key.mint(
+        tenant,
+        role,
+        cloud_hub::config::DEFAULT_AUDIENCE,
+        edge_node::now_ms() / 1000,
+    )
+    .unwrap()
 }
 
 /// The hub's orders for `tenant`, all pages.
-pub async fn hub_orders(client: &reqwest::Client, hub: &RunningHub, tenant: &str, token: &str) -> Vec<Value> {
+pub async fn hub_orders(
+    client: &reqwest::Client,
+    hub: &RunningHub,
+    tenant: &str,
+    token: &str,
+) -> Vec<Value> {
     let mut orders = Vec::new();
     let mut cursor: Option<String> = None;
     loop {

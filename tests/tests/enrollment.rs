@@ -23,13 +23,25 @@ fn refusal(result: Result<edge_node::store::Enrollment, EnrollError>) -> (Reject
 }
 
 /// A raw sync connection using an enrolled edge's certificate.
-async fn raw_sync_connection(store: &Store, hub: &RunningHub) -> (quinn::Endpoint, quinn::Connection) {
+async fn raw_sync_connection(
+    store: &Store,
+    hub: &RunningHub,
+) -> (quinn::Endpoint, quinn::Connection) {
     let enrollment = store.enrollment().unwrap().unwrap();
     let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     endpoint.set_default_client_config(
-        quic::sync_client_config(&enrollment.ca_cert_der, enrollment.device_cert_der, enrollment.device_key_pkcs8_der).unwrap(),
+        quic::sync_client_config(
+            &enrollment.ca_cert_der,
+            enrollment.device_cert_der,
+            enrollment.device_key_pkcs8_der,
+        )
+        .unwrap(),
     );
-    let connection = endpoint.connect(hub.quic, HUB_SERVER_NAME).unwrap().await.unwrap();
+    let connection = endpoint
+        .connect(hub.quic, HUB_SERVER_NAME)
+        .unwrap()
+        .await
+        .unwrap();
     (endpoint, connection)
 }
 
@@ -44,7 +56,10 @@ fn opened_op(origin: [u8; 16]) -> WireOp {
     WireOp {
         origin,
         seq: 1,
-        hlc: Hlc { wall_ms: 1, logical: 0 },
+        hlc: Hlc {
+            wall_ms: 1,
+            logical: 0,
+        },
         prev_hash: GENESIS_HASH,
         body: OpBody::Order(OrderEventV1::from(&event)).encode(),
     }
@@ -60,30 +75,45 @@ fn used_expired_and_unknown_codes_are_refused_with_a_clear_message() {
     let hub_addr = hub.quic.to_string();
     driver.block_on(async {
         let first = tempfile::tempdir().unwrap();
-        enroll(store_in(first.path()), &hub_addr, &code).await.unwrap();
+        enroll(store_in(first.path()), &hub_addr, &code)
+            .await
+            .unwrap();
 
         let second = tempfile::tempdir().unwrap();
         let (reject, message) = refusal(enroll(store_in(second.path()), &hub_addr, &code).await);
         assert_eq!(reject, RejectCode::EnrollmentCodeUsed);
         assert!(message.contains("already used"), "{message}");
 
-        let (expired, _) = cloud_hub::services::admin::create_enrollment_code(&pool, "acme", "nbo-cbd", time::Duration::minutes(-1))
-            .await
-            .unwrap();
+        let (expired, _) = cloud_hub::services::admin::create_enrollment_code(
+            &pool,
+            "acme",
+            "nbo-cbd",
+            time::Duration::minutes(-1),
+        )
+        .await
+        .unwrap();
         let third = tempfile::tempdir().unwrap();
-        let (reject, message) = refusal(enroll(store_in(third.path()), &hub_addr, &expired.display()).await);
+        let (reject, message) =
+            refusal(enroll(store_in(third.path()), &hub_addr, &expired.display()).await);
         assert_eq!(reject, RejectCode::EnrollmentCodeExpired);
         assert!(message.contains("expired"), "{message}");
 
-        let (reject, message) = refusal(enroll(store_in(third.path()), &hub_addr, "AAAA-BBBB-CCCC-DDDD").await);
+        let (reject, message) =
+            refusal(enroll(store_in(third.path()), &hub_addr, "AAAA-BBBB-CCCC-DDDD").await);
         assert_eq!(reject, RejectCode::EnrollmentCodeUnknown);
         assert!(message.contains("unknown"), "{message}");
 
         // A code that is not even well-formed never leaves the edge.
-        assert!(matches!(enroll(store_in(third.path()), &hub_addr, "12-34").await, Err(EnrollError::BadCode(_))));
+        assert!(matches!(
+            enroll(store_in(third.path()), &hub_addr, "12-34").await,
+            Err(EnrollError::BadCode(_))
+        ));
         // Refused attempts left nothing behind.
         assert!(store_in(third.path()).enrollment().unwrap().is_none());
-        let devices: i64 = sqlx::query_scalar("SELECT count(*) FROM devices").fetch_one(&pool).await.unwrap();
+        let devices: i64 = sqlx::query_scalar("SELECT count(*) FROM devices")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert_eq!(devices, 1);
         pool.close().await;
     });
@@ -110,10 +140,23 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
         // Edge B's certificate, ops claiming to come from edge A.
         let (endpoint, connection) = raw_sync_connection(&store_b, &hub).await;
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
-        writer.send(&Message::Hello { software: "test".into() }).await.unwrap();
-        assert!(matches!(reader.recv().await.unwrap(), Some(Message::Welcome { acked_through_seq: 0, .. })));
         writer
-            .send(&Message::OpsBatch { ops: vec![opened_op(*store_a.node_id().as_bytes())] })
+            .send(&Message::Hello {
+                software: "test".into(),
+            })
+            .await
+            .unwrap();
+        assert!(matches!(
+            reader.recv().await.unwrap(),
+            Some(Message::Welcome {
+                acked_through_seq: 0,
+                ..
+            })
+        ));
+        writer
+            .send(&Message::OpsBatch {
+                ops: vec![opened_op(*store_a.node_id().as_bytes())],
+            })
             .await
             .unwrap();
         match reader.recv().await.unwrap() {
@@ -123,7 +166,10 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
         connection.close(0_u32.into(), b"");
         endpoint.wait_idle().await;
 
-        let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&pool).await.unwrap();
+        let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
         assert_eq!(orders, 0, "nothing was written anywhere");
         let events: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM security_events s JOIN tenants t ON t.id = s.tenant_id
@@ -132,16 +178,34 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
         .fetch_one(&pool)
         .await
         .unwrap();
-        assert_eq!(events, 1, "the attempt is recorded against the offending device's tenant");
+        assert_eq!(
+            events, 1,
+            "the attempt is recorded against the offending device's tenant"
+        );
 
         // B's own, honest op lands in B, and A cannot see it.
         let (endpoint, connection) = raw_sync_connection(&store_b, &hub).await;
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
-        writer.send(&Message::Hello { software: "test".into() }).await.unwrap();
+        writer
+            .send(&Message::Hello {
+                software: "test".into(),
+            })
+            .await
+            .unwrap();
         reader.recv().await.unwrap();
         let op = opened_op(*store_b.node_id().as_bytes());
-        writer.send(&Message::OpsBatch { ops: vec![op.clone()] }).await.unwrap();
-        assert_eq!(reader.recv().await.unwrap(), Some(Message::Ack { acked_through_seq: 1 }));
+        writer
+            .send(&Message::OpsBatch {
+                ops: vec![op.clone()],
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            reader.recv().await.unwrap(),
+            Some(Message::Ack {
+                acked_through_seq: 1
+            })
+        );
         connection.close(0_u32.into(), b"");
         endpoint.wait_idle().await;
 
@@ -157,7 +221,12 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
             (format!("/v1/bravo/pos/orders/{order_id}"), &token_a),
             ("/v1/bravo/pos/orders".to_owned(), &token_a),
         ] {
-            let response = client.get(hub.url(&path)).bearer_auth(token).send().await.unwrap();
+            let response = client
+                .get(hub.url(&path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(response.status().as_u16(), 404, "{path}");
             let body = response.text().await.unwrap();
             assert!(!body.contains(&order_id), "{path} leaked the order");
@@ -177,10 +246,15 @@ fn a_peer_speaking_an_unknown_protocol_version_is_refused_by_the_hub() {
         let code = tenant_with_outlet(&pool, "acme", "nbo-cbd").await;
         let dir = tempfile::tempdir().unwrap();
         let store = store_in(dir.path());
-        enroll(store.clone(), &hub.quic.to_string(), &code).await.unwrap();
+        enroll(store.clone(), &hub.quic.to_string(), &code)
+            .await
+            .unwrap();
         let (endpoint, connection) = raw_sync_connection(&store, &hub).await;
         let (mut send, recv) = connection.open_bi().await.unwrap();
-        let mut frame = sync_protocol::encode_frame(&Message::Hello { software: "future".into() }).unwrap();
+        let mut frame = sync_protocol::encode_frame(&Message::Hello {
+            software: "future".into(),
+        })
+        .unwrap();
         frame[4] = 2; // a version this hub does not speak
         send.write_all(&frame).await.unwrap();
         let mut reader = quic::FrameReader::new(recv);

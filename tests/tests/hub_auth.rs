@@ -91,7 +91,12 @@ fn tokens_are_checked_against_the_auth_services_jwks() {
         };
         let now = edge_node::now_ms() / 1000;
 
-        assert_eq!(status(token(&first, claims("acme", &["analyst"])), "acme").await.0, 200);
+        assert_eq!(
+            status(token(&first, claims("acme", &["analyst"])), "acme")
+                .await
+                .0,
+            200
+        );
         let mut wrong_audience = claims("acme", &["analyst"]);
         wrong_audience["aud"] = json!("someone-else");
         let mut wrong_issuer = claims("acme", &["analyst"]);
@@ -108,23 +113,52 @@ fn tokens_are_checked_against_the_auth_services_jwks() {
             assert_eq!(body["code"], "unauthorized");
         }
         let unknown = signing_key("k-unknown");
-        assert_eq!(status(token(&unknown, claims("acme", &["analyst"])), "acme").await.0, 401);
+        assert_eq!(
+            status(token(&unknown, claims("acme", &["analyst"])), "acme")
+                .await
+                .0,
+            401
+        );
         // Another tenant's path is simply not there for this token.
-        assert_eq!(status(token(&first, claims("acme", &["analyst"])), "bravo").await.0, 404);
+        assert_eq!(
+            status(token(&first, claims("acme", &["analyst"])), "bravo")
+                .await
+                .0,
+            404
+        );
         // A role without the permission.
-        assert_eq!(status(token(&first, claims("acme", &["cashier"])), "acme").await.0, 403);
+        assert_eq!(
+            status(token(&first, claims("acme", &["cashier"])), "acme")
+                .await
+                .0,
+            403
+        );
         // Dev tokens are refused when turned off.
         let dev = dev_token(&pool, "acme", "manager").await;
         assert_eq!(status(dev, "acme").await.0, 401);
         // No token at all.
-        let response = client.get(hub.url("/v1/acme/pos/orders")).send().await.unwrap();
+        let response = client
+            .get(hub.url("/v1/acme/pos/orders"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status().as_u16(), 401);
         assert_eq!(response.headers()["www-authenticate"], "Bearer");
 
         // Key rotation: the auth service publishes a new key and signs with it.
-        assert_eq!(status(token(&second, claims("acme", &["analyst"])), "acme").await.0, 401);
+        assert_eq!(
+            status(token(&second, claims("acme", &["analyst"])), "acme")
+                .await
+                .0,
+            401
+        );
         *published.lock().unwrap() = json!({"keys": [first.jwk.clone(), second.jwk.clone()]});
-        assert_eq!(status(token(&second, claims("acme", &["analyst"])), "acme").await.0, 200);
+        assert_eq!(
+            status(token(&second, claims("acme", &["analyst"])), "acme")
+                .await
+                .0,
+            200
+        );
         pool.close().await;
     });
     hub.kill();

@@ -19,15 +19,39 @@ const BASKETS: &[&[(&str, i64)]] = &[
 ];
 
 fn assert_same_order(edge: &Value, hub: &Value) {
-    for field in ["id", "number", "type", "state", "currency", "net_minor", "tax_minor", "total_minor", "paid_minor", "change_minor", "taxes"] {
-        assert_eq!(edge[field], hub[field], "field {field} differs for order {}", edge["id"]);
+    for field in [
+        "id",
+        "number",
+        "type",
+        "state",
+        "currency",
+        "net_minor",
+        "tax_minor",
+        "total_minor",
+        "paid_minor",
+        "change_minor",
+        "taxes",
+    ] {
+        assert_eq!(
+            edge[field], hub[field],
+            "field {field} differs for order {}",
+            edge["id"]
+        );
     }
     let lines = |order: &Value| -> Vec<(Value, Value, Value, Value, Value)> {
         order["lines"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|l| (l["id"].clone(), l["item_id"].clone(), l["quantity"].clone(), l["total_minor"].clone(), l["taxes"].clone()))
+            .map(|l| {
+                (
+                    l["id"].clone(),
+                    l["item_id"].clone(),
+                    l["quantity"].clone(),
+                    l["total_minor"].clone(),
+                    l["taxes"].clone(),
+                )
+            })
             .collect()
     };
     assert_eq!(lines(edge), lines(hub));
@@ -60,7 +84,13 @@ async fn sync_status(terminal: &Terminal<'_>) -> Value {
 }
 
 /// Waits until the edge has nothing pending and the hub shows `expected` orders.
-async fn settle(terminal: &Terminal<'_>, client: &reqwest::Client, hub: &RunningHub, token: &str, expected: usize) -> Vec<Value> {
+async fn settle(
+    terminal: &Terminal<'_>,
+    client: &reqwest::Client,
+    hub: &RunningHub,
+    token: &str,
+    expected: usize,
+) -> Vec<Value> {
     eventually(SETTLE_LIMIT, "the edge to drain its outbox", || async {
         let status = sync_status(terminal).await;
         (status["ops_pending"] == 0 && status["connected"] == true).then_some(())
@@ -88,7 +118,10 @@ fn sales_taken_while_the_hub_is_down_arrive_exactly_once_whatever_is_killed() {
     let token = driver.block_on(dev_token(&pool, "acme", "manager"));
     let data = tempfile::tempdir().unwrap();
     {
-        let store = std::sync::Arc::new(edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap());
+        let store = std::sync::Arc::new(
+            edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE))
+                .unwrap(),
+        );
         let enrollment = driver
             .block_on(edge_node::enroll::enroll(store, &quic.to_string(), &code))
             .unwrap();
@@ -100,7 +133,10 @@ fn sales_taken_while_the_hub_is_down_arrive_exactly_once_whatever_is_killed() {
     // 1. The hub goes down; the outlet keeps selling.
     hub.kill();
     let edge = RunningEdge::start(data.path(), &terminal_token);
-    let terminal = Terminal { client: &client, edge: &edge };
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
     let mut sold: HashMap<String, Value> = HashMap::new();
     driver.block_on(async {
         for n in 0..20 {
@@ -118,16 +154,24 @@ fn sales_taken_while_the_hub_is_down_arrive_exactly_once_whatever_is_killed() {
     let hub = RunningHub::start(&db.url, quic);
     let back_at = Instant::now();
     let orders = driver.block_on(settle(&terminal, &client, &hub, &token, sold.len()));
-    println!("hub back -> all {} sales at the hub in {:?}", sold.len(), back_at.elapsed());
+    println!(
+        "hub back -> all {} sales at the hub in {:?}",
+        sold.len(),
+        back_at.elapsed()
+    );
     assert_eq!(orders.len(), sold.len());
     for order in &orders {
-        let edge_order = sold.get(order["id"].as_str().unwrap()).expect("an order the edge sold");
+        let edge_order = sold
+            .get(order["id"].as_str().unwrap())
+            .expect("an order the edge sold");
         assert_same_order(edge_order, order);
         assert_eq!(order["outlet"], "nbo-cbd");
     }
 
     // 3. Lost acks: the hub commits batches but the acks never arrive; the edge re-sends.
-    hub.faults.drop_acks_after_commit.store(3, std::sync::atomic::Ordering::SeqCst);
+    hub.faults
+        .drop_acks_after_commit
+        .store(3, std::sync::atomic::Ordering::SeqCst);
     driver.block_on(async {
         for n in 0..30 {
             let order = terminal.sell(BASKETS[n % BASKETS.len()]).await;
@@ -141,12 +185,18 @@ fn sales_taken_while_the_hub_is_down_arrive_exactly_once_whatever_is_killed() {
             sold.insert(order["id"].as_str().unwrap().to_owned(), order);
         }
     });
-    drop(terminal);
     edge.kill();
     let edge = RunningEdge::start(data.path(), &terminal_token);
-    let terminal = Terminal { client: &client, edge: &edge };
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
     let orders = driver.block_on(settle(&terminal, &client, &hub, &token, sold.len()));
-    assert_eq!(orders.len(), sold.len(), "every sale exactly once after an edge crash and lost acks");
+    assert_eq!(
+        orders.len(),
+        sold.len(),
+        "every sale exactly once after an edge crash and lost acks"
+    );
 
     // 5. Kill the hub while a backlog is arriving, twice.
     hub.kill();
@@ -174,12 +224,14 @@ fn sales_taken_while_the_hub_is_down_arrive_exactly_once_whatever_is_killed() {
     assert_eq!(ops, distinct_ops);
     assert_eq!(ops as u64, status["last_seq"].as_u64().unwrap());
     let (order_rows, distinct_orders) = driver.block_on(checks.order_rows());
-    assert_eq!((order_rows, distinct_orders), (sold.len() as i64, sold.len() as i64));
+    assert_eq!(
+        (order_rows, distinct_orders),
+        (sold.len() as i64, sold.len() as i64)
+    );
     let anomalies: i64 = driver
         .block_on(sqlx::query_scalar("SELECT count(*) FROM order_anomalies").fetch_one(&pool))
         .unwrap();
     assert_eq!(anomalies, 0);
-    drop(terminal);
     edge.kill();
     hub.kill();
     driver.block_on(pool.close());

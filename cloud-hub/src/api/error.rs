@@ -24,7 +24,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>, field: Option<&str>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> ApiError {
         ApiError {
             status,
             body: ErrorBody {
@@ -45,7 +50,12 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", message, Some(field))
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            message,
+            Some(field),
+        )
     }
 }
 
@@ -54,9 +64,10 @@ impl IntoResponse for ApiError {
         let unauthorized = self.status == StatusCode::UNAUTHORIZED;
         let mut response = (self.status, Json(self.body)).into_response();
         if unauthorized {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }
@@ -65,7 +76,12 @@ impl IntoResponse for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "store error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the hub could not complete the request", None)
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the hub could not complete the request",
+            None,
+        )
     }
 }
 
@@ -74,9 +90,19 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::JwksUnavailable(_) => {
                 tracing::error!(%error, "cannot verify tokens");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "auth_unavailable", "cannot verify tokens right now", None)
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "auth_unavailable",
+                    "cannot verify tokens right now",
+                    None,
+                )
             }
-            other => ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", other.to_string(), None),
+            other => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                other.to_string(),
+                None,
+            ),
         }
     }
 }

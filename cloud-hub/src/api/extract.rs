@@ -17,7 +17,12 @@ pub struct TenantContext {
 impl TenantContext {
     /// Refuses unless the caller holds one of `roles`.
     pub fn require_any_role(&self, roles: &[&str]) -> Result<(), ApiError> {
-        if self.claims.roles.iter().any(|role| roles.contains(&role.as_str())) {
+        if self
+            .claims
+            .roles
+            .iter()
+            .any(|role| roles.contains(&role.as_str()))
+        {
             Ok(())
         } else {
             Err(ApiError::forbidden("your role may not do this"))
@@ -28,7 +33,10 @@ impl TenantContext {
 impl FromRequestParts<AppState> for TenantContext {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -45,7 +53,9 @@ impl FromRequestParts<AppState> for TenantContext {
         if claims.tenant != *slug {
             return Err(ApiError::not_found());
         }
-        let tenant = tenant_by_slug(&state.pool, slug).await?.ok_or_else(ApiError::not_found)?;
+        let tenant = tenant_by_slug(&state.pool, slug)
+            .await?
+            .ok_or_else(ApiError::not_found)?;
         Ok(TenantContext { tenant, claims })
     }
 }

@@ -9,7 +9,9 @@ use axum::http::StatusCode;
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = HealthDto)))]
 pub async fn healthz() -> Json<HealthDto> {
-    Json(HealthDto { status: "ok".into() })
+    Json(HealthDto {
+        status: "ok".into(),
+    })
 }
 
 /// Ready when PostgreSQL answers.
@@ -17,9 +19,16 @@ pub async fn healthz() -> Json<HealthDto> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<HealthDto>, ApiError> {
     crate::store::ping(&state.pool).await.map_err(|error| {
         tracing::warn!(%error, "not ready");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "database unreachable", None)
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "database unreachable",
+            None,
+        )
     })?;
-    Ok(Json(HealthDto { status: "ready".into() }))
+    Ok(Json(HealthDto {
+        status: "ready".into(),
+    }))
 }
 
 /// Prometheus text format.

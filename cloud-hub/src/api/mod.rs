@@ -55,6 +55,7 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     metrics::counter!(crate::metrics::HTTP_REQUESTS, "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
-    metrics::histogram!(crate::metrics::HTTP_LATENCY, "route" => route).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(crate::metrics::HTTP_LATENCY, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response
 }

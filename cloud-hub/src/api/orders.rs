@@ -32,11 +32,14 @@ pub struct ListParams {
 }
 
 fn encode_cursor(cursor: ListCursor) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}:{}", cursor.opened_at_ms, cursor.id))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}:{}", cursor.opened_at_ms, cursor.id))
 }
 
 fn decode_cursor(text: &str) -> Option<ListCursor> {
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (at, id) = text.split_once(':')?;
     Some(ListCursor {
@@ -58,10 +61,16 @@ pub async fn list(
     let Query(params) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let limit = params.limit.unwrap_or(PAGE_LIMIT_DEFAULT);
     if !(1..=PAGE_LIMIT_MAX).contains(&limit) {
-        return Err(ApiError::invalid("limit", format!("must be between 1 and {PAGE_LIMIT_MAX}")));
+        return Err(ApiError::invalid(
+            "limit",
+            format!("must be between 1 and {PAGE_LIMIT_MAX}"),
+        ));
     }
     let after = match params.cursor.as_deref() {
-        Some(text) => Some(decode_cursor(text).ok_or_else(|| ApiError::invalid("cursor", "not a cursor from this API"))?),
+        Some(text) => Some(
+            decode_cursor(text)
+                .ok_or_else(|| ApiError::invalid("cursor", "not a cursor from this API"))?,
+        ),
         None => None,
     };
     let filter = OrderFilter {

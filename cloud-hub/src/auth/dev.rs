@@ -40,14 +40,25 @@ impl DevKey {
         let key = rcgen::KeyPair::from_pem(&pem).map_err(|e| DevKeyError::Key(e.to_string()))?;
         let public_pem = key.public_key_pem();
         Ok(DevKey {
-            encoding: EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| DevKeyError::Key(e.to_string()))?,
-            decoding: DecodingKey::from_ec_pem(public_pem.as_bytes()).map_err(|e| DevKeyError::Key(e.to_string()))?,
-            kid: format!("dev-{}", &hex::encode(Sha256::digest(key.public_key_raw()))[..16]),
+            encoding: EncodingKey::from_ec_pem(pem.as_bytes())
+                .map_err(|e| DevKeyError::Key(e.to_string()))?,
+            decoding: DecodingKey::from_ec_pem(public_pem.as_bytes())
+                .map_err(|e| DevKeyError::Key(e.to_string()))?,
+            kid: format!(
+                "dev-{}",
+                &hex::encode(Sha256::digest(key.public_key_raw()))[..16]
+            ),
         })
     }
 
     /// Mints a dev-only token for `tenant` with one `role`.
-    pub fn mint(&self, tenant: &str, role: &str, audience: &str, now_secs: i64) -> Result<String, DevKeyError> {
+    pub fn mint(
+        &self,
+        tenant: &str,
+        role: &str,
+        audience: &str,
+        now_secs: i64,
+    ) -> Result<String, DevKeyError> {
         let claims = Claims {
             sub: format!("dev:{role}"),
             tenant: tenant.to_owned(),

@@ -97,16 +97,23 @@ impl JwksCache {
 
     async fn fetch(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>, AuthError> {
         let unavailable = |e: reqwest::Error| AuthError::JwksUnavailable(e.to_string());
-        let response = self.client.get(&self.url).send().await.map_err(unavailable)?;
+        let response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(unavailable)?;
         let response = response.error_for_status().map_err(unavailable)?;
         let bytes = response.bytes().await.map_err(unavailable)?;
         if bytes.len() > JWKS_BYTES_MAX {
             return Err(AuthError::JwksUnavailable("JWKS document too large".into()));
         }
-        let set: JwkSet = serde_json::from_slice(&bytes).map_err(|e| AuthError::JwksUnavailable(e.to_string()))?;
+        let set: JwkSet = serde_json::from_slice(&bytes)
+            .map_err(|e| AuthError::JwksUnavailable(e.to_string()))?;
         let mut keys = HashMap::new();
         for jwk in &set.keys {
-            let (Some(kid), Some(algorithm)) = (jwk.common.key_id.clone(), algorithm_of(jwk)) else {
+            let (Some(kid), Some(algorithm)) = (jwk.common.key_id.clone(), algorithm_of(jwk))
+            else {
                 continue;
             };
             if let Ok(key) = DecodingKey::from_jwk(jwk) {

@@ -93,7 +93,12 @@ impl Authenticator {
         Ok(claims)
     }
 
-    fn check(&self, token: &str, key: &DecodingKey, mut validation: Validation) -> Result<Claims, AuthError> {
+    fn check(
+        &self,
+        token: &str,
+        key: &DecodingKey,
+        mut validation: Validation,
+    ) -> Result<Claims, AuthError> {
         validation.set_audience(&[&self.config.audience]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;

@@ -105,10 +105,12 @@ impl HubCa {
                 secrets::get_or_insert(pool, CA_SECRET, &fresh).await?
             }
         };
-        let stored: StoredCa = serde_json::from_str(&stored).map_err(|e| PkiError::Corrupt(e.to_string()))?;
+        let stored: StoredCa =
+            serde_json::from_str(&stored).map_err(|e| PkiError::Corrupt(e.to_string()))?;
         Ok(HubCa {
             key: KeyPair::from_pem(&stored.key_pem)?,
-            cert_der: hex::decode(&stored.cert_der_hex).map_err(|e| PkiError::Corrupt(e.to_string()))?,
+            cert_der: hex::decode(&stored.cert_der_hex)
+                .map_err(|e| PkiError::Corrupt(e.to_string()))?,
         })
     }
 
@@ -123,8 +125,11 @@ impl HubCa {
     /// A fresh server certificate for the QUIC endpoint: `(chain DER, PKCS#8 key DER)`.
     pub fn issue_server_cert(&self) -> Result<(Vec<Vec<u8>>, Vec<u8>), PkiError> {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
-        let mut params = CertificateParams::new(vec![sync_protocol::quic::HUB_SERVER_NAME.to_owned()])?;
-        params.distinguished_name.push(DnType::CommonName, sync_protocol::quic::HUB_SERVER_NAME);
+        let mut params =
+            CertificateParams::new(vec![sync_protocol::quic::HUB_SERVER_NAME.to_owned()])?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, sync_protocol::quic::HUB_SERVER_NAME);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         params.serial_number = Some(random_serial());
@@ -132,7 +137,10 @@ impl HubCa {
         params.not_before = now - Duration::days(1);
         params.not_after = now + Duration::days(SERVER_CERT_DAYS);
         let cert = params.signed_by(&key, &self.issuer())?;
-        Ok((vec![cert.der().to_vec(), self.cert_der.clone()], key.serialize_der()))
+        Ok((
+            vec![cert.der().to_vec(), self.cert_der.clone()],
+            key.serialize_der(),
+        ))
     }
 
     /// A device certificate for `public_key` (raw uncompressed P-256 point).
@@ -147,9 +155,15 @@ impl HubCa {
             return Err(PkiError::BadPublicKey);
         }
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, device_id.to_string());
-        params.distinguished_name.push(DnType::OrganizationName, tenant_slug);
-        params.distinguished_name.push(DnType::OrganizationalUnitName, outlet_code);
+        params
+            .distinguished_name
+            .push(DnType::CommonName, device_id.to_string());
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, tenant_slug);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, outlet_code);
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;

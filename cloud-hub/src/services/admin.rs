@@ -1,7 +1,9 @@
 //! Operator actions: tenants, outlets, enrollment codes.
 
 use crate::store::devices::insert_enrollment_code;
-use crate::store::tenants::{Outlet, Tenant, insert_outlet, insert_tenant, outlet_by_code, tenant_by_slug};
+use crate::store::tenants::{
+    Outlet, Tenant, insert_outlet, insert_tenant, outlet_by_code, tenant_by_slug,
+};
 use crate::store::{StoreError, TenantId};
 use rand::RngCore;
 use sqlx::PgPool;
@@ -19,7 +21,10 @@ const NAME_CHARS_MAX: usize = 120;
 #[derive(Debug, Error)]
 pub enum AdminError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("tenant {0:?} already exists")]
     TenantExists(String),
     #[error("outlet {code:?} already exists in tenant {tenant:?}")]
@@ -45,7 +50,12 @@ pub fn parse_identifier(field: &'static str, text: &str) -> Result<String, Admin
     let ok_chars = text
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if text.is_empty() || text.len() > SLUG_CHARS_MAX || !ok_chars || text.starts_with('-') || text.ends_with('-') {
+    if text.is_empty()
+        || text.len() > SLUG_CHARS_MAX
+        || !ok_chars
+        || text.starts_with('-')
+        || text.ends_with('-')
+    {
         return Err(invalid(
             field,
             format!("must be 1-{SLUG_CHARS_MAX} lowercase letters, digits or inner dashes"),
@@ -56,8 +66,14 @@ pub fn parse_identifier(field: &'static str, text: &str) -> Result<String, Admin
 
 fn parse_name(field: &'static str, text: &str) -> Result<String, AdminError> {
     let text = text.trim();
-    if text.is_empty() || text.chars().count() > NAME_CHARS_MAX || text.chars().any(char::is_control) {
-        return Err(invalid(field, format!("must be 1-{NAME_CHARS_MAX} printable characters")));
+    if text.is_empty()
+        || text.chars().count() > NAME_CHARS_MAX
+        || text.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            field,
+            format!("must be 1-{NAME_CHARS_MAX} printable characters"),
+        ));
     }
     Ok(text.to_owned())
 }
@@ -66,10 +82,15 @@ fn parse_name(field: &'static str, text: &str) -> Result<String, AdminError> {
 fn parse_timezone(text: &str) -> Result<String, AdminError> {
     let ok = !text.is_empty()
         && text.len() <= 64
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c))
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_-+".contains(c))
         && text.chars().next().is_some_and(|c| c.is_ascii_uppercase());
     if !ok {
-        return Err(invalid("timezone", "must be an IANA zone name such as Africa/Nairobi"));
+        return Err(invalid(
+            "timezone",
+            "must be an IANA zone name such as Africa/Nairobi",
+        ));
     }
     Ok(text.to_owned())
 }
@@ -101,7 +122,8 @@ pub async fn create_outlet(
     currency: &str,
 ) -> Result<Outlet, AdminError> {
     let tenant = find_tenant(pool, tenant_slug).await?;
-    let currency = shared_model::Currency::parse(currency).map_err(|e| invalid("currency", e.to_string()))?;
+    let currency =
+        shared_model::Currency::parse(currency).map_err(|e| invalid("currency", e.to_string()))?;
     let outlet = Outlet {
         tenant_id: tenant.id,
         id: Uuid::now_v7(),

@@ -1,9 +1,9 @@
 //! Redeeming an enrollment code: check the edge's proof, issue its certificate, register it.
 
 use crate::pki::{HubCa, PkiError, fingerprint};
+use crate::store::StoreError;
 use crate::store::devices::{NewDevice, RedeemOutcome, codes_by_code_id, redeem_code};
 use crate::store::tenants::{outlet_by_id, tenant_by_id};
-use crate::store::StoreError;
 use sqlx::PgPool;
 use sync_protocol::enroll::{EnrollmentCode, proofs_equal};
 use sync_protocol::op::GENESIS_HASH;
@@ -45,8 +45,12 @@ pub async fn redeem(
     exporter: &[u8; 32],
     request: EnrollRequest,
 ) -> Result<Message, EnrollFailure> {
-    if request.code_id.len() != sync_protocol::enroll::CODE_ID_CHARS || request.software.len() > 128 {
-        return Err(refused(RejectCode::Malformed, "malformed enrollment request"));
+    if request.code_id.len() != sync_protocol::enroll::CODE_ID_CHARS || request.software.len() > 128
+    {
+        return Err(refused(
+            RejectCode::Malformed,
+            "malformed enrollment request",
+        ));
     }
     let candidates = codes_by_code_id(pool, &request.code_id).await?;
     let matched = candidates.into_iter().find_map(|row| {
@@ -79,13 +83,17 @@ pub async fn redeem(
         .await?
         .ok_or_else(|| StoreError::Corrupt("code for a missing outlet".into()))?;
     let device_id = Uuid::from_bytes(request.node_id);
-    let cert_der = match ca.issue_device_cert(device_id, &tenant.slug, &outlet.code, &request.public_key) {
-        Ok(cert) => cert,
-        Err(PkiError::BadPublicKey) => {
-            return Err(refused(RejectCode::Malformed, "public key is not a P-256 point"));
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let cert_der =
+        match ca.issue_device_cert(device_id, &tenant.slug, &outlet.code, &request.public_key) {
+            Ok(cert) => cert,
+            Err(PkiError::BadPublicKey) => {
+                return Err(refused(
+                    RejectCode::Malformed,
+                    "public key is not a P-256 point",
+                ));
+            }
+            Err(other) => return Err(other.into()),
+        };
     let outcome = redeem_code(
         pool,
         row.id,
@@ -102,10 +110,16 @@ pub async fn redeem(
     match outcome {
         RedeemOutcome::Redeemed => {}
         RedeemOutcome::AlreadyUsed => {
-            return Err(refused(RejectCode::EnrollmentCodeUsed, "this enrollment code was already used; ask for a new one"));
+            return Err(refused(
+                RejectCode::EnrollmentCodeUsed,
+                "this enrollment code was already used; ask for a new one",
+            ));
         }
         RedeemOutcome::DeviceExists => {
-            return Err(refused(RejectCode::Malformed, "this edge is already enrolled"));
+            return Err(refused(
+                RejectCode::Malformed,
+                "this edge is already enrolled",
+            ));
         }
     }
     tracing::info!(tenant = %tenant.slug, outlet = %outlet.code, device = %device_id, "edge enrolled");

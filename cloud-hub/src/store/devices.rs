@@ -41,8 +41,18 @@ pub async fn insert_enrollment_code(
 
 /// Every code sharing a public id, across tenants: the edge does not know its tenant yet, and
 /// only the proof tells which code (if any) it holds. Bounded: ids are 20 random bits.
-pub async fn codes_by_code_id(pool: &PgPool, code_id: &str) -> Result<Vec<EnrollmentCodeRow>, StoreError> {
-    let rows: Vec<(Uuid, Uuid, String, Uuid, OffsetDateTime, Option<OffsetDateTime>)> = sqlx::query_as(
+pub async fn codes_by_code_id(
+    pool: &PgPool,
+    code_id: &str,
+) -> Result<Vec<EnrollmentCodeRow>, StoreError> {
+    let rows: Vec<(
+        Uuid,
+        Uuid,
+        String,
+        Uuid,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+    )> = sqlx::query_as(
         "SELECT tenant_id, id, secret, outlet_id, expires_at, used_at FROM enrollment_codes
          WHERE code_id = $1 ORDER BY created_at DESC LIMIT 64",
     )
@@ -82,7 +92,11 @@ pub struct NewDevice<'a> {
 }
 
 /// Marks the code used and registers the device with a fresh sync cursor, atomically.
-pub async fn redeem_code(pool: &PgPool, code_row_id: Uuid, device: NewDevice<'_>) -> Result<RedeemOutcome, StoreError> {
+pub async fn redeem_code(
+    pool: &PgPool,
+    code_row_id: Uuid,
+    device: NewDevice<'_>,
+) -> Result<RedeemOutcome, StoreError> {
     let mut tx = pool.begin().await?;
     let used = sqlx::query(
         "UPDATE enrollment_codes SET used_at = now(), used_by_device = $3
@@ -136,22 +150,31 @@ pub struct DeviceIdentity {
     pub revoked: bool,
 }
 
-pub async fn device_by_fingerprint(pool: &PgPool, fingerprint: &[u8]) -> Result<Option<DeviceIdentity>, StoreError> {
+pub async fn device_by_fingerprint(
+    pool: &PgPool,
+    fingerprint: &[u8],
+) -> Result<Option<DeviceIdentity>, StoreError> {
     let row: Option<(Uuid, Uuid, Uuid, Option<OffsetDateTime>)> = sqlx::query_as(
         "SELECT tenant_id, id, outlet_id, revoked_at FROM devices WHERE cert_fingerprint = $1",
     )
     .bind(fingerprint)
     .fetch_optional(pool)
     .await?;
-    Ok(row.map(|(tenant_id, id, outlet_id, revoked_at)| DeviceIdentity {
-        tenant_id: TenantId(tenant_id),
-        id,
-        outlet_id,
-        revoked: revoked_at.is_some(),
-    }))
+    Ok(
+        row.map(|(tenant_id, id, outlet_id, revoked_at)| DeviceIdentity {
+            tenant_id: TenantId(tenant_id),
+            id,
+            outlet_id,
+            revoked: revoked_at.is_some(),
+        }),
+    )
 }
 
-pub async fn touch_last_seen(pool: &PgPool, tenant: TenantId, device_id: Uuid) -> Result<(), StoreError> {
+pub async fn touch_last_seen(
+    pool: &PgPool,
+    tenant: TenantId,
+    device_id: Uuid,
+) -> Result<(), StoreError> {
     sqlx::query("UPDATE devices SET last_seen_at = now() WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0)
         .bind(device_id)
@@ -167,12 +190,14 @@ pub async fn record_security_event(
     kind: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO security_events (tenant_id, device_id, kind, detail) VALUES ($1, $2, $3, $4)")
-        .bind(tenant.map(|t| t.0))
-        .bind(device_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO security_events (tenant_id, device_id, kind, detail) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tenant.map(|t| t.0))
+    .bind(device_id)
+    .bind(kind)
+    .bind(detail)
+    .execute(pool)
+    .await?;
     Ok(())
 }

@@ -11,9 +11,9 @@ use super::{StoreError, TenantId};
 use shared_model::{Order, OrderEvent, OrderId};
 use sqlx::PgPool;
 use std::collections::HashMap;
+use sync_protocol::WireOp;
 use sync_protocol::op::OpBody;
 use sync_protocol::session::{Cursor, IngestError, IngestSession};
-use sync_protocol::WireOp;
 use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,9 +80,12 @@ pub async fn ingest_batch(
     let decoded: Vec<(u64, Result<OrderEvent, String>)> = new_ops
         .iter()
         .map(|op| {
-            let event = op.decode_body().map_err(|e| e.to_string()).and_then(|body| match body {
-                OpBody::Order(wire) => OrderEvent::try_from(&wire).map_err(|e| e.to_string()),
-            });
+            let event = op
+                .decode_body()
+                .map_err(|e| e.to_string())
+                .and_then(|body| match body {
+                    OpBody::Order(wire) => OrderEvent::try_from(&wire).map_err(|e| e.to_string()),
+                });
             (op.seq, event)
         })
         .collect();
@@ -194,7 +197,11 @@ async fn apply_to_orders(
         };
         let order_id = event.order_id();
         if foreign.contains(&order_id) {
-            anomalies.push((*seq, Some(order_id.0), "order belongs to another outlet".into()));
+            anomalies.push((
+                *seq,
+                Some(order_id.0),
+                "order belongs to another outlet".into(),
+            ));
             continue;
         }
         match orders.get_mut(&order_id) {
@@ -206,12 +213,20 @@ async fn apply_to_orders(
                 Some(order) => {
                     orders.insert(order_id, (order, true));
                 }
-                None => anomalies.push((*seq, Some(order_id.0), format!("{} for an order never opened", event.kind()))),
+                None => anomalies.push((
+                    *seq,
+                    Some(order_id.0),
+                    format!("{} for an order never opened", event.kind()),
+                )),
             },
         }
     }
 
-    let dirty: Vec<&Order> = orders.values().filter(|(_, dirty)| *dirty).map(|(order, _)| order).collect();
+    let dirty: Vec<&Order> = orders
+        .values()
+        .filter(|(_, dirty)| *dirty)
+        .map(|(order, _)| order)
+        .collect();
     if !dirty.is_empty() {
         upsert_orders(&mut *tx, device, &dirty).await?;
     }
@@ -232,7 +247,11 @@ async fn apply_to_orders(
     Ok(anomalies.len())
 }
 
-async fn upsert_orders(tx: &mut sqlx::PgConnection, device: &DeviceIdentity, orders: &[&Order]) -> Result<(), StoreError> {
+async fn upsert_orders(
+    tx: &mut sqlx::PgConnection,
+    device: &DeviceIdentity,
+    orders: &[&Order],
+) -> Result<(), StoreError> {
     let mut ids = Vec::with_capacity(orders.len());
     let mut numbers = Vec::with_capacity(orders.len());
     let mut types = Vec::with_capacity(orders.len());
@@ -293,9 +312,11 @@ async fn upsert_orders(tx: &mut sqlx::PgConnection, device: &DeviceIdentity, ord
 
 /// How many ops the hub holds for a device (for status and tests).
 pub async fn op_count(pool: &PgPool, tenant: TenantId, device_id: Uuid) -> Result<i64, StoreError> {
-    Ok(sqlx::query_scalar("SELECT count(*) FROM ops WHERE tenant_id = $1 AND device_id = $2")
-        .bind(tenant.0)
-        .bind(device_id)
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM ops WHERE tenant_id = $1 AND device_id = $2")
+            .bind(tenant.0)
+            .bind(device_id)
+            .fetch_one(pool)
+            .await?,
+    )
 }

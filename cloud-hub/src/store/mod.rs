@@ -6,8 +6,8 @@ pub mod orders;
 pub mod secrets;
 pub mod tenants;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use thiserror::Error;
 use uuid::Uuid;

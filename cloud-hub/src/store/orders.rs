@@ -67,7 +67,11 @@ pub async fn list(
     Ok(rows.into_iter().map(stored).collect())
 }
 
-pub async fn get(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<StoredOrder>, StoreError> {
+pub async fn get(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<StoredOrder>, StoreError> {
     let row: Option<OrderRow> = sqlx::query_as(
         "SELECT o.doc, o.outlet_id, t.code, o.device_id
          FROM orders o JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id

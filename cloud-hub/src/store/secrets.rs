@@ -7,19 +7,23 @@ use super::StoreError;
 use sqlx::PgPool;
 
 pub async fn get(pool: &PgPool, name: &str) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT value FROM hub_secrets WHERE name = $1")
-        .bind(name)
-        .fetch_optional(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT value FROM hub_secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?,
+    )
 }
 
 /// Stores `value` under `name` unless one exists; returns the value now stored.
 pub async fn get_or_insert(pool: &PgPool, name: &str, value: &str) -> Result<String, StoreError> {
-    sqlx::query("INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-        .bind(name)
-        .bind(value)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(value)
+    .execute(pool)
+    .await?;
     get(pool, name)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("secret {name} vanished")))

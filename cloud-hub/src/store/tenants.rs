@@ -86,7 +86,11 @@ fn outlet_from_row(row: OutletRow) -> Outlet {
     }
 }
 
-pub async fn outlet_by_code(pool: &PgPool, tenant: TenantId, code: &str) -> Result<Option<Outlet>, StoreError> {
+pub async fn outlet_by_code(
+    pool: &PgPool,
+    tenant: TenantId,
+    code: &str,
+) -> Result<Option<Outlet>, StoreError> {
     let row: Option<OutletRow> = sqlx::query_as(
         "SELECT tenant_id, id, code, name, timezone, currency FROM outlets
          WHERE tenant_id = $1 AND code = $2",
@@ -98,7 +102,11 @@ pub async fn outlet_by_code(pool: &PgPool, tenant: TenantId, code: &str) -> Resu
     Ok(row.map(outlet_from_row))
 }
 
-pub async fn outlet_by_id(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<Option<Outlet>, StoreError> {
+pub async fn outlet_by_id(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Outlet>, StoreError> {
     let row: Option<OutletRow> = sqlx::query_as(
         "SELECT tenant_id, id, code, name, timezone, currency FROM outlets
          WHERE tenant_id = $1 AND id = $2",

@@ -2,7 +2,9 @@
 
 use crate::pki::{HubCa, fingerprint};
 use crate::services::enrollment::{self, EnrollFailure, EnrollRequest};
-use crate::store::devices::{DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen};
+use crate::store::devices::{
+    DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen,
+};
 use crate::store::ingest::{ingest_batch, load_cursor};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -66,7 +68,11 @@ impl SyncServer {
 
     async fn handle_enroll(&self, connection: &quinn::Connection) -> Result<(), DriverError> {
         let (mut writer, mut reader) = quic::accept_framed(connection).await?;
-        let first = tokio::time::timeout(Duration::from_millis(FIRST_MESSAGE_TIMEOUT_MS), reader.recv()).await;
+        let first = tokio::time::timeout(
+            Duration::from_millis(FIRST_MESSAGE_TIMEOUT_MS),
+            reader.recv(),
+        )
+        .await;
         let request = match first {
             Ok(Ok(Some(Message::EnrollRequest {
                 code_id,
@@ -82,7 +88,14 @@ impl SyncServer {
                 software,
             },
             Ok(Err(DriverError::Frame(error))) => return reject_frame(&mut writer, error).await,
-            _ => return reject(&mut writer, RejectCode::Malformed, "expected an enrollment request").await,
+            _ => {
+                return reject(
+                    &mut writer,
+                    RejectCode::Malformed,
+                    "expected an enrollment request",
+                )
+                .await;
+            }
         };
         let exporter = quic::enrollment_exporter(connection)?;
         let answer = match enrollment::redeem(&self.pool, &self.ca, &exporter, request).await {
@@ -109,21 +122,47 @@ impl SyncServer {
         metrics::counter!(crate::metrics::SYNC_CONNECTIONS).increment(1);
         let (mut writer, mut reader) = quic::accept_framed(connection).await?;
         let Some(cert) = quic::peer_certificate_der(connection) else {
-            return reject(&mut writer, RejectCode::Unauthenticated, "a device certificate is required").await;
+            return reject(
+                &mut writer,
+                RejectCode::Unauthenticated,
+                "a device certificate is required",
+            )
+            .await;
         };
         let device = match device_by_fingerprint(&self.pool, &fingerprint(&cert)).await {
             Ok(Some(device)) if !device.revoked => device,
             Ok(Some(device)) => {
-                self.security_event(&device, "revoked_device_connected", "a revoked device tried to sync").await;
-                return reject(&mut writer, RejectCode::DeviceRevoked, "this device was revoked").await;
+                self.security_event(
+                    &device,
+                    "revoked_device_connected",
+                    "a revoked device tried to sync",
+                )
+                .await;
+                return reject(
+                    &mut writer,
+                    RejectCode::DeviceRevoked,
+                    "this device was revoked",
+                )
+                .await;
             }
-            Ok(None) => return reject(&mut writer, RejectCode::Unauthenticated, "unknown device certificate").await,
+            Ok(None) => {
+                return reject(
+                    &mut writer,
+                    RejectCode::Unauthenticated,
+                    "unknown device certificate",
+                )
+                .await;
+            }
             Err(error) => {
                 tracing::error!(%error, "device lookup failed");
                 return reject(&mut writer, RejectCode::Internal, "try again").await;
             }
         };
-        let first = tokio::time::timeout(Duration::from_millis(FIRST_MESSAGE_TIMEOUT_MS), reader.recv()).await;
+        let first = tokio::time::timeout(
+            Duration::from_millis(FIRST_MESSAGE_TIMEOUT_MS),
+            reader.recv(),
+        )
+        .await;
         match first {
             Ok(Ok(Some(Message::Hello { .. }))) => {}
             Ok(Err(DriverError::Frame(error))) => return reject_frame(&mut writer, error).await,
@@ -154,13 +193,19 @@ impl SyncServer {
                         Ok(outcome) => outcome,
                         Err(error) => {
                             tracing::error!(%error, "batch ingest failed");
-                            return reject(&mut writer, RejectCode::Internal, "the hub could not store the batch; it will be re-sent").await;
+                            return reject(
+                                &mut writer,
+                                RejectCode::Internal,
+                                "the hub could not store the batch; it will be re-sent",
+                            )
+                            .await;
                         }
                     };
                     match outcome {
                         Ok(outcome) => {
                             metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
-                            metrics::counter!(crate::metrics::OPS_INGESTED).increment(outcome.new_ops as u64);
+                            metrics::counter!(crate::metrics::OPS_INGESTED)
+                                .increment(outcome.new_ops as u64);
                             if self.take_ack_drop_fault() {
                                 tracing::warn!("fault injection: dropping an ack after commit");
                                 connection.close(1_u32.into(), b"fault: ack dropped");
@@ -176,7 +221,12 @@ impl SyncServer {
                             metrics::counter!(crate::metrics::SYNC_REJECTS).increment(1);
                             let code = refusal.reject_code();
                             if code == RejectCode::IdentityMismatch {
-                                self.security_event(&device, "identity_mismatch", &refusal.to_string()).await;
+                                self.security_event(
+                                    &device,
+                                    "identity_mismatch",
+                                    &refusal.to_string(),
+                                )
+                                .await;
                             }
                             tracing::warn!(device = %device.id, error = %refusal, "batch refused");
                             return reject(&mut writer, code, &refusal.to_string()).await;
@@ -200,13 +250,25 @@ impl SyncServer {
     }
 
     async fn security_event(&self, device: &DeviceIdentity, kind: &str, detail: &str) {
-        if let Err(error) = record_security_event(&self.pool, Some(device.tenant_id), Some(device.id), kind, detail).await {
+        if let Err(error) = record_security_event(
+            &self.pool,
+            Some(device.tenant_id),
+            Some(device.id),
+            kind,
+            detail,
+        )
+        .await
+        {
             tracing::error!(%error, "could not record security event");
         }
     }
 }
 
-async fn reject(writer: &mut FrameWriter, code: RejectCode, message: &str) -> Result<(), DriverError> {
+async fn reject(
+    writer: &mut FrameWriter,
+    code: RejectCode,
+    message: &str,
+) -> Result<(), DriverError> {
     writer
         .send(&Message::Reject {
             code,
@@ -214,7 +276,9 @@ async fn reject(writer: &mut FrameWriter, code: RejectCode, message: &str) -> Re
         })
         .await?;
     writer.finish()?;
-    tokio::time::timeout(Duration::from_secs(2), writer.stopped()).await.ok();
+    tokio::time::timeout(Duration::from_secs(2), writer.stopped())
+        .await
+        .ok();
     Ok(())
 }
 

@@ -8,7 +8,9 @@ use axum::extract::State;
 
 #[utoipa::path(get, path = "/v1/catalog/items",
     responses((status = 200, body = [CatalogItemDto])), security(("device_token" = [])))]
-pub async fn list_items(State(state): State<AppState>) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
+pub async fn list_items(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
     let items = crate::services::catalog::list(state.store.clone()).await?;
     Ok(Json(items.iter().map(CatalogItemDto::from).collect()))
 }

@@ -27,7 +27,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &str, message: impl Into<String>, field: Option<&str>) -> ApiError {
+    pub fn new(
+        status: StatusCode,
+        code: &str,
+        message: impl Into<String>,
+        field: Option<&str>,
+    ) -> ApiError {
         ApiError {
             status,
             body: ErrorBody {
@@ -47,7 +52,12 @@ impl ApiError {
     }
 
     pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message, Some(field))
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            message,
+            Some(field),
+        )
     }
 }
 
@@ -81,14 +91,23 @@ impl From<JsonRejection> for ApiError {
             JsonRejection::JsonDataError(_) => StatusCode::UNPROCESSABLE_ENTITY,
             _ => StatusCode::BAD_REQUEST,
         };
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "body_too_large"
+        } else {
+            "invalid_body"
+        };
         ApiError::new(status, code, rejection.body_text(), None)
     }
 }
 
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text(), None)
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_path",
+            rejection.body_text(),
+            None,
+        )
     }
 }
 
@@ -96,19 +115,27 @@ impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
         use shared_model::order::{AddLineError, PaymentError, VoidError};
         let message = error.to_string();
-        let conflict = |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
+        let conflict =
+            |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
         match error {
             OrderError::Store(store) => ApiError::from(store),
-            OrderError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None),
-            OrderError::UnknownItem(_) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_item", message, Some("item_id"))
+            OrderError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
             }
-            OrderError::AddLine(AddLineError::QuantityOutOfRange) => ApiError::invalid("quantity", message),
+            OrderError::UnknownItem(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_item",
+                message,
+                Some("item_id"),
+            ),
+            OrderError::AddLine(AddLineError::QuantityOutOfRange) => {
+                ApiError::invalid("quantity", message)
+            }
             OrderError::AddLine(AddLineError::NotOpen(_)) => conflict("order_not_open"),
             OrderError::AddLine(_) => conflict("line_refused"),
-            OrderError::Payment(PaymentError::NonPositiveAmount | PaymentError::Overtender { .. }) => {
-                ApiError::invalid("amount_minor", message)
-            }
+            OrderError::Payment(
+                PaymentError::NonPositiveAmount | PaymentError::Overtender { .. },
+            ) => ApiError::invalid("amount_minor", message),
             OrderError::Payment(PaymentError::NotPayable(_)) => conflict("order_not_payable"),
             OrderError::Payment(PaymentError::EmptyOrder) => conflict("order_empty"),
             OrderError::Payment(_) => conflict("payment_refused"),

@@ -45,7 +45,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/void", post(orders::void))
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
         .route("/v1/sync/status", get(sync::status))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_device,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))

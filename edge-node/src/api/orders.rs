@@ -1,7 +1,10 @@
 //! Order routes.
 
 use super::AppState;
-use super::dto::{AddLineRequest, OpenOrderRequest, OrderDto, PaymentRequest, PaymentResponse, ReceiptDto, VoidRequest, parse_tender};
+use super::dto::{
+    AddLineRequest, OpenOrderRequest, OrderDto, PaymentRequest, PaymentResponse, ReceiptDto,
+    VoidRequest, parse_tender,
+};
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
 use axum::Json;
@@ -12,8 +15,14 @@ use shared_model::{ItemId, OrderId, OrderType};
 
 fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
     let Path(text) = path?;
-    text.parse()
-        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "order_not_found", "order not found", None))
+    text.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })
 }
 
 #[utoipa::path(post, path = "/v1/orders", request_body = OpenOrderRequest,
@@ -24,8 +33,12 @@ pub async fn open(
     body: Result<Json<OpenOrderRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
     let Json(request) = body?;
-    let order_type = OrderType::parse(&request.order_type)
-        .ok_or_else(|| ApiError::invalid("type", format!("unknown order type {:?}", request.order_type)))?;
+    let order_type = OrderType::parse(&request.order_type).ok_or_else(|| {
+        ApiError::invalid(
+            "type",
+            format!("unknown order type {:?}", request.order_type),
+        )
+    })?;
     let order = state.orders.open(order_type, now_ms()).await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
@@ -70,8 +83,9 @@ pub async fn take_payment(
 ) -> Result<(StatusCode, Json<PaymentResponse>), ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let tender = parse_tender(&request.tender)
-        .ok_or_else(|| ApiError::invalid("tender", format!("unknown tender {:?}", request.tender)))?;
+    let tender = parse_tender(&request.tender).ok_or_else(|| {
+        ApiError::invalid("tender", format!("unknown tender {:?}", request.tender))
+    })?;
     let outcome = state
         .orders
         .take_payment(id, tender, request.amount_minor, now_ms())

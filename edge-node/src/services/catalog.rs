@@ -22,13 +22,7 @@ pub fn demo_catalog() -> Vec<CatalogItem> {
         item("sku-chai", "Masala chai", "tea", 15_000, vat()),
         item("sku-mandazi", "Mandazi", "bakery", 5_000, vat()),
         item("sku-samosa", "Beef samosa", "bakery", 8_000, vat()),
-        item(
-            "sku-water",
-            "Mineral water 500ml",
-            "drinks",
-            6_000,
-            vat(),
-        ),
+        item("sku-water", "Mineral water 500ml", "drinks", 6_000, vat()),
         item(
             "sku-milk",
             "Fresh milk 500ml",

@@ -6,7 +6,9 @@
 use crate::store::{Store, StoreError};
 use shared_model::order::{AddLineError, CloseError, PaymentError, VoidError};
 use shared_model::tax::RoundingMode;
-use shared_model::{Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender};
+use shared_model::{
+    Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
+};
 use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
@@ -61,7 +63,7 @@ impl OrderService {
             store.commit_order_change(order_id, now_ms, |_, numbers| {
                 Ok::<_, OrderError>(OrderEvent::Opened {
                     order_id,
-                    number: numbers.next()?,
+                    number: numbers.take()?,
                     order_type,
                     currency,
                     opened_at_ms: now_ms,
@@ -134,7 +136,12 @@ impl OrderService {
         .map(|(order, _)| order)
     }
 
-    pub async fn void(&self, order_id: OrderId, reason: String, now_ms: i64) -> Result<Order, OrderError> {
+    pub async fn void(
+        &self,
+        order_id: OrderId,
+        reason: String,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
         let store = self.store.clone();
         run(move || {
             store.commit_order_change(order_id, now_ms, |order, _| {

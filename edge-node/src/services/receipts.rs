@@ -6,7 +6,10 @@ use shared_model::{Money, Order};
 pub const RECEIPT_WIDTH_CHARS: usize = 32;
 
 fn row(left: &str, right: &str) -> String {
-    let left: String = left.chars().take(RECEIPT_WIDTH_CHARS.saturating_sub(right.len() + 1)).collect();
+    let left: String = left
+        .chars()
+        .take(RECEIPT_WIDTH_CHARS.saturating_sub(right.len() + 1))
+        .collect();
     let pad = RECEIPT_WIDTH_CHARS.saturating_sub(left.chars().count() + right.len());
     format!("{left}{}{right}", " ".repeat(pad))
 }
@@ -15,7 +18,9 @@ fn row(left: &str, right: &str) -> String {
 pub fn render(order: &Order, header: &str) -> String {
     let money = |minor: i64| {
         let text = Money::new(minor, order.currency).to_string();
-        text.split_once(' ').map(|(_, amount)| amount.to_owned()).unwrap_or(text)
+        text.split_once(' ')
+            .map(|(_, amount)| amount.to_owned())
+            .unwrap_or(text)
     };
     let totals = order.totals();
     let mut lines = vec![
@@ -30,7 +35,10 @@ pub fn render(order: &Order, header: &str) -> String {
         ));
     }
     lines.push("-".repeat(RECEIPT_WIDTH_CHARS));
-    lines.push(row(&format!("TOTAL {}", order.currency), &money(totals.total_minor)));
+    lines.push(row(
+        &format!("TOTAL {}", order.currency),
+        &money(totals.total_minor),
+    ));
     for portion in &totals.taxes {
         lines.push(row(
             &format!("  {} on {}", portion.code, money(portion.taxable_minor)),
@@ -38,7 +46,10 @@ pub fn render(order: &Order, header: &str) -> String {
         ));
     }
     for payment in &order.payments {
-        lines.push(row(&format!("{:?}", payment.tender), &money(payment.tendered_minor)));
+        lines.push(row(
+            &format!("{:?}", payment.tender),
+            &money(payment.tendered_minor),
+        ));
     }
     if totals.change_minor > 0 {
         lines.push(row("CHANGE", &money(totals.change_minor)));

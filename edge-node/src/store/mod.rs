@@ -105,12 +105,14 @@ impl Store {
     pub fn seed_catalog_if_empty(&self, items: &[CatalogItem]) -> Result<bool, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
-        let count: i64 = tx.query_row("SELECT count(*) FROM catalog_items", [], |row| row.get(0))?;
+        let count: i64 =
+            tx.query_row("SELECT count(*) FROM catalog_items", [], |row| row.get(0))?;
         if count > 0 {
             return Ok(false);
         }
         for item in items {
-            let doc = serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let doc =
+                serde_json::to_string(item).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             tx.execute(
                 "INSERT INTO catalog_items (id, name, doc) VALUES (?1, ?2, ?3)",
                 params![item.id.0, item.name, doc],
@@ -157,7 +159,10 @@ impl Store {
         Ok(())
     }
 
-    pub fn device_by_token_hash(&self, token_hash: &[u8; 32]) -> Result<Option<Device>, StoreError> {
+    pub fn device_by_token_hash(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<Device>, StoreError> {
         let connection = self.lock();
         let row: Option<(String, String)> = connection
             .query_row(
@@ -195,20 +200,24 @@ impl Store {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let current = load_order(&tx, order_id)?;
-        let mut numbers = NewOrderNumber { tx: &tx, taken: None };
+        let mut numbers = NewOrderNumber {
+            tx: &tx,
+            taken: None,
+        };
         let event = match decide(current.as_ref(), &mut numbers) {
             Ok(event) => event,
             Err(error) => return Ok(Err(error)),
         };
         let order = match current {
             Some(mut order) => {
-                order
-                    .apply(&event)
-                    .map_err(|e| StoreError::Corrupt(format!("decided event does not apply: {e}")))?;
+                order.apply(&event).map_err(|e| {
+                    StoreError::Corrupt(format!("decided event does not apply: {e}"))
+                })?;
                 order
             }
-            None => Order::from_opened(&event)
-                .ok_or_else(|| StoreError::Corrupt("first event of an order must open it".into()))?,
+            None => Order::from_opened(&event).ok_or_else(|| {
+                StoreError::Corrupt("first event of an order must open it".into())
+            })?,
         };
         if let Some(number) = numbers.taken {
             tx.execute(
@@ -226,7 +235,10 @@ impl Store {
 
     pub fn outbox_status(&self) -> Result<OutboxStatus, StoreError> {
         let connection = self.lock();
-        let last_seq: i64 = connection.query_row("SELECT coalesce(max(seq), 0) FROM ops", [], |row| row.get(0))?;
+        let last_seq: i64 =
+            connection.query_row("SELECT coalesce(max(seq), 0) FROM ops", [], |row| {
+                row.get(0)
+            })?;
         let acked: i64 = connection.query_row(
             "SELECT value FROM counters WHERE name = 'acked_through_seq'",
             [],
@@ -352,7 +364,8 @@ impl Store {
             )
             .optional()?;
         let Some(row) = row else { return Ok(None) };
-        let uuid = |text: &str| Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()));
+        let uuid =
+            |text: &str| Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()));
         Ok(Some(Enrollment {
             hub_addr: row.0,
             tenant_id: uuid(&row.1)?,
@@ -383,7 +396,7 @@ pub struct NewOrderNumber<'a> {
 }
 
 impl NewOrderNumber<'_> {
-    pub fn next(&mut self) -> Result<u64, StoreError> {
+    pub fn take(&mut self) -> Result<u64, StoreError> {
         let current: i64 = self.tx.query_row(
             "SELECT value FROM counters WHERE name = 'order_number'",
             [],
@@ -407,7 +420,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(doc: &str) -> Result<T, StoreError
 }
 
 fn node_id(connection: &Connection) -> Result<Uuid, StoreError> {
-    let text: String = connection.query_row("SELECT node_id FROM node WHERE id = 1", [], |row| row.get(0))?;
+    let text: String =
+        connection.query_row("SELECT node_id FROM node WHERE id = 1", [], |row| {
+            row.get(0)
+        })?;
     Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

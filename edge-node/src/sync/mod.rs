@@ -49,7 +49,10 @@ impl SyncState {
     }
 
     fn last_error(&self) -> Option<String> {
-        self.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -160,7 +163,8 @@ async fn sync_once(
     attempt: &mut u32,
 ) -> Result<(), SyncError> {
     let remote = resolve(&enrollment.hub_addr).await?;
-    let mut endpoint = client_endpoint(remote).map_err(|e| SyncError::Driver(DriverError::Tls(e.to_string())))?;
+    let mut endpoint =
+        client_endpoint(remote).map_err(|e| SyncError::Driver(DriverError::Tls(e.to_string())))?;
     endpoint.set_default_client_config(quic::sync_client_config(
         &enrollment.ca_cert_der,
         enrollment.device_cert_der.clone(),
@@ -187,12 +191,16 @@ async fn stream_ops(
 ) -> Result<(), SyncError> {
     let (mut writer, mut reader) = quic::open_framed(connection).await?;
     let outbox = read_store(store, |s| s.outbox_status()).await?;
-    let (mut session, hello) = UpstreamSession::start(concat!("edge-node/", env!("CARGO_PKG_VERSION")), outbox.last_seq);
+    let (mut session, hello) = UpstreamSession::start(
+        concat!("edge-node/", env!("CARGO_PKG_VERSION")),
+        outbox.last_seq,
+    );
     writer.send(&hello).await?;
 
     // A reader task turns the stream into a channel, so the loop below can wait on messages,
     // new local ops and the heartbeat timer at once without cancelling a half-read frame.
-    let (incoming_tx, mut incoming) = tokio::sync::mpsc::channel::<Result<Option<Message>, DriverError>>(64);
+    let (incoming_tx, mut incoming) =
+        tokio::sync::mpsc::channel::<Result<Option<Message>, DriverError>>(64);
     let reader_task = tokio::spawn(async move {
         loop {
             let next = reader.recv().await;
