@@ -13,7 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let target_ops: u64 = std::env::var("KIBANDA_BENCH_OPS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
+    let target_ops: u64 = std::env::var("KIBANDA_BENCH_OPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
     let driver = runtime();
     let db = TestDb::create(&driver);
     let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
@@ -31,18 +34,34 @@ fn main() {
         let mut now = 1_700_000_000_000_i64;
         while ops < target_ops {
             let order = orders.open(OrderType::TakeOut, now).await.unwrap();
-            let order = orders.add_line(order.id, ItemId("sku-chai".into()), 2, now).await.unwrap();
+            let order = orders
+                .add_line(order.id, ItemId("sku-chai".into()), 2, now)
+                .await
+                .unwrap();
             let total = order.totals().total_minor;
-            orders.take_payment(order.id, Tender::Cash, total, now).await.unwrap();
+            orders
+                .take_payment(order.id, Tender::Cash, total, now)
+                .await
+                .unwrap();
             orders.close(order.id, now).await.unwrap();
             ops += 4;
             now += 1_000;
         }
     });
     let outbox = store.outbox_status().unwrap();
-    println!("prepared {} offline ops in {:?}", outbox.last_seq, prepared.elapsed());
+    println!(
+        "prepared {} offline ops in {:?}",
+        outbox.last_seq,
+        prepared.elapsed()
+    );
 
-    driver.block_on(edge_node::enroll::enroll(store.clone(), &hub.quic.to_string(), &code)).unwrap();
+    driver
+        .block_on(edge_node::enroll::enroll(
+            store.clone(),
+            &hub.quic.to_string(),
+            &code,
+        ))
+        .unwrap();
     let state = Arc::new(edge_node::sync::SyncState::default());
     let started = Instant::now();
     driver.spawn(edge_node::sync::run(store.clone(), state, 1_000));

@@ -5,7 +5,7 @@ use crate::auth::Authenticator;
 use crate::auth::dev::DevKey;
 use crate::config::HubConfig;
 use crate::pki::HubCa;
-use crate::sync::{Faults, SyncServer};
+use crate::sync::{Faults, FeedNotifier, SyncServer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -38,11 +38,13 @@ impl Hub {
         let endpoint = quinn::Endpoint::server(server_config, config.quic)?;
         let listener = TcpListener::bind(config.http).await?;
         let faults = Arc::new(Faults::default());
+        let feed = FeedNotifier::start(&pool).await?;
         Ok(Hub {
             sync: SyncServer {
                 pool: pool.clone(),
                 ca,
                 faults: faults.clone(),
+                feed,
             },
             state: AppState {
                 pool: pool.clone(),

@@ -9,6 +9,7 @@
 //! in `shared-model` and convert explicitly, so the protocol can be versioned on its own.
 
 pub mod enroll;
+pub mod feed;
 pub mod frame;
 pub mod hlc;
 pub mod message;

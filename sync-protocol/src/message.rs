@@ -4,6 +4,7 @@
 //! only at the end, never reorder or remove fields, no `skip_serializing_if`, untagged enums
 //! or `flatten`. A change that cannot follow them is a new protocol version.
 
+use crate::feed::FeedEntry;
 use crate::op::WireOp;
 use serde::{Deserialize, Serialize};
 
@@ -58,6 +59,11 @@ pub enum Message {
         /// HMAC proving the hub knows the code, bound to this TLS session and these certs.
         proof: [u8; 32],
     },
+    /// Edge → hub, after `Welcome`: stream the outlet feed after this sequence (the edge's
+    /// durable cursor).
+    Subscribe { feed_after_seq: u64 },
+    /// Hub → edge: consecutive entries of the outlet's feed, ascending by `seq`.
+    FeedBatch { entries: Vec<FeedEntry> },
 }
 
 /// Machine-readable reasons a peer is refused.

@@ -30,6 +30,8 @@ pub enum SessionError {
     AckBeyondSent { acked: u64, sent: u64 },
     #[error("hub holds ops through {hub} but this edge only has {local}; refusing to continue")]
     HubAhead { hub: u64, local: u64 },
+    #[error("feed entry {got} does not follow {expected_after}")]
+    FeedGap { expected_after: u64, got: u64 },
 }
 
 fn message_name(message: &Message) -> &'static str {
@@ -42,15 +44,26 @@ fn message_name(message: &Message) -> &'static str {
         Message::Heartbeat { .. } => "Heartbeat",
         Message::EnrollRequest { .. } => "EnrollRequest",
         Message::Enrolled { .. } => "Enrolled",
+        Message::Subscribe { .. } => "Subscribe",
+        Message::FeedBatch { .. } => "FeedBatch",
     }
 }
 
 /// What the edge learned from one message.
 #[derive(Debug, PartialEq, Eq)]
 pub enum UpstreamEvent {
-    Welcomed { acked_through_seq: u64 },
-    Acked { acked_through_seq: u64 },
+    Welcomed {
+        acked_through_seq: u64,
+    },
+    Acked {
+        acked_through_seq: u64,
+    },
     Heartbeat,
+    /// Feed entries that continue the edge's feed cursor exactly; apply them, then call
+    /// [`UpstreamSession::feed_applied`].
+    Feed {
+        entries: Vec<crate::feed::FeedEntry>,
+    },
 }
 
 /// Which ops the driver should load and send next.
@@ -63,6 +76,7 @@ pub struct OpsWanted {
 #[derive(Debug)]
 pub struct UpstreamSession {
     welcomed: bool,
+    feed_through_seq: u64,
     acked_through_seq: u64,
     sent_through_seq: u64,
     local_last_seq: u64,
@@ -75,6 +89,7 @@ impl UpstreamSession {
         (
             UpstreamSession {
                 welcomed: false,
+                feed_through_seq: 0,
                 acked_through_seq: 0,
                 sent_through_seq: 0,
                 local_last_seq,
@@ -116,6 +131,26 @@ impl UpstreamSession {
                 })
             }
             Message::Heartbeat { .. } => Ok(UpstreamEvent::Heartbeat),
+            Message::FeedBatch { entries } if self.welcomed => {
+                // Entries at or below the cursor are re-sends (harmless); the rest must follow
+                // it without a gap.
+                let mut expected = self.feed_through_seq + 1;
+                let mut fresh = Vec::with_capacity(entries.len());
+                for entry in entries {
+                    if entry.seq < expected {
+                        continue;
+                    }
+                    if entry.seq != expected {
+                        return Err(SessionError::FeedGap {
+                            expected_after: expected - 1,
+                            got: entry.seq,
+                        });
+                    }
+                    expected += 1;
+                    fresh.push(entry);
+                }
+                Ok(UpstreamEvent::Feed { entries: fresh })
+            }
             other => Err(SessionError::Unexpected(message_name(&other))),
         }
     }
@@ -150,6 +185,19 @@ impl UpstreamSession {
 
     pub fn acked_through_seq(&self) -> u64 {
         self.acked_through_seq
+    }
+
+    /// The message asking for the feed after the edge's durable cursor.
+    pub fn subscribe(&mut self, feed_through_seq: u64) -> Message {
+        self.feed_through_seq = feed_through_seq;
+        Message::Subscribe {
+            feed_after_seq: feed_through_seq,
+        }
+    }
+
+    /// Records that feed entries through `seq` are durable at the edge.
+    pub fn feed_applied(&mut self, seq: u64) {
+        self.feed_through_seq = self.feed_through_seq.max(seq);
     }
 
     pub fn is_caught_up(&self) -> bool {
@@ -433,6 +481,43 @@ mod tests {
         })
         .expect("welcome");
         assert_eq!(edge.wants_ops().map(|w| w.from_seq), Some(1_001));
+    }
+
+    #[test]
+    fn feed_entries_must_continue_the_cursor_and_re_sends_are_skipped() {
+        use crate::feed::FeedEntry;
+        let entry = |seq| FeedEntry { seq, body: vec![] };
+        let (mut edge, _) = UpstreamSession::start("test", 0);
+        edge.on_message(Message::Welcome {
+            acked_through_seq: 0,
+            acked_hash: GENESIS_HASH,
+        })
+        .expect("welcome");
+        assert_eq!(
+            edge.subscribe(10),
+            Message::Subscribe { feed_after_seq: 10 }
+        );
+        let fresh = edge
+            .on_message(Message::FeedBatch {
+                entries: vec![entry(9), entry(10), entry(11), entry(12)],
+            })
+            .expect("continues");
+        assert_eq!(
+            fresh,
+            UpstreamEvent::Feed {
+                entries: vec![entry(11), entry(12)]
+            }
+        );
+        edge.feed_applied(12);
+        assert_eq!(
+            edge.on_message(Message::FeedBatch {
+                entries: vec![entry(14)]
+            }),
+            Err(SessionError::FeedGap {
+                expected_after: 12,
+                got: 14
+            })
+        );
     }
 
     #[test]

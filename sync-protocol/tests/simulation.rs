@@ -213,7 +213,8 @@ impl World {
                 });
             }
         }
-        self.trace.add(&[self.now, edge as u64, connection, bytes.len() as u64]);
+        self.trace
+            .add(&[self.now, edge as u64, connection, bytes.len() as u64]);
         self.network.push(Packet {
             deliver_at,
             to,
@@ -234,7 +235,12 @@ impl World {
         let physical = (self.now as i64 + edge.clock_offset_ms + 2 * DAY_MS).max(0) as u64;
         let mut clock = HybridClock::resume(edge.disk.clock_last);
         let hlc = clock.tick(physical);
-        let prev_hash = edge.disk.ops.last().map(WireOp::chain_hash).unwrap_or(GENESIS_HASH);
+        let prev_hash = edge
+            .disk
+            .ops
+            .last()
+            .map(WireOp::chain_hash)
+            .unwrap_or(GENESIS_HASH);
         let op = WireOp {
             origin: edge.origin,
             seq: edge.disk.ops.len() as u64 + 1,
@@ -282,7 +288,10 @@ impl World {
         edge.down_until = self.now + 100 + self.rng.below(2_000);
         // The ack is written after the hub answered; a crash may lose the latest one.
         if self.rng.chance(500) {
-            edge.disk.acked_through_seq = edge.disk.acked_through_seq.saturating_sub(self.rng.below(50));
+            edge.disk.acked_through_seq = edge
+                .disk
+                .acked_through_seq
+                .saturating_sub(self.rng.below(50));
         }
     }
 
@@ -311,10 +320,14 @@ impl World {
         if live_connection != Some(packet.connection) {
             return; // a connection that no longer exists
         }
-        let connection = self.hub.connections.entry(key).or_insert_with(|| HubConnection {
-            session: None,
-            decoder: FrameDecoder::new(),
-        });
+        let connection = self
+            .hub
+            .connections
+            .entry(key)
+            .or_insert_with(|| HubConnection {
+                session: None,
+                decoder: FrameDecoder::new(),
+            });
         connection.decoder.push(&packet.bytes);
         let mut outgoing = Vec::new();
         let mut close = false;
@@ -340,9 +353,15 @@ impl World {
                             // Commit: ops, totals and cursor together.
                             let new_ops = plan.new_ops(&ops);
                             for op in new_ops {
-                                *self.hub.disk.totals_minor.entry(origin).or_default() += sale_amount(op);
+                                *self.hub.disk.totals_minor.entry(origin).or_default() +=
+                                    sale_amount(op);
                             }
-                            self.hub.disk.ops.entry(origin).or_default().extend_from_slice(new_ops);
+                            self.hub
+                                .disk
+                                .ops
+                                .entry(origin)
+                                .or_default()
+                                .extend_from_slice(new_ops);
                             self.hub.disk.cursors.insert(origin, plan.cursor_after);
                             let ack = session.committed(&plan);
                             if self.faulty && self.rng.chance(20) {
@@ -365,7 +384,9 @@ impl World {
                         }
                     }
                 }
-                Message::Heartbeat { sent_at_ms } => outgoing.push(Message::Heartbeat { sent_at_ms }),
+                Message::Heartbeat { sent_at_ms } => {
+                    outgoing.push(Message::Heartbeat { sent_at_ms })
+                }
                 _ => {
                     close = true;
                     break;
@@ -373,7 +394,12 @@ impl World {
             }
         }
         for message in outgoing {
-            self.send(Node::Edge(packet.edge), packet.edge, packet.connection, &message);
+            self.send(
+                Node::Edge(packet.edge),
+                packet.edge,
+                packet.connection,
+                &message,
+            );
         }
         if close {
             self.hub.connections.remove(&key);
@@ -386,7 +412,9 @@ impl World {
         }
         let now = self.now;
         let edge = &mut self.edges[index];
-        let Some(live) = edge.live.as_mut() else { return };
+        let Some(live) = edge.live.as_mut() else {
+            return;
+        };
         if live.connection != packet.connection {
             return;
         }
@@ -394,12 +422,14 @@ impl World {
         let mut failed = false;
         while let Ok(Some(message)) = live.decoder.next_message() {
             match live.session.on_message(message) {
-                Ok(UpstreamEvent::Welcomed { acked_through_seq }) | Ok(UpstreamEvent::Acked { acked_through_seq }) => {
+                Ok(UpstreamEvent::Welcomed { acked_through_seq })
+                | Ok(UpstreamEvent::Acked { acked_through_seq }) => {
                     // The edge records the hub's ack durably; it never moves backwards.
-                    edge.disk.acked_through_seq = edge.disk.acked_through_seq.max(acked_through_seq);
+                    edge.disk.acked_through_seq =
+                        edge.disk.acked_through_seq.max(acked_through_seq);
                     live.last_ack_progress_at = now;
                 }
-                Ok(UpstreamEvent::Heartbeat) => {}
+                Ok(UpstreamEvent::Heartbeat) | Ok(UpstreamEvent::Feed { .. }) => {}
                 Err(_) => {
                     failed = true;
                     break;
@@ -417,7 +447,10 @@ impl World {
         }
         let partitioned = self.now < self.edges[index].partitioned_until;
         if self.edges[index].live.is_none() {
-            if !partitioned && self.now >= self.edges[index].next_connect_at && self.now >= self.hub.down_until {
+            if !partitioned
+                && self.now >= self.edges[index].next_connect_at
+                && self.now >= self.hub.down_until
+            {
                 self.connect(index);
             }
             return;
@@ -444,7 +477,9 @@ impl World {
                 let from = (wanted.from_seq - 1) as usize;
                 let to = (from + wanted.count_max).min(edge.disk.ops.len());
                 let ops = edge.disk.ops[from..to].to_vec();
-                let Some(last) = ops.last().map(|op| op.seq) else { break };
+                let Some(last) = ops.last().map(|op| op.seq) else {
+                    break;
+                };
                 live.session.batch_sent(last);
                 to_send.push((live.connection, Message::OpsBatch { ops }));
             }
@@ -507,7 +542,10 @@ fn run_seed(seed: u64) -> (u64, Stats) {
     let mut world = World::new(seed);
     while world.now < FAULTY_MS || world.sales_made < SALES_PER_SEED {
         world.step();
-        assert!(world.now < FAULTY_MS * 10, "seed {seed}: could not make {SALES_PER_SEED} sales");
+        assert!(
+            world.now < FAULTY_MS * 10,
+            "seed {seed}: could not make {SALES_PER_SEED} sales"
+        );
     }
     // Heal: no more faults, partitions end, crashed nodes come back.
     world.faulty = false;
@@ -528,7 +566,10 @@ fn run_seed(seed: u64) -> (u64, Stats) {
     for edge in &world.edges {
         let held = &world.hub.disk.ops[&edge.origin];
         // Exactly once, in order, byte for byte, with an intact chain.
-        assert_eq!(held, &edge.disk.ops, "seed {seed}: hub's copy differs from the edge's log");
+        assert_eq!(
+            held, &edge.disk.ops,
+            "seed {seed}: hub's copy differs from the edge's log"
+        );
         let mut prev = GENESIS_HASH;
         for (position, op) in held.iter().enumerate() {
             assert_eq!(op.seq, position as u64 + 1, "seed {seed}: gap or duplicate");
@@ -536,9 +577,18 @@ fn run_seed(seed: u64) -> (u64, Stats) {
             prev = op.chain_hash();
         }
         // HLC order survives skewed and backward-jumping clocks.
-        assert!(held.windows(2).all(|pair| pair[0].hlc < pair[1].hlc), "seed {seed}: HLC not monotonic");
+        assert!(
+            held.windows(2).all(|pair| pair[0].hlc < pair[1].hlc),
+            "seed {seed}: HLC not monotonic"
+        );
         assert_eq!(
-            world.hub.disk.totals_minor.get(&edge.origin).copied().unwrap_or(0),
+            world
+                .hub
+                .disk
+                .totals_minor
+                .get(&edge.origin)
+                .copied()
+                .unwrap_or(0),
             edge.disk.sales_total_minor,
             "seed {seed}: money totals differ"
         );
@@ -588,7 +638,14 @@ fn every_acknowledged_sale_reaches_the_hub_exactly_once_under_faults() {
     }
     println!("faults injected over all seeds: {totals:?}");
     // The faults really happened: a simulation that injects nothing proves nothing.
-    for name in ["dropped", "duplicated", "held", "edge_crashes", "hub_crashes", "lost_acks"] {
+    for name in [
+        "dropped",
+        "duplicated",
+        "held",
+        "edge_crashes",
+        "hub_crashes",
+        "lost_acks",
+    ] {
         assert!(totals[name] > 0, "no {name} were injected");
     }
 }

@@ -1,18 +1,20 @@
 //! The hub's tenant REST API under `/v1/{tenant}/pos/...`, plus health, metrics and OpenAPI.
 
+pub mod catalog;
 pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod openapi;
 pub mod orders;
+pub mod sync_audit;
 
 use crate::auth::Authenticator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use error::ApiError;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -36,6 +38,19 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/v1/{tenant}/pos/orders", get(orders::list))
         .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/catalog/items",
+            get(catalog::list).put(catalog::upload),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
+            delete(catalog::remove),
+        )
+        .route("/v1/{tenant}/pos/sync/devices", get(sync_audit::list))
+        .route(
+            "/v1/{tenant}/pos/sync/devices/{device_id}/chain",
+            get(sync_audit::chain),
+        )
         .fallback(|| async { ApiError::not_found() })
         .layer(middleware::from_fn(record_metrics))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))

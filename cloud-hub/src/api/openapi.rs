@@ -14,8 +14,13 @@ use utoipa::{Modify, OpenApi};
         super::health::metrics,
         super::orders::list,
         super::orders::get,
+        super::catalog::upload,
+        super::catalog::list,
+        super::catalog::remove,
+        super::sync_audit::list,
+        super::sync_audit::chain,
     ),
-    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto)),
+    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult)),
     modifiers(&Bearer)
 )]
 pub struct HubApiDoc;

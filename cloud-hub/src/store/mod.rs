@@ -1,6 +1,8 @@
 //! The hub's PostgreSQL store: the only module with SQL.
 
+pub mod audit;
 pub mod devices;
+pub mod feed;
 pub mod ingest;
 pub mod orders;
 pub mod secrets;

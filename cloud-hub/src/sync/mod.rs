@@ -5,11 +5,13 @@ use crate::services::enrollment::{self, EnrollFailure, EnrollRequest};
 use crate::store::devices::{
     DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen,
 };
+use crate::store::feed::{FEED_CHANNEL, entries_after};
 use crate::store::ingest::{ingest_batch, load_cursor};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use sync_protocol::feed::FEED_BATCH_MAX;
 use sync_protocol::message::{ALPN_ENROLL, ALPN_SYNC};
 use sync_protocol::quic::{self, DriverError, FrameWriter};
 use sync_protocol::session::IngestSession;
@@ -17,6 +19,9 @@ use sync_protocol::{FrameError, Message, RejectCode};
 
 /// How long a new connection may take to send its first message.
 pub const FIRST_MESSAGE_TIMEOUT_MS: u64 = 10_000;
+/// Each connection also looks for feed entries this often, in case a notification was missed
+/// (e.g. while the listener reconnected).
+pub const FEED_SAFETY_POLL_MS: u64 = 5_000;
 
 /// Fault injection for tests: drop the ack of the next N committed batches (the "committed but
 /// ack lost" case the edge must survive). Zero in production.
@@ -30,6 +35,46 @@ pub struct SyncServer {
     pub pool: PgPool,
     pub ca: Arc<HubCa>,
     pub faults: Arc<Faults>,
+    pub feed: Arc<FeedNotifier>,
+}
+
+/// Fans `pg_notify` feed notices out to the connections of the outlets they name.
+pub struct FeedNotifier {
+    sender: tokio::sync::broadcast::Sender<uuid::Uuid>,
+}
+
+/// Pending notices per subscriber before it is told it lagged (and re-reads its feed).
+const FEED_NOTICES_BUFFERED: usize = 1_024;
+
+impl FeedNotifier {
+    /// Listens on the feed channel; the listener reconnects by itself after errors.
+    pub async fn start(pool: &PgPool) -> Result<Arc<FeedNotifier>, sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(FEED_CHANNEL).await?;
+        let (sender, _) = tokio::sync::broadcast::channel(FEED_NOTICES_BUFFERED);
+        let notifier = Arc::new(FeedNotifier { sender });
+        let fan_out = notifier.sender.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(notice) => {
+                        if let Ok(outlet_id) = notice.payload().parse() {
+                            let _ = fan_out.send(outlet_id);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "feed listener error; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(notifier)
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<uuid::Uuid> {
+        self.sender.subscribe()
+    }
 }
 
 impl SyncServer {
@@ -180,66 +225,166 @@ impl SyncServer {
         let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
         tracing::info!(tenant = %device.tenant_id.0, device = %device.id, acked = cursor.acked_through_seq, "edge connected");
 
-        loop {
-            let message = match reader.recv().await {
-                Ok(Some(message)) => message,
-                Ok(None) => return Ok(()),
-                Err(DriverError::Frame(error)) => return reject_frame(&mut writer, error).await,
-                Err(other) => return Err(other),
-            };
-            match message {
-                Message::OpsBatch { ops } => {
-                    let outcome = match ingest_batch(&self.pool, &device, &ops).await {
-                        Ok(outcome) => outcome,
-                        Err(error) => {
-                            tracing::error!(%error, "batch ingest failed");
-                            return reject(
-                                &mut writer,
-                                RejectCode::Internal,
-                                "the hub could not store the batch; it will be re-sent",
-                            )
-                            .await;
-                        }
+        // A reader task turns the stream into a channel so the loop can wait on the edge, the
+        // feed notifications and the safety poll at once without cancelling a half-read frame.
+        let (incoming_tx, mut incoming) = tokio::sync::mpsc::channel(16);
+        let reader_task = tokio::spawn(async move {
+            loop {
+                let next = reader.recv().await;
+                let stop = !matches!(next, Ok(Some(_)));
+                if incoming_tx.send(next).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut feed_notices = self.feed.subscribe();
+        let mut feed_sent: Option<u64> = None;
+        let mut safety_poll = tokio::time::interval(Duration::from_millis(FEED_SAFETY_POLL_MS));
+        let result = loop {
+            tokio::select! {
+                next = incoming.recv() => {
+                    let message = match next {
+                        Some(Ok(Some(message))) => message,
+                        Some(Ok(None)) | None => break Ok(()),
+                        Some(Err(DriverError::Frame(error))) => break reject_frame(&mut writer, error).await,
+                        Some(Err(other)) => break Err(other),
                     };
-                    match outcome {
-                        Ok(outcome) => {
-                            metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
-                            metrics::counter!(crate::metrics::OPS_INGESTED)
-                                .increment(outcome.new_ops as u64);
-                            if self.take_ack_drop_fault() {
-                                tracing::warn!("fault injection: dropping an ack after commit");
-                                connection.close(1_u32.into(), b"fault: ack dropped");
-                                return Ok(());
-                            }
-                            writer
-                                .send(&Message::Ack {
-                                    acked_through_seq: outcome.cursor.acked_through_seq,
-                                })
-                                .await?;
-                        }
-                        Err(refusal) => {
-                            metrics::counter!(crate::metrics::SYNC_REJECTS).increment(1);
-                            let code = refusal.reject_code();
-                            if code == RejectCode::IdentityMismatch {
-                                self.security_event(
-                                    &device,
-                                    "identity_mismatch",
-                                    &refusal.to_string(),
-                                )
-                                .await;
-                            }
-                            tracing::warn!(device = %device.id, error = %refusal, "batch refused");
-                            return reject(&mut writer, code, &refusal.to_string()).await;
-                        }
+                    match self.on_message(&device, connection, &mut writer, &mut feed_sent, message).await {
+                        Ok(true) => {}
+                        Ok(false) => break Ok(()),
+                        Err(error) => break Err(error),
                     }
                 }
-                Message::Heartbeat { sent_at_ms } => {
-                    let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
-                    writer.send(&Message::Heartbeat { sent_at_ms }).await?;
+                notice = feed_notices.recv() => {
+                    let ours = match notice {
+                        Ok(outlet_id) => outlet_id == device.outlet_id,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                    };
+                    if ours && let Err(error) = self.push_feed(&device, &mut writer, &mut feed_sent).await {
+                        break Err(error);
+                    }
                 }
-                _ => return reject(&mut writer, RejectCode::Malformed, "unexpected message").await,
+                _ = safety_poll.tick() => {
+                    if let Err(error) = self.push_feed(&device, &mut writer, &mut feed_sent).await {
+                        break Err(error);
+                    }
+                }
+            }
+        };
+        reader_task.abort();
+        result
+    }
+
+    /// Handles one message from a connected edge; `Ok(false)` ends the connection.
+    async fn on_message(
+        &self,
+        device: &DeviceIdentity,
+        connection: &quinn::Connection,
+        writer: &mut FrameWriter,
+        feed_sent: &mut Option<u64>,
+        message: Message,
+    ) -> Result<bool, DriverError> {
+        match message {
+            Message::OpsBatch { ops } => {
+                let outcome = match ingest_batch(&self.pool, device, &ops).await {
+                    Ok(outcome) => outcome,
+                    Err(error) => {
+                        tracing::error!(%error, "batch ingest failed");
+                        reject(
+                            writer,
+                            RejectCode::Internal,
+                            "the hub could not store the batch; it will be re-sent",
+                        )
+                        .await?;
+                        return Ok(false);
+                    }
+                };
+                match outcome {
+                    Ok(outcome) => {
+                        metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
+                        metrics::counter!(crate::metrics::OPS_INGESTED)
+                            .increment(outcome.new_ops as u64);
+                        if self.take_ack_drop_fault() {
+                            tracing::warn!("fault injection: dropping an ack after commit");
+                            connection.close(1_u32.into(), b"fault: ack dropped");
+                            return Ok(false);
+                        }
+                        writer
+                            .send(&Message::Ack {
+                                acked_through_seq: outcome.cursor.acked_through_seq,
+                            })
+                            .await?;
+                        Ok(true)
+                    }
+                    Err(refusal) => {
+                        metrics::counter!(crate::metrics::SYNC_REJECTS).increment(1);
+                        let code = refusal.reject_code();
+                        if code == RejectCode::IdentityMismatch {
+                            self.security_event(device, "identity_mismatch", &refusal.to_string())
+                                .await;
+                        }
+                        tracing::warn!(device = %device.id, error = %refusal, "batch refused");
+                        reject(writer, code, &refusal.to_string()).await?;
+                        Ok(false)
+                    }
+                }
+            }
+            Message::Subscribe { feed_after_seq } => {
+                *feed_sent = Some(feed_after_seq);
+                self.push_feed(device, writer, feed_sent).await?;
+                Ok(true)
+            }
+            Message::Heartbeat { sent_at_ms } => {
+                let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
+                writer.send(&Message::Heartbeat { sent_at_ms }).await?;
+                Ok(true)
+            }
+            _ => {
+                reject(writer, RejectCode::Malformed, "unexpected message").await?;
+                Ok(false)
             }
         }
+    }
+
+    /// Sends every feed entry past what this connection already sent, in batches.
+    async fn push_feed(
+        &self,
+        device: &DeviceIdentity,
+        writer: &mut FrameWriter,
+        feed_sent: &mut Option<u64>,
+    ) -> Result<(), DriverError> {
+        let Some(mut sent) = *feed_sent else {
+            return Ok(());
+        };
+        loop {
+            let entries = match entries_after(
+                &self.pool,
+                device.tenant_id,
+                device.outlet_id,
+                sent,
+                FEED_BATCH_MAX,
+            )
+            .await
+            {
+                Ok(entries) => entries,
+                Err(error) => {
+                    tracing::error!(%error, "feed read failed");
+                    return Ok(());
+                }
+            };
+            let Some(last) = entries.last().map(|entry| entry.seq) else {
+                break;
+            };
+            let full = entries.len() == FEED_BATCH_MAX;
+            writer.send(&Message::FeedBatch { entries }).await?;
+            sent = last;
+            *feed_sent = Some(sent);
+            if !full {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn take_ack_drop_fault(&self) -> bool {

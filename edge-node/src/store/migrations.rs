@@ -29,6 +29,8 @@ const MIGRATIONS: &[&str] = &[
         outlet_code TEXT NOT NULL, outlet_name TEXT NOT NULL, currency TEXT NOT NULL,
         timezone TEXT NOT NULL, device_cert_der BLOB NOT NULL, device_key_der BLOB NOT NULL,
         ca_cert_der BLOB NOT NULL, enrolled_at_ms INTEGER NOT NULL);",
+    // 2: the downstream feed cursor
+    "INSERT INTO counters (name, value) VALUES ('feed_through_seq', 0);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
+use sync_protocol::feed::FeedBody;
 use sync_protocol::op::{GENESIS_HASH, OpBody, OrderEventV1};
 use sync_protocol::{Hlc, HybridClock, WireOp};
 use thiserror::Error;
@@ -303,6 +304,63 @@ impl Store {
             params![acked_through_seq as i64],
         )?;
         Ok(())
+    }
+
+    // ---- downstream feed -------------------------------------------------------------------
+
+    /// The last feed entry applied.
+    pub fn feed_through_seq(&self) -> Result<u64, StoreError> {
+        let value: i64 = self.lock().query_row(
+            "SELECT value FROM counters WHERE name = 'feed_through_seq'",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(value as u64)
+    }
+
+    /// Applies feed entries and moves the cursor past them, in one transaction. Entries at or
+    /// below the cursor are skipped (re-sends). Returns the cursor after.
+    pub fn apply_feed(&self, entries: &[(u64, FeedBody)]) -> Result<u64, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let mut cursor: i64 = tx.query_row(
+            "SELECT value FROM counters WHERE name = 'feed_through_seq'",
+            [],
+            |row| row.get(0),
+        )?;
+        for (seq, body) in entries {
+            let seq = *seq as i64;
+            if seq <= cursor {
+                continue;
+            }
+            if seq != cursor + 1 {
+                return Err(StoreError::Corrupt(format!(
+                    "feed entry {seq} does not follow {cursor}"
+                )));
+            }
+            match body {
+                FeedBody::CatalogItemUpserted(wire) => {
+                    let item = CatalogItem::from(wire);
+                    let doc = serde_json::to_string(&item)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO catalog_items (id, name, doc) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET name = excluded.name, doc = excluded.doc",
+                        params![item.id.0, item.name, doc],
+                    )?;
+                }
+                FeedBody::CatalogItemRemoved { item_id } => {
+                    tx.execute("DELETE FROM catalog_items WHERE id = ?1", params![item_id])?;
+                }
+            }
+            cursor = seq;
+        }
+        tx.execute(
+            "UPDATE counters SET value = ?1 WHERE name = 'feed_through_seq'",
+            params![cursor],
+        )?;
+        tx.commit()?;
+        Ok(cursor as u64)
     }
 
     // ---- enrollment ------------------------------------------------------------------------

@@ -70,6 +70,8 @@ pub enum SyncError {
     ConnectTimeout,
     #[error("hub closed the sync stream")]
     StreamClosed,
+    #[error("feed entry from the hub cannot be read: {0}")]
+    Feed(sync_protocol::op::OpDecodeError),
 }
 
 pub async fn status(store: Arc<Store>, state: Arc<SyncState>) -> Result<SyncStatusDto, StoreError> {
@@ -229,6 +231,8 @@ async fn stream_ops(
                     match session.on_message(message)? {
                         UpstreamEvent::Welcomed { acked_through_seq } => {
                             read_store(store, move |s| s.record_ack(acked_through_seq)).await?;
+                            let feed_cursor = read_store(store, |s| s.feed_through_seq()).await?;
+                            writer.send(&session.subscribe(feed_cursor)).await?;
                             state.connected.store(true, Ordering::Relaxed);
                             state.set_error(None);
                             *attempt = 0;
@@ -238,6 +242,18 @@ async fn stream_ops(
                             read_store(store, move |s| s.record_ack(acked_through_seq)).await?;
                         }
                         UpstreamEvent::Heartbeat => {}
+                        UpstreamEvent::Feed { entries } => {
+                            let decoded = entries
+                                .iter()
+                                .map(|entry| entry.decode_body().map(|body| (entry.seq, body)))
+                                .collect::<Result<Vec<_>, _>>()
+                                .map_err(SyncError::Feed)?;
+                            if !decoded.is_empty() {
+                                let cursor = read_store(store, move |s| s.apply_feed(&decoded)).await?;
+                                session.feed_applied(cursor);
+                                tracing::info!(feed_through_seq = cursor, "applied hub feed");
+                            }
+                        }
                     }
                 }
                 _ = state.new_ops.notified() => {

@@ -1,0 +1,238 @@
+//! Outlet catalog upload: the inventory service (or an admin) sets what an outlet sells and at
+//! what price; changes reach the outlet's edge over the downstream feed.
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::TenantContext;
+use crate::store::feed::{catalog, remove_catalog_item, upsert_catalog};
+use crate::store::tenants::outlet_by_code;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared_model::tax::{BPS_WHOLE, TaxMode, TaxRate};
+use shared_model::{CatalogItem, ItemId};
+use utoipa::ToSchema;
+
+/// Roles that may change an outlet's catalog.
+pub const CATALOG_WRITERS: &[&str] = &["admin", "manager", "service"];
+/// Most items per upload. Why: one upload is one transaction; larger catalogs go in pages.
+pub const ITEMS_PER_UPLOAD_MAX: usize = 1_000;
+/// Most tax rates on one item.
+pub const TAX_RATES_PER_ITEM_MAX: usize = 8;
+/// Highest shelf price accepted, in minor units (a typo guard, far above any real price).
+pub const PRICE_MINOR_MAX: i64 = 1_000_000_000_000;
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxRateDto {
+    pub code: String,
+    pub rate_bps: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogItemDto {
+    /// Canonical item id from the inventory catalog.
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub price_minor: i64,
+    /// `inclusive` (price includes tax) or `exclusive`.
+    pub tax_mode: String,
+    pub tax_rates: Vec<TaxRateDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogUpload {
+    pub items: Vec<CatalogItemDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CatalogUploadResult {
+    pub changed: usize,
+    pub unchanged: usize,
+    /// The outlet feed's sequence after this upload; an edge holding it has the change.
+    pub feed_through_seq: u64,
+}
+
+fn valid_text(text: &str, max: usize) -> bool {
+    !text.trim().is_empty() && text.chars().count() <= max && !text.chars().any(char::is_control)
+}
+
+fn parse_item(index: usize, dto: &CatalogItemDto) -> Result<CatalogItem, ApiError> {
+    let field = |name: &str| format!("items[{index}].{name}");
+    let id_ok = !dto.id.is_empty()
+        && dto.id.len() <= 64
+        && dto
+            .id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
+    if !id_ok {
+        return Err(ApiError::invalid(
+            &field("id"),
+            "1-64 letters, digits, '-', '_', '.', ':'",
+        ));
+    }
+    if !valid_text(&dto.name, 120) {
+        return Err(ApiError::invalid(
+            &field("name"),
+            "1-120 printable characters",
+        ));
+    }
+    if !valid_text(&dto.category, 60) {
+        return Err(ApiError::invalid(
+            &field("category"),
+            "1-60 printable characters",
+        ));
+    }
+    if !(0..=PRICE_MINOR_MAX).contains(&dto.price_minor) {
+        return Err(ApiError::invalid(
+            &field("price_minor"),
+            format!("0 to {PRICE_MINOR_MAX}"),
+        ));
+    }
+    let tax_mode = match dto.tax_mode.as_str() {
+        "inclusive" => TaxMode::Inclusive,
+        "exclusive" => TaxMode::Exclusive,
+        _ => {
+            return Err(ApiError::invalid(
+                &field("tax_mode"),
+                "inclusive or exclusive",
+            ));
+        }
+    };
+    if dto.tax_rates.len() > TAX_RATES_PER_ITEM_MAX {
+        return Err(ApiError::invalid(
+            &field("tax_rates"),
+            format!("at most {TAX_RATES_PER_ITEM_MAX}"),
+        ));
+    }
+    let mut tax_rates = Vec::with_capacity(dto.tax_rates.len());
+    for rate in &dto.tax_rates {
+        if !valid_text(&rate.code, 16) || rate.rate_bps > BPS_WHOLE {
+            return Err(ApiError::invalid(
+                &field("tax_rates"),
+                "code of 1-16 characters, rate_bps 0-10000",
+            ));
+        }
+        tax_rates.push(TaxRate::new(rate.code.clone(), rate.rate_bps));
+    }
+    Ok(CatalogItem {
+        id: ItemId(dto.id.clone()),
+        name: dto.name.trim().to_owned(),
+        category: dto.category.trim().to_owned(),
+        price_minor: dto.price_minor,
+        tax_mode,
+        tax_rates,
+    })
+}
+
+fn to_dto(item: &CatalogItem) -> CatalogItemDto {
+    CatalogItemDto {
+        id: item.id.0.clone(),
+        name: item.name.clone(),
+        category: item.category.clone(),
+        price_minor: item.price_minor,
+        tax_mode: match item.tax_mode {
+            TaxMode::Inclusive => "inclusive".into(),
+            TaxMode::Exclusive => "exclusive".into(),
+        },
+        tax_rates: item
+            .tax_rates
+            .iter()
+            .map(|r| TaxRateDto {
+                code: r.code.clone(),
+                rate_bps: r.rate_bps,
+            })
+            .collect(),
+    }
+}
+
+async fn outlet_id(
+    state: &AppState,
+    context: &TenantContext,
+    code: &str,
+) -> Result<uuid::Uuid, ApiError> {
+    Ok(outlet_by_code(&state.pool, context.tenant.id, code)
+        .await?
+        .ok_or_else(ApiError::not_found)?
+        .id)
+}
+
+#[utoipa::path(put, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items",
+    params(("tenant" = String, Path), ("outlet" = String, Path, description = "outlet code")),
+    request_body = CatalogUpload,
+    responses((status = 200, body = CatalogUploadResult), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn upload(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+    body: Result<Json<CatalogUpload>, JsonRejection>,
+) -> Result<Json<CatalogUploadResult>, ApiError> {
+    context.require_any_role(CATALOG_WRITERS)?;
+    let outlet = outlet_id(&state, &context, &path.1).await?;
+    let Json(upload) = body
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))?;
+    if upload.items.is_empty() || upload.items.len() > ITEMS_PER_UPLOAD_MAX {
+        return Err(ApiError::invalid(
+            "items",
+            format!("1 to {ITEMS_PER_UPLOAD_MAX} items per upload"),
+        ));
+    }
+    let items = upload
+        .items
+        .iter()
+        .enumerate()
+        .map(|(index, dto)| parse_item(index, dto))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some(duplicate) = items.iter().find(|item| !seen.insert(item.id.0.clone())) {
+        return Err(ApiError::invalid(
+            "items",
+            format!("item {} appears twice", duplicate.id),
+        ));
+    }
+    let outcome = upsert_catalog(&state.pool, context.tenant.id, outlet, &items).await?;
+    Ok(Json(CatalogUploadResult {
+        changed: outcome.changed,
+        unchanged: outcome.unchanged,
+        feed_through_seq: outcome.feed_through_seq,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items",
+    params(("tenant" = String, Path), ("outlet" = String, Path, description = "outlet code")),
+    responses((status = 200, body = [CatalogItemDto]), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
+    context.require_any_role(&["admin", "manager", "service", "analyst", "auditor"])?;
+    let outlet = outlet_id(&state, &context, &path.1).await?;
+    let items = catalog(&state.pool, context.tenant.id, outlet).await?;
+    Ok(Json(items.iter().map(to_dto).collect()))
+}
+
+#[utoipa::path(delete, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
+    params(("tenant" = String, Path), ("outlet" = String, Path), ("item_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    context.require_any_role(CATALOG_WRITERS)?;
+    let outlet = outlet_id(&state, &context, &path.1).await?;
+    if remove_catalog_item(&state.pool, context.tenant.id, outlet, &path.2).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}

@@ -1,0 +1,225 @@
+//! The per-outlet downstream feed and the outlet catalog behind it.
+//!
+//! A change and its feed entry commit in one transaction (the same outbox pattern the edge
+//! uses upstream). Sequence numbers come from a per-outlet head row locked for the
+//! transaction, so they are gap-free and in commit order. Writers `pg_notify` the outlet, and
+//! connected edges are pushed the new entries at once.
+
+use super::{StoreError, TenantId};
+use shared_model::CatalogItem;
+use sqlx::PgPool;
+use sync_protocol::feed::{CatalogItemV1, FeedBody, FeedEntry};
+use uuid::Uuid;
+
+/// The channel writers notify with the outlet id when its feed grows.
+pub const FEED_CHANNEL: &str = "kibanda_outlet_feed";
+
+/// Outcome of a catalog upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CatalogUpsert {
+    pub changed: usize,
+    pub unchanged: usize,
+    pub feed_through_seq: u64,
+}
+
+async fn append(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    entries: &[(String, String, Vec<u8>)],
+) -> Result<u64, StoreError> {
+    sqlx::query(
+        "INSERT INTO outlet_feed_heads (tenant_id, outlet_id, last_seq) VALUES ($1, $2, 0)
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .execute(&mut *tx)
+    .await?;
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE outlet_feed_heads SET last_seq = last_seq + $3
+         WHERE tenant_id = $1 AND outlet_id = $2 RETURNING last_seq",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(entries.len() as i64)
+    .fetch_one(&mut *tx)
+    .await?;
+    let first = last - entries.len() as i64 + 1;
+    let seqs: Vec<i64> = (first..=last).collect();
+    let kinds: Vec<&str> = entries.iter().map(|e| e.0.as_str()).collect();
+    let keys: Vec<&str> = entries.iter().map(|e| e.1.as_str()).collect();
+    let bodies: Vec<&[u8]> = entries.iter().map(|e| e.2.as_slice()).collect();
+    sqlx::query(
+        "INSERT INTO outlet_feed (tenant_id, outlet_id, seq, kind, key, body)
+         SELECT $1, $2, * FROM UNNEST($3::bigint[], $4::text[], $5::text[], $6::bytea[])",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(&seqs)
+    .bind(&kinds)
+    .bind(&keys)
+    .bind(&bodies)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(FEED_CHANNEL)
+        .bind(outlet_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    Ok(last as u64)
+}
+
+async fn feed_head(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+) -> Result<u64, StoreError> {
+    let head: Option<i64> = sqlx::query_scalar(
+        "SELECT last_seq FROM outlet_feed_heads WHERE tenant_id = $1 AND outlet_id = $2",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(head.unwrap_or(0) as u64)
+}
+
+/// Upserts `items` into the outlet catalog; only real changes become feed entries.
+pub async fn upsert_catalog(
+    pool: &PgPool,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    items: &[CatalogItem],
+) -> Result<CatalogUpsert, StoreError> {
+    let mut tx = pool.begin().await?;
+    let ids: Vec<&str> = items.iter().map(|item| item.id.0.as_str()).collect();
+    let existing: Vec<(String, sqlx::types::Json<CatalogItem>)> = sqlx::query_as(
+        "SELECT item_id, doc FROM catalog_items
+         WHERE tenant_id = $1 AND outlet_id = $2 AND item_id = ANY($3) FOR UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let existing: std::collections::HashMap<String, CatalogItem> =
+        existing.into_iter().map(|(id, doc)| (id, doc.0)).collect();
+    let changed: Vec<&CatalogItem> = items
+        .iter()
+        .filter(|item| existing.get(&item.id.0) != Some(*item))
+        .collect();
+    if changed.is_empty() {
+        let head = feed_head(&mut tx, tenant, outlet_id).await?;
+        return Ok(CatalogUpsert {
+            changed: 0,
+            unchanged: items.len(),
+            feed_through_seq: head,
+        });
+    }
+    for item in &changed {
+        sqlx::query(
+            "INSERT INTO catalog_items (tenant_id, outlet_id, item_id, doc) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (tenant_id, outlet_id, item_id) DO UPDATE SET doc = excluded.doc, updated_at = now()",
+        )
+        .bind(tenant.0)
+        .bind(outlet_id)
+        .bind(&item.id.0)
+        .bind(sqlx::types::Json(item))
+        .execute(&mut *tx)
+        .await?;
+    }
+    let entries: Vec<(String, String, Vec<u8>)> = changed
+        .iter()
+        .map(|item| {
+            (
+                "catalog.item_upserted".to_owned(),
+                item.id.0.clone(),
+                FeedBody::CatalogItemUpserted(CatalogItemV1::from(*item)).encode(),
+            )
+        })
+        .collect();
+    let feed_through_seq = append(&mut tx, tenant, outlet_id, &entries).await?;
+    tx.commit().await?;
+    Ok(CatalogUpsert {
+        changed: changed.len(),
+        unchanged: items.len() - changed.len(),
+        feed_through_seq,
+    })
+}
+
+/// Removes an item; `false` if the outlet had no such item.
+pub async fn remove_catalog_item(
+    pool: &PgPool,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    item_id: &str,
+) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let removed = sqlx::query(
+        "DELETE FROM catalog_items WHERE tenant_id = $1 AND outlet_id = $2 AND item_id = $3",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(item_id)
+    .execute(&mut *tx)
+    .await?;
+    if removed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let body = FeedBody::CatalogItemRemoved {
+        item_id: item_id.to_owned(),
+    }
+    .encode();
+    append(
+        &mut tx,
+        tenant,
+        outlet_id,
+        &[("catalog.item_removed".into(), item_id.into(), body)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub async fn catalog(
+    pool: &PgPool,
+    tenant: TenantId,
+    outlet_id: Uuid,
+) -> Result<Vec<CatalogItem>, StoreError> {
+    let rows: Vec<(sqlx::types::Json<CatalogItem>,)> = sqlx::query_as(
+        "SELECT doc FROM catalog_items WHERE tenant_id = $1 AND outlet_id = $2 ORDER BY item_id",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|row| row.0.0).collect())
+}
+
+/// Up to `limit` entries after `after_seq`, in order.
+pub async fn entries_after(
+    pool: &PgPool,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<FeedEntry>, StoreError> {
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT seq, body FROM outlet_feed WHERE tenant_id = $1 AND outlet_id = $2 AND seq > $3
+         ORDER BY seq LIMIT $4",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(after_seq as i64)
+    .bind(limit as i64)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(seq, body)| FeedEntry {
+            seq: seq as u64,
+            body,
+        })
+        .collect())
+}

@@ -1,0 +1,96 @@
+//! The downstream feed: what the hub decided for one outlet (catalog, and in time prices,
+//! staff, configuration, cloud orders), as a numbered stream the edge applies in order and
+//! resumes from its own durable cursor.
+//!
+//! Entries carry a versioned body as opaque postcard bytes, like ops. Add variants only at the
+//! end of [`FeedBody`].
+
+use crate::op::{OpDecodeError, TaxRateV1};
+use serde::{Deserialize, Serialize};
+use shared_model::tax::{TaxMode, TaxRate};
+use shared_model::{CatalogItem, ItemId};
+
+/// Most feed entries in one `FeedBatch`. Why: one batch is one SQLite transaction at the edge;
+/// 1,000 catalog rows apply in a few milliseconds and fit easily in a frame.
+pub const FEED_BATCH_MAX: usize = 1_000;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    pub seq: u64,
+    /// postcard bytes of [`FeedBody`].
+    pub body: Vec<u8>,
+}
+
+impl FeedEntry {
+    pub fn decode_body(&self) -> Result<FeedBody, OpDecodeError> {
+        let (body, rest) = postcard::take_from_bytes::<FeedBody>(&self.body)
+            .map_err(|error| OpDecodeError::Malformed(error.to_string()))?;
+        if !rest.is_empty() {
+            return Err(OpDecodeError::Malformed("trailing bytes".into()));
+        }
+        Ok(body)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FeedBody {
+    CatalogItemUpserted(CatalogItemV1),
+    CatalogItemRemoved { item_id: String },
+}
+
+impl FeedBody {
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogItemV1 {
+    pub id: String,
+    pub name: String,
+    pub category: String,
+    pub price_minor: i64,
+    pub tax_inclusive: bool,
+    pub tax_rates: Vec<TaxRateV1>,
+}
+
+impl From<&CatalogItem> for CatalogItemV1 {
+    fn from(item: &CatalogItem) -> Self {
+        CatalogItemV1 {
+            id: item.id.0.clone(),
+            name: item.name.clone(),
+            category: item.category.clone(),
+            price_minor: item.price_minor,
+            tax_inclusive: item.tax_mode == TaxMode::Inclusive,
+            tax_rates: item
+                .tax_rates
+                .iter()
+                .map(|rate| TaxRateV1 {
+                    code: rate.code.clone(),
+                    rate_bps: rate.rate_bps,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&CatalogItemV1> for CatalogItem {
+    fn from(item: &CatalogItemV1) -> Self {
+        CatalogItem {
+            id: ItemId(item.id.clone()),
+            name: item.name.clone(),
+            category: item.category.clone(),
+            price_minor: item.price_minor,
+            tax_mode: if item.tax_inclusive {
+                TaxMode::Inclusive
+            } else {
+                TaxMode::Exclusive
+            },
+            tax_rates: item
+                .tax_rates
+                .iter()
+                .map(|rate| TaxRate::new(rate.code.clone(), rate.rate_bps))
+                .collect(),
+        }
+    }
+}
