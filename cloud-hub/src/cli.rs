@@ -1,0 +1,270 @@
+//! The hub's command line (`cloud-hub`). Admin commands act on `DATABASE_URL` directly (applying
+//! migrations first) and print their result alone on their last line.
+//!
+//! It lives in the library so the crash tests can run the very same command line as a child
+//! process they kill.
+
+use crate::auth::dev::DevKey;
+use crate::config::{AuthConfig, DEFAULT_AUDIENCE, DEFAULT_HTTP, DEFAULT_QUIC, HubConfig};
+use crate::services::admin;
+use crate::startup::Hub;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(
+    name = "cloud-hub",
+    version,
+    about = "Kibanda POS hub: tenant API, QUIC sync for edges, PostgreSQL system of record"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct Database {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the hub: HTTP API and QUIC sync.
+    Run {
+        #[command(flatten)]
+        database: Database,
+        /// HTTP API address.
+        #[arg(long, env = "KIBANDA_HTTP", default_value = DEFAULT_HTTP)]
+        http: SocketAddr,
+        /// QUIC sync address (UDP): edges enroll and sync here.
+        #[arg(long, env = "KIBANDA_QUIC", default_value = DEFAULT_QUIC)]
+        quic: SocketAddr,
+        /// The auth service's JWKS URL (production tokens).
+        #[arg(long, env = "KIBANDA_JWKS_URL")]
+        jwks_url: Option<String>,
+        /// Expected `iss` of production tokens.
+        #[arg(long, env = "KIBANDA_JWT_ISSUER")]
+        jwt_issuer: Option<String>,
+        /// Expected `aud` of every token.
+        #[arg(long, env = "KIBANDA_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+        jwt_audience: String,
+        /// Accept tokens from `cloud-hub dev-token`. Set to false in production.
+        #[arg(long, env = "KIBANDA_ALLOW_DEV_TOKENS", default_value_t = true, action = clap::ArgAction::Set)]
+        allow_dev_tokens: bool,
+        /// Shortest time between JWKS refetches caused by unknown key ids, in seconds.
+        #[arg(long, env = "KIBANDA_JWKS_REFRESH_MIN_SECS", default_value_t = 30)]
+        jwks_refresh_min_secs: u64,
+        /// Most PostgreSQL connections of this hub process.
+        #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
+        db_connections_max: u32,
+    },
+    /// Tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Outlets.
+    Outlet {
+        #[command(subcommand)]
+        command: OutletCommand,
+    },
+    /// Print a one-time code an edge uses to enroll (`edge-node enroll`).
+    EnrollmentCode {
+        #[command(flatten)]
+        database: Database,
+        /// Tenant slug.
+        #[arg(long, env = "KIBANDA_TENANT")]
+        tenant: String,
+        /// Outlet code.
+        #[arg(long, env = "KIBANDA_OUTLET")]
+        outlet: String,
+        /// Minutes until the code expires.
+        #[arg(long, env = "KIBANDA_ENROLLMENT_CODE_TTL_MINUTES", default_value_t = admin::ENROLLMENT_CODE_TTL_MINUTES)]
+        ttl_minutes: i64,
+    },
+    /// Print a DEV-ONLY bearer token for the tenant API.
+    DevToken {
+        #[command(flatten)]
+        database: Database,
+        /// Tenant slug.
+        #[arg(long, env = "KIBANDA_TENANT")]
+        tenant: String,
+        /// Role claim, e.g. manager, admin, service.
+        #[arg(long, env = "KIBANDA_ROLE")]
+        role: String,
+        #[arg(long, env = "KIBANDA_JWT_AUDIENCE", default_value = DEFAULT_AUDIENCE)]
+        jwt_audience: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Register a tenant by its registry slug.
+    Create {
+        #[command(flatten)]
+        database: Database,
+        #[arg(long, env = "KIBANDA_TENANT_SLUG")]
+        slug: String,
+        #[arg(long, env = "KIBANDA_TENANT_NAME")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutletCommand {
+    /// Register an outlet of a tenant.
+    Create {
+        #[command(flatten)]
+        database: Database,
+        /// Tenant slug.
+        #[arg(long, env = "KIBANDA_TENANT")]
+        tenant: String,
+        /// Outlet code from the registry, e.g. nairobi-cbd.
+        #[arg(long, env = "KIBANDA_OUTLET_CODE")]
+        code: String,
+        #[arg(long, env = "KIBANDA_OUTLET_NAME")]
+        name: String,
+        /// IANA timezone, e.g. Africa/Nairobi.
+        #[arg(long, env = "KIBANDA_OUTLET_TIMEZONE")]
+        timezone: String,
+        /// ISO 4217 currency, e.g. KES.
+        #[arg(long, env = "KIBANDA_OUTLET_CURRENCY")]
+        currency: String,
+    },
+}
+
+/// Parses the command line and runs it; the exit code for the process.
+pub fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One line an operator can act on, with its causes; no backtrace.
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    crate::telemetry::init();
+    match Cli::parse().command {
+        Command::Run {
+            database,
+            http,
+            quic,
+            jwks_url,
+            jwt_issuer,
+            jwt_audience,
+            allow_dev_tokens,
+            jwks_refresh_min_secs,
+            db_connections_max,
+        } => {
+            let hub = Hub::build(HubConfig {
+                database_url: database.database_url,
+                http,
+                quic,
+                auth: AuthConfig {
+                    jwks_url,
+                    issuer: jwt_issuer,
+                    audience: jwt_audience,
+                    allow_dev_tokens,
+                    jwks_refresh_min_secs,
+                },
+                db_connections_max,
+            })
+            .await?;
+            tracing::info!(http = %hub.http_addr()?, quic = %hub.quic_addr()?, "hub listening");
+            println!(
+                "Kibanda hub: HTTP on {}, QUIC sync on {}",
+                hub.http_addr()?,
+                hub.quic_addr()?
+            );
+            hub.run().await
+        }
+        Command::Tenant {
+            command:
+                TenantCommand::Create {
+                    database,
+                    slug,
+                    name,
+                },
+        } => {
+            let pool = connect(&database).await?;
+            let tenant = admin::create_tenant(&pool, &slug, &name).await?;
+            println!("created tenant {} ({})", tenant.slug, tenant.id.0);
+            println!("{}", tenant.slug);
+            Ok(())
+        }
+        Command::Outlet {
+            command:
+                OutletCommand::Create {
+                    database,
+                    tenant,
+                    code,
+                    name,
+                    timezone,
+                    currency,
+                },
+        } => {
+            let pool = connect(&database).await?;
+            let outlet =
+                admin::create_outlet(&pool, &tenant, &code, &name, &timezone, &currency).await?;
+            println!(
+                "created outlet {} of {} ({}, {}, {})",
+                outlet.code, tenant, outlet.name, outlet.timezone, outlet.currency
+            );
+            println!("{}", outlet.code);
+            Ok(())
+        }
+        Command::EnrollmentCode {
+            database,
+            tenant,
+            outlet,
+            ttl_minutes,
+        } => {
+            if !(1..=7 * 24 * 60).contains(&ttl_minutes) {
+                anyhow::bail!("--ttl-minutes must be between 1 and 10080 (a week)");
+            }
+            let pool = connect(&database).await?;
+            let (code, expires_at) = admin::create_enrollment_code(
+                &pool,
+                &tenant,
+                &outlet,
+                time::Duration::minutes(ttl_minutes),
+            )
+            .await?;
+            println!("one-time enrollment code for {tenant}/{outlet}, valid until {expires_at}:");
+            println!("{}", code.display());
+            Ok(())
+        }
+        Command::DevToken {
+            database,
+            tenant,
+            role,
+            jwt_audience,
+        } => {
+            let pool = connect(&database).await?;
+            admin::find_tenant(&pool, &tenant).await?;
+            let key = DevKey::load_or_create(&pool).await?;
+            let token = key.mint(&tenant, &role, &jwt_audience, crate::now_ms() / 1000)?;
+            eprintln!(
+                "DEV-ONLY token for tenant {tenant}, role {role} (valid 12 h; refused when KIBANDA_ALLOW_DEV_TOKENS=false):"
+            );
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+async fn connect(database: &Database) -> anyhow::Result<sqlx::PgPool> {
+    Ok(crate::store::connect(&database.database_url, 2).await?)
+}
