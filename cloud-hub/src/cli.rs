@@ -56,6 +56,18 @@ enum Command {
         /// Shortest time between JWKS refetches caused by unknown key ids, in seconds.
         #[arg(long, env = "KIBANDA_JWKS_REFRESH_MIN_SECS", default_value_t = 30)]
         jwks_refresh_min_secs: u64,
+        /// NATS server for the JetStream event stream, e.g. nats://127.0.0.1:4222.
+        #[arg(long, env = "KIBANDA_NATS_URL")]
+        nats_url: Option<String>,
+        /// Attempts before a webhook delivery is dead-lettered.
+        #[arg(long, env = "KIBANDA_WEBHOOK_ATTEMPTS_MAX", default_value_t = 8)]
+        webhook_attempts_max: i32,
+        /// First retry delay of a failed webhook delivery (doubles each time), in milliseconds.
+        #[arg(long, env = "KIBANDA_WEBHOOK_BACKOFF_BASE_MS", default_value_t = 1_000)]
+        webhook_backoff_base_ms: i64,
+        /// Allow webhook endpoints on loopback/private networks (local use only).
+        #[arg(long, env = "KIBANDA_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+        webhook_allow_private: bool,
         /// Most PostgreSQL connections of this hub process.
         #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
         db_connections_max: u32,
@@ -166,6 +178,10 @@ async fn run() -> anyhow::Result<()> {
             jwt_audience,
             allow_dev_tokens,
             jwks_refresh_min_secs,
+            nats_url,
+            webhook_attempts_max,
+            webhook_backoff_base_ms,
+            webhook_allow_private,
             db_connections_max,
         } => {
             let hub = Hub::build(HubConfig {
@@ -180,6 +196,15 @@ async fn run() -> anyhow::Result<()> {
                     jwks_refresh_min_secs,
                 },
                 db_connections_max,
+                events: crate::config::EventsConfig {
+                    nats_url,
+                    webhooks: crate::events::webhooks::WebhookSettings {
+                        attempts_max: webhook_attempts_max,
+                        backoff_base_ms: webhook_backoff_base_ms,
+                        ..Default::default()
+                    },
+                    webhook_allow_private,
+                },
             })
             .await?;
             tracing::info!(http = %hub.http_addr()?, quic = %hub.quic_addr()?, "hub listening");

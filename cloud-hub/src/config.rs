@@ -17,6 +17,17 @@ pub struct HubConfig {
     /// Most database connections. Why 16: the hub's work is short transactions; Postgres on a
     /// small box serves best with few connections per hub replica.
     pub db_connections_max: u32,
+    pub events: EventsConfig,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventsConfig {
+    /// NATS server for JetStream publication; `None` publishes to webhooks only.
+    pub nats_url: Option<String>,
+    pub webhooks: crate::events::webhooks::WebhookSettings,
+    /// Allow webhook URLs on loopback and private networks. Off in production: a tenant must not
+    /// make the hub call into its own network (SSRF).
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -17,6 +17,8 @@ pub struct Hub {
     endpoint: quinn::Endpoint,
     state: AppState,
     sync: SyncServer,
+    dispatcher: crate::events::dispatcher::Dispatcher,
+    webhook_worker: crate::events::webhooks::WebhookWorker,
 }
 
 impl Hub {
@@ -37,6 +39,21 @@ impl Hub {
         let server_config = sync_protocol::quic::server_config(chain, key, ca.cert_der())?;
         let endpoint = quinn::Endpoint::server(server_config, config.quic)?;
         let listener = TcpListener::bind(config.http).await?;
+        let jetstream = match &config.events.nats_url {
+            Some(url) => Some(crate::events::dispatcher::connect_jetstream(url).await?),
+            None => {
+                tracing::warn!("no NATS configured (KIBANDA_NATS_URL): events go to webhooks only");
+                None
+            }
+        };
+        let dispatcher = crate::events::dispatcher::Dispatcher {
+            pool: pool.clone(),
+            jetstream,
+        };
+        let webhook_worker = crate::events::webhooks::WebhookWorker::new(
+            pool.clone(),
+            config.events.webhooks.clone(),
+        );
         let faults = Arc::new(Faults::default());
         let feed = FeedNotifier::start(&pool).await?;
         Ok(Hub {
@@ -49,7 +66,10 @@ impl Hub {
             state: AppState {
                 pool: pool.clone(),
                 auth,
+                webhook_allow_private: config.events.webhook_allow_private,
             },
+            dispatcher,
+            webhook_worker,
             pool,
             faults,
             listener,
@@ -69,11 +89,15 @@ impl Hub {
     pub async fn run(self) -> anyhow::Result<()> {
         let endpoint = self.endpoint.clone();
         let sync_task = tokio::spawn(self.sync.serve(self.endpoint));
+        let dispatcher_task = tokio::spawn(self.dispatcher.run());
+        let webhook_task = tokio::spawn(self.webhook_worker.run());
         let served = axum::serve(self.listener, api::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await;
         endpoint.close(0_u32.into(), b"hub shutting down");
         sync_task.abort();
+        dispatcher_task.abort();
+        webhook_task.abort();
         served?;
         Ok(())
     }

@@ -78,6 +78,13 @@ impl Drop for TestDb {
 /// A multi-threaded runtime; also installs the process's TLS provider (reqwest needs it).
 pub fn runtime() -> Runtime {
     sync_protocol::quic::install_crypto_provider();
+    // `KIBANDA_TEST_LOG=debug` shows the hub's and edges' logs in failing tests.
+    if let Ok(filter) = std::env::var("KIBANDA_TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -100,6 +107,20 @@ impl RunningHub {
     }
 
     pub fn start_with(database_url: &str, quic: SocketAddr, auth: AuthConfig) -> RunningHub {
+        RunningHub::start_full(
+            database_url,
+            quic,
+            auth,
+            cloud_hub::config::EventsConfig::default(),
+        )
+    }
+
+    pub fn start_full(
+        database_url: &str,
+        quic: SocketAddr,
+        auth: AuthConfig,
+        events: cloud_hub::config::EventsConfig,
+    ) -> RunningHub {
         let runtime = runtime();
         let config = HubConfig {
             database_url: database_url.to_owned(),
@@ -107,6 +128,7 @@ impl RunningHub {
             quic,
             auth,
             db_connections_max: 8,
+            events,
         };
         // A restarted hub may find its old UDP port still closing: retry briefly.
         let deadline = Instant::now() + Duration::from_secs(10);

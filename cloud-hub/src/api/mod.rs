@@ -8,13 +8,14 @@ pub mod health;
 pub mod openapi;
 pub mod orders;
 pub mod sync_audit;
+pub mod webhooks;
 
 use crate::auth::Authenticator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use error::ApiError;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -28,6 +29,8 @@ pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
 pub struct AppState {
     pub pool: PgPool,
     pub auth: Arc<Authenticator>,
+    /// Accept webhook URLs on loopback/private networks (tests and local use only).
+    pub webhook_allow_private: bool,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -45,6 +48,19 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
             delete(catalog::remove),
+        )
+        .route(
+            "/v1/{tenant}/pos/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/v1/{tenant}/pos/webhooks/{id}", delete(webhooks::remove))
+        .route(
+            "/v1/{tenant}/pos/webhooks/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route(
+            "/v1/{tenant}/pos/webhooks/deliveries/{id}/replay",
+            post(webhooks::replay),
         )
         .route("/v1/{tenant}/pos/sync/devices", get(sync_audit::list))
         .route(

@@ -17,10 +17,15 @@ use utoipa::{Modify, OpenApi};
         super::catalog::upload,
         super::catalog::list,
         super::catalog::remove,
+        super::webhooks::create,
+        super::webhooks::list,
+        super::webhooks::remove,
+        super::webhooks::deliveries,
+        super::webhooks::replay,
         super::sync_audit::list,
         super::sync_audit::chain,
     ),
-    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult)),
+    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult, super::webhooks::NewWebhook, super::webhooks::WebhookDto, super::webhooks::DeliveryDto)),
     modifiers(&Bearer)
 )]
 pub struct HubApiDoc;

@@ -177,9 +177,12 @@ async fn apply_to_orders(
     .fetch_all(&mut *tx)
     .await?;
     let mut orders: HashMap<OrderId, (Order, bool)> = HashMap::with_capacity(order_ids.len());
+    // The state each order had before this batch; absent for orders first seen in it.
+    let mut before: HashMap<OrderId, shared_model::OrderState> = HashMap::new();
     let mut foreign: Vec<OrderId> = Vec::new();
     for (id, outlet_id, doc) in existing {
         if outlet_id == device.outlet_id {
+            before.insert(OrderId(id), doc.0.state);
             orders.insert(OrderId(id), (doc.0, false));
         } else {
             foreign.push(OrderId(id));
@@ -229,6 +232,28 @@ async fn apply_to_orders(
         .collect();
     if !dirty.is_empty() {
         upsert_orders(&mut *tx, device, &dirty).await?;
+        let (tenant_slug, outlet_code): (String, String) = sqlx::query_as(
+            "SELECT t.slug, o.code FROM tenants t JOIN outlets o ON o.tenant_id = t.id
+             WHERE t.id = $1 AND o.id = $2",
+        )
+        .bind(tenant.0)
+        .bind(device.outlet_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let events: Vec<crate::events::OutboxEvent> = dirty
+            .iter()
+            .flat_map(|order| {
+                let previous = before.get(&order.id).copied();
+                crate::events::order_events(
+                    &tenant_slug,
+                    &outlet_code,
+                    order,
+                    previous.is_none(),
+                    previous,
+                )
+            })
+            .collect();
+        super::outbox::insert(&mut *tx, tenant, &events).await?;
     }
     for (seq, order_id, error) in &anomalies {
         tracing::warn!(tenant = %tenant.0, device = %device.id, seq, %error, "order anomaly");

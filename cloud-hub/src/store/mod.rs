@@ -5,8 +5,10 @@ pub mod devices;
 pub mod feed;
 pub mod ingest;
 pub mod orders;
+pub mod outbox;
 pub mod secrets;
 pub mod tenants;
+pub mod webhooks;
 
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
