@@ -1,6 +1,7 @@
 //! The hub's tenant REST API under `/v1/{tenant}/pos/...`, plus health, metrics and OpenAPI.
 
 pub mod catalog;
+pub mod devices;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -49,6 +50,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
             delete(catalog::remove),
         )
+        .route("/v1/{tenant}/pos/devices", get(devices::list))
+        .route("/v1/{tenant}/pos/devices/{id}/revoke", post(devices::revoke))
         .route(
             "/v1/{tenant}/pos/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         super::catalog::upload,
         super::catalog::list,
         super::catalog::remove,
+        super::devices::list,
+        super::devices::revoke,
         super::webhooks::create,
         super::webhooks::list,
         super::webhooks::remove,
@@ -25,7 +27,8 @@ use utoipa::{Modify, OpenApi};
         super::sync_audit::list,
         super::sync_audit::chain,
     ),
-    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult, super::webhooks::NewWebhook, super::webhooks::WebhookDto, super::webhooks::DeliveryDto)),
+    components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult, super::webhooks::NewWebhook, super::webhooks::WebhookDto, super::webhooks::DeliveryDto,
+        super::devices::DeviceDto)),
     modifiers(&Bearer)
 )]
 pub struct HubApiDoc;

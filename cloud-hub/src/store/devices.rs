@@ -201,3 +201,82 @@ pub async fn record_security_event(
     .await?;
     Ok(())
 }
+
+/// The channel a revocation is announced on (payload: the device id).
+pub const REVOKED_CHANNEL: &str = "kibanda_device_revoked";
+
+#[derive(Debug, Clone)]
+pub struct DeviceRow {
+    pub id: Uuid,
+    pub outlet_code: String,
+    pub kind: String,
+    pub software: String,
+    pub enrolled_at: OffsetDateTime,
+    pub last_seen_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+pub async fn list(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
+    type Row = (Uuid, String, String, String, OffsetDateTime, Option<OffsetDateTime>, Option<OffsetDateTime>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT d.id, o.code, d.kind, d.software, d.enrolled_at, d.last_seen_at, d.revoked_at
+         FROM devices d JOIN outlets o ON o.tenant_id = d.tenant_id AND o.id = d.outlet_id
+         WHERE d.tenant_id = $1 ORDER BY d.enrolled_at",
+    )
+    .bind(tenant.0)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| DeviceRow {
+            id: r.0,
+            outlet_code: r.1,
+            kind: r.2,
+            software: r.3,
+            enrolled_at: r.4,
+            last_seen_at: r.5,
+            revoked_at: r.6,
+        })
+        .collect())
+}
+
+/// Revokes a device: its certificate is refused from now on, and every hub replica closes its
+/// open connection. `false` if the tenant has no such device.
+pub async fn revoke(pool: &PgPool, tenant: TenantId, device_id: Uuid) -> Result<bool, StoreError> {
+    let mut tx = pool.begin().await?;
+    let found = sqlx::query(
+        "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(device_id)
+    .execute(&mut *tx)
+    .await?;
+    if found.rows_affected() == 0 {
+        return Ok(false);
+    }
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(REVOKED_CHANNEL)
+        .bind(device_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+    record_security_event_in(&mut tx, tenant, device_id, "device_revoked", "revoked through the API").await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+async fn record_security_event_in(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    device_id: Uuid,
+    kind: &str,
+    detail: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO security_events (tenant_id, device_id, kind, detail) VALUES ($1, $2, $3, $4)")
+        .bind(tenant.0)
+        .bind(device_id)
+        .bind(kind)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

@@ -5,6 +5,7 @@ use crate::services::enrollment::{self, EnrollFailure, EnrollRequest};
 use crate::store::devices::{
     DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen,
 };
+use crate::store::devices::REVOKED_CHANNEL;
 use crate::store::feed::{FEED_CHANNEL, entries_after};
 use crate::store::ingest::{ingest_batch, load_cursor};
 use sqlx::PgPool;
@@ -38,32 +39,38 @@ pub struct SyncServer {
     pub feed: Arc<FeedNotifier>,
 }
 
-/// Fans `pg_notify` feed notices out to the connections of the outlets they name.
+/// Fans `pg_notify` notices out to sync connections: feed growth (by outlet id) and device
+/// revocations (by device id), so every hub replica reacts at once.
 pub struct FeedNotifier {
     sender: tokio::sync::broadcast::Sender<uuid::Uuid>,
+    revoked: tokio::sync::broadcast::Sender<uuid::Uuid>,
 }
 
 /// Pending notices per subscriber before it is told it lagged (and re-reads its feed).
 const FEED_NOTICES_BUFFERED: usize = 1_024;
 
 impl FeedNotifier {
-    /// Listens on the feed channel; the listener reconnects by itself after errors.
+    /// Listens on the notice channels; the listener reconnects by itself after errors.
     pub async fn start(pool: &PgPool) -> Result<Arc<FeedNotifier>, sqlx::Error> {
         let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-        listener.listen(FEED_CHANNEL).await?;
+        listener.listen_all([FEED_CHANNEL, REVOKED_CHANNEL]).await?;
         let (sender, _) = tokio::sync::broadcast::channel(FEED_NOTICES_BUFFERED);
-        let notifier = Arc::new(FeedNotifier { sender });
-        let fan_out = notifier.sender.clone();
+        let (revoked, _) = tokio::sync::broadcast::channel(FEED_NOTICES_BUFFERED);
+        let notifier = Arc::new(FeedNotifier { sender, revoked });
+        let (feed_out, revoked_out) = (notifier.sender.clone(), notifier.revoked.clone());
         tokio::spawn(async move {
             loop {
                 match listener.recv().await {
                     Ok(notice) => {
-                        if let Ok(outlet_id) = notice.payload().parse() {
-                            let _ = fan_out.send(outlet_id);
-                        }
+                        let Ok(id) = notice.payload().parse() else { continue };
+                        let _ = if notice.channel() == REVOKED_CHANNEL {
+                            revoked_out.send(id)
+                        } else {
+                            feed_out.send(id)
+                        };
                     }
                     Err(error) => {
-                        tracing::warn!(%error, "feed listener error; retrying");
+                        tracing::warn!(%error, "notice listener error; retrying");
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -74,6 +81,10 @@ impl FeedNotifier {
 
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<uuid::Uuid> {
         self.sender.subscribe()
+    }
+
+    pub fn subscribe_revocations(&self) -> tokio::sync::broadcast::Receiver<uuid::Uuid> {
+        self.revoked.subscribe()
     }
 }
 
@@ -238,6 +249,7 @@ impl SyncServer {
             }
         });
         let mut feed_notices = self.feed.subscribe();
+        let mut revocations = self.feed.subscribe_revocations();
         let mut feed_sent: Option<u64> = None;
         let mut safety_poll = tokio::time::interval(Duration::from_millis(FEED_SAFETY_POLL_MS));
         let result = loop {
@@ -263,6 +275,12 @@ impl SyncServer {
                     };
                     if ours && let Err(error) = self.push_feed(&device, &mut writer, &mut feed_sent).await {
                         break Err(error);
+                    }
+                }
+                revoked = revocations.recv() => {
+                    if matches!(revoked, Ok(id) if id == device.id) {
+                        tracing::warn!(device = %device.id, "device revoked: closing its connection");
+                        break reject(&mut writer, RejectCode::DeviceRevoked, "this device was revoked").await;
                     }
                 }
                 _ = safety_poll.tick() => {

@@ -1,0 +1,61 @@
+//! Devices of a tenant: list, and revoke (the certificate stops working at once).
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::TenantContext;
+use crate::store::devices::{list as list_devices, revoke as revoke_device};
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use time::format_description::well_known::Rfc3339;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Roles that may revoke devices.
+pub const DEVICE_ADMINS: &[&str] = &["admin", "manager"];
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceDto {
+    pub id: String,
+    pub outlet: String,
+    pub kind: String,
+    pub software: String,
+    pub enrolled_at: String,
+    pub last_seen_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/{tenant}/pos/devices", params(("tenant" = String, Path)),
+    responses((status = 200, body = [DeviceDto])), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>, context: TenantContext) -> Result<Json<Vec<DeviceDto>>, ApiError> {
+    context.require_any_role(&["admin", "manager", "auditor", "service"])?;
+    let format = |at: time::OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
+    let rows = list_devices(&state.pool, context.tenant.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| DeviceDto {
+                id: row.id.to_string(),
+                outlet: row.outlet_code,
+                kind: row.kind,
+                software: row.software,
+                enrolled_at: format(row.enrolled_at),
+                last_seen_at: row.last_seen_at.map(format),
+                revoked_at: row.revoked_at.map(format),
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/{tenant}/pos/devices/{id}/revoke", params(("tenant" = String, Path), ("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn revoke(State(state): State<AppState>, context: TenantContext, Path(path): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+    context.require_any_role(DEVICE_ADMINS)?;
+    let id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
+    if revoke_device(&state.pool, context.tenant.id, id).await? {
+        tracing::warn!(tenant = %context.tenant.slug, device = %id, by = %context.claims.sub, "device revoked");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
