@@ -3,23 +3,25 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared_model::tax::{RoundingMode, TaxMode, TaxRate};
-use shared_model::{CatalogItem, Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType};
+use shared_model::{CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType};
 use std::hint::black_box;
 use uuid::Uuid;
 
 fn items() -> Vec<CatalogItem> {
     (0..20)
-        .map(|n| CatalogItem {
-            id: ItemId(format!("sku-{n}")),
-            name: format!("Item {n}"),
-            category: "food".into(),
-            price_minor: 5_000 + n * 1_337,
-            tax_mode: if n % 2 == 0 {
-                TaxMode::Inclusive
-            } else {
-                TaxMode::Exclusive
-            },
-            tax_rates: vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
+        .map(|n| {
+            CatalogItem::simple(
+                &format!("sku-{n}"),
+                &format!("Item {n}"),
+                "food",
+                5_000 + n * 1_337,
+                if n % 2 == 0 {
+                    TaxMode::Inclusive
+                } else {
+                    TaxMode::Exclusive
+                },
+                vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
+            )
         })
         .collect()
 }

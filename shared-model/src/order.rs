@@ -504,7 +504,6 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::ItemId;
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -513,14 +512,14 @@ mod tests {
     }
 
     fn item(price_minor: i64) -> CatalogItem {
-        CatalogItem {
-            id: ItemId("sku-coffee".into()),
-            name: "Coffee".into(),
-            category: "drinks".into(),
+        CatalogItem::simple(
+            "sku-coffee",
+            "Coffee",
+            "drinks",
             price_minor,
-            tax_mode: TaxMode::Inclusive,
-            tax_rates: vec![TaxRate::new("VAT16", 1600)],
-        }
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600)],
+        )
     }
 
     fn open_order() -> Order {

@@ -393,14 +393,14 @@ mod tests {
             opened_at_ms: 1_700_000_000_000,
         };
         let order = Order::from_opened(&opened).expect("opened");
-        let item = CatalogItem {
-            id: ItemId("sku-tusker".into()),
-            name: "Tusker 500ml".into(),
-            category: "beer".into(),
-            price_minor: 35_000,
-            tax_mode: TaxMode::Inclusive,
-            tax_rates: vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
-        };
+        let item = CatalogItem::simple(
+            "sku-tusker",
+            "Tusker 500ml",
+            "beer",
+            35_000,
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
+        );
         let line = order
             .add_line(LineId(Uuid::from_u128(2)), &item, 3, RoundingMode::HalfUp)
             .expect("line");
