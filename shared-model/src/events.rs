@@ -5,9 +5,12 @@
 //! [`crate::Order::apply`], so both sides hold the same order. Corrections are new events,
 //! never edits of old ones.
 
-use crate::ids::OrderId;
+use crate::ids::{LineId, OrderId};
 use crate::money::Currency;
-use crate::order::{OrderLine, OrderType, Payment};
+use crate::order::{OrderDiscount, OrderLine, OrderType, Payment, Refund, Tip};
+use crate::pricing::ServiceCharge;
+use crate::promotions::AppliedPromotion;
+use crate::tax::TaxPolicy;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +41,61 @@ pub enum OrderEvent {
         reason: String,
         voided_at_ms: i64,
     },
+    /// The unsent lines went to the kitchen / bar.
+    Sent {
+        order_id: OrderId,
+        sent_at_ms: i64,
+    },
+    /// One line taken off the bill; after it was sent it stays visible as waste.
+    LineVoided {
+        order_id: OrderId,
+        line_id: LineId,
+        reason: String,
+        after_send: bool,
+        voided_at_ms: i64,
+    },
+    DiscountApplied {
+        order_id: OrderId,
+        discount: OrderDiscount,
+    },
+    /// Replaces the promotions on the order with a fresh evaluation of its lines.
+    PromotionsApplied {
+        order_id: OrderId,
+        promotions: Vec<AppliedPromotion>,
+        applied_at_ms: i64,
+    },
+    /// Sets (or, with `None`, removes) the service charge.
+    ServiceChargeSet {
+        order_id: OrderId,
+        charge: Option<ServiceCharge>,
+        set_at_ms: i64,
+    },
+    TipAdded {
+        order_id: OrderId,
+        tip: Tip,
+    },
+    Refunded {
+        order_id: OrderId,
+        refund: Refund,
+    },
+    /// Lines moved in from another order (tables joined).
+    LinesMerged {
+        order_id: OrderId,
+        from_order_id: OrderId,
+        lines: Vec<OrderLine>,
+        merged_at_ms: i64,
+    },
+    /// This order's lines moved to another; it is finished.
+    MergedInto {
+        order_id: OrderId,
+        into_order_id: OrderId,
+        merged_at_ms: i64,
+    },
+    /// The tenant's tax rounding for this order, set before any payment.
+    TaxPolicySet {
+        order_id: OrderId,
+        policy: TaxPolicy,
+    },
 }
 
 impl OrderEvent {
@@ -47,7 +105,17 @@ impl OrderEvent {
             | OrderEvent::LineAdded { order_id, .. }
             | OrderEvent::PaymentTaken { order_id, .. }
             | OrderEvent::Closed { order_id, .. }
-            | OrderEvent::Voided { order_id, .. } => *order_id,
+            | OrderEvent::Voided { order_id, .. }
+            | OrderEvent::Sent { order_id, .. }
+            | OrderEvent::LineVoided { order_id, .. }
+            | OrderEvent::DiscountApplied { order_id, .. }
+            | OrderEvent::PromotionsApplied { order_id, .. }
+            | OrderEvent::ServiceChargeSet { order_id, .. }
+            | OrderEvent::TipAdded { order_id, .. }
+            | OrderEvent::Refunded { order_id, .. }
+            | OrderEvent::LinesMerged { order_id, .. }
+            | OrderEvent::MergedInto { order_id, .. }
+            | OrderEvent::TaxPolicySet { order_id, .. } => *order_id,
         }
     }
 
@@ -59,6 +127,16 @@ impl OrderEvent {
             OrderEvent::PaymentTaken { .. } => "order.payment_taken",
             OrderEvent::Closed { .. } => "order.closed",
             OrderEvent::Voided { .. } => "order.voided",
+            OrderEvent::Sent { .. } => "order.sent",
+            OrderEvent::LineVoided { .. } => "order.line_voided",
+            OrderEvent::DiscountApplied { .. } => "order.discount_applied",
+            OrderEvent::PromotionsApplied { .. } => "order.promotions_applied",
+            OrderEvent::ServiceChargeSet { .. } => "order.service_charge_set",
+            OrderEvent::TipAdded { .. } => "order.tip_added",
+            OrderEvent::Refunded { .. } => "order.refunded",
+            OrderEvent::LinesMerged { .. } => "order.lines_merged",
+            OrderEvent::MergedInto { .. } => "order.merged_into",
+            OrderEvent::TaxPolicySet { .. } => "order.tax_policy_set",
         }
     }
 }

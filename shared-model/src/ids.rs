@@ -47,3 +47,15 @@ uuid_id!(
     /// One tender applied to an order.
     PaymentId
 );
+uuid_id!(
+    /// A discount given on an order or a line.
+    DiscountId
+);
+uuid_id!(
+    /// A tip added to an order.
+    TipId
+);
+uuid_id!(
+    /// A refund of some or all of what was paid.
+    RefundId
+);

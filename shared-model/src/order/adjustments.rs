@@ -1,0 +1,552 @@
+//! Order commands beyond add/pay/close/void: sending to the kitchen, voiding a line,
+//! detailed lines (weights, modifiers, seats, courses, instructions, price books), discounts,
+//! promotions, the service charge, tips and the tax policy.
+//!
+//! As in the parent module, each command decides an [`OrderEvent`] without mutating, and
+//! [`Order::apply`] re-runs the same check before folding the event in.
+
+use super::{
+    AddLineError, DiscountTarget, LineVoid, ORDER_DISCOUNTS_MAX, ORDER_TIPS_MAX, Order,
+    OrderDiscount, OrderLine, OrderState, SEAT_MAX, TEXT_LEN_MAX, Tip,
+};
+use crate::catalog::CatalogItem;
+use crate::events::OrderEvent;
+use crate::ids::{DiscountId, LineId, PaymentId, TipId};
+use crate::modifiers::{ModifierChoice, ModifierError, resolve_modifiers};
+use crate::pricebook::{PriceContext, resolve_price};
+use crate::pricing::{
+    DiscountKind, PricingRules, Quantity, ServiceCharge, ServiceChargeKind, UNIT_PRICE_MINOR_MAX,
+};
+use crate::promotions::{AppliedPromotion, PromoLine, PromotionContext, apply_promotions};
+use crate::tax::{BPS_WHOLE, TaxPolicy, tax_amount};
+use thiserror::Error;
+
+/// Largest tip accepted, in minor units. Why: a tip above this is a keying error (an extra
+/// zero or two), and refunding a mistaken tip is far costlier than re-entering it.
+pub const TIP_MINOR_MAX: i64 = 10_000_000;
+
+fn check_reason(reason: &str) -> bool {
+    let reason = reason.trim();
+    !reason.is_empty() && reason.chars().count() <= TEXT_LEN_MAX
+}
+
+/// What a terminal asks for when it adds a detailed line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LineRequest {
+    pub quantity: Quantity,
+    pub modifiers: Vec<ModifierChoice>,
+    pub seat: Option<u16>,
+    pub course: Option<u8>,
+    pub instructions: Option<String>,
+    /// The price on a price-embedded scale label, which replaces the computed price.
+    pub label_price_minor: Option<i64>,
+}
+
+impl LineRequest {
+    pub fn new(quantity: Quantity) -> LineRequest {
+        LineRequest {
+            quantity,
+            modifiers: Vec::new(),
+            seat: None,
+            course: None,
+            instructions: None,
+            label_price_minor: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineRequestError {
+    #[error(transparent)]
+    AddLine(#[from] AddLineError),
+    #[error(transparent)]
+    Modifier(#[from] ModifierError),
+    #[error("quantity does not fit the item's unit or is out of range")]
+    BadQuantity,
+    #[error("seat must be between 1 and {SEAT_MAX}")]
+    BadSeat,
+    #[error("instructions must be 1 to {TEXT_LEN_MAX} characters")]
+    BadInstructions,
+    #[error("unit price must be between 0 and {UNIT_PRICE_MINOR_MAX}")]
+    BadPrice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SendError {
+    #[error("order is {0}; only an open or sent order can send lines")]
+    NotSendable(&'static str),
+    #[error("there are no unsent lines")]
+    NothingToSend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LineVoidError {
+    #[error("order is {0}; lines can only be voided while it is open or sent")]
+    NotOpen(&'static str),
+    #[error("no such line on the order")]
+    UnknownLine,
+    #[error("the line is already voided")]
+    AlreadyVoided,
+    #[error("a line void needs a reason of 1 to {TEXT_LEN_MAX} characters")]
+    BadReason,
+    #[error("the recorded void contradicts the order")]
+    Contradicts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DiscountError {
+    #[error("order is {0}; discounts are given while it is open or sent")]
+    NotOpen(&'static str),
+    #[error("no such live line on the order")]
+    UnknownLine,
+    #[error("a discount needs a reason of 1 to {TEXT_LEN_MAX} characters")]
+    BadReason,
+    #[error("a discount must be a positive amount or a percentage up to 100 %")]
+    BadAmount,
+    #[error("an order holds at most {ORDER_DISCOUNTS_MAX} discounts")]
+    TooMany,
+    #[error("a discount with this id is already on the order")]
+    DuplicateDiscount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PromotionsError {
+    #[error("order is {0}; promotions are evaluated while it is open or sent")]
+    NotOpen(&'static str),
+    #[error("a promotion names a line that is not live on the order")]
+    UnknownLine,
+    #[error("a promotion's amounts are negative or do not add up")]
+    Inconsistent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ServiceChargeError {
+    #[error("order is {0}; the service charge is set while it is open or sent")]
+    NotOpen(&'static str),
+    #[error("a service charge needs a name of 1 to {TEXT_LEN_MAX} characters")]
+    BadName,
+    #[error("a service charge must be a non-negative amount or a percentage up to 100 %")]
+    BadAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TipError {
+    #[error("order is {0}; it does not take tips")]
+    NotTippable(&'static str),
+    #[error("a tip must be between 1 and {TIP_MINOR_MAX}")]
+    BadAmount,
+    #[error("the tip names no card payment on this order")]
+    UnknownPayment,
+    #[error("an order holds at most {ORDER_TIPS_MAX} tips")]
+    TooMany,
+    #[error("a tip with this id is already on the order")]
+    DuplicateTip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum TaxPolicyError {
+    #[error("order is {0}; the tax policy is fixed once payment starts")]
+    NotOpen(&'static str),
+    #[error("the order already has payments")]
+    HasPayments,
+}
+
+impl Order {
+    /// Decides a detailed line: price book, modifiers, weight, seat, course, instructions.
+    ///
+    /// ```
+    /// use shared_model::order::LineRequest;
+    /// use shared_model::pricebook::PriceContext;
+    /// use shared_model::pricing::{PricingRules, Quantity};
+    /// use shared_model::{CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType, TaxMode, Unit};
+    /// # use uuid::Uuid;
+    /// let mut order = Order::from_opened(&OrderEvent::Opened { order_id: OrderId(Uuid::from_u128(1)), number: 1,
+    ///     order_type: OrderType::TakeOut, currency: Currency::kes(), opened_at_ms: 0 }).expect("opened");
+    /// let mut bananas = CatalogItem::simple("bananas", "Bananas", "produce", 16_000, TaxMode::Inclusive, vec![]);
+    /// bananas.unit = Unit::Kilogram;
+    /// let event = order.add_line_with(LineId(Uuid::from_u128(2)), &bananas, &LineRequest::new(Quantity::Grams(1_235)),
+    ///     &PricingRules::default(), &PriceContext::default()).expect("line");
+    /// order.apply(&event).expect("apply");
+    /// assert_eq!(order.totals().total_minor, 19_760);
+    /// ```
+    pub fn add_line_with(
+        &self,
+        line_id: LineId,
+        item: &CatalogItem,
+        request: &LineRequest,
+        rules: &PricingRules,
+        price_context: &PriceContext,
+    ) -> Result<OrderEvent, LineRequestError> {
+        if !self.state.accepts_lines() {
+            return Err(AddLineError::NotOpen(self.state.as_str()).into());
+        }
+        let quantity_ok = match (request.quantity, item.unit) {
+            (Quantity::Each(count), crate::catalog::Unit::Each) => {
+                (1..=super::LINE_QUANTITY_MAX).contains(&count)
+            }
+            (Quantity::Grams(amount), crate::catalog::Unit::Kilogram)
+            | (Quantity::Millilitres(amount), crate::catalog::Unit::Litre) => {
+                (1..=crate::pricing::MEASURED_QUANTITY_MAX).contains(&amount)
+            }
+            _ => false,
+        };
+        if !quantity_ok {
+            return Err(LineRequestError::BadQuantity);
+        }
+        if request
+            .seat
+            .is_some_and(|seat| !(1..=SEAT_MAX).contains(&seat))
+        {
+            return Err(LineRequestError::BadSeat);
+        }
+        if request
+            .instructions
+            .as_deref()
+            .is_some_and(|text| !check_reason(text))
+        {
+            return Err(LineRequestError::BadInstructions);
+        }
+        let offered: Vec<_> = rules
+            .modifier_groups
+            .iter()
+            .filter(|group| item.modifier_group_ids.contains(&group.id))
+            .collect();
+        let modifiers = resolve_modifiers(&offered, &request.modifiers)?;
+        let resolved = resolve_price(&rules.price_books, item, price_context);
+        let unit_price_minor = resolved
+            .unit_price_minor
+            .checked_add(modifiers.price_delta_minor)
+            .filter(|price| (0..=UNIT_PRICE_MINOR_MAX).contains(price))
+            .ok_or(LineRequestError::BadPrice)?;
+        let rounding = self.tax_policy.rounding;
+        let amount_minor = match request.label_price_minor {
+            Some(label) if (0..=UNIT_PRICE_MINOR_MAX).contains(&label) => label,
+            Some(_) => return Err(LineRequestError::BadPrice),
+            None => match request.quantity {
+                Quantity::Each(count) => unit_price_minor * count,
+                Quantity::Grams(thousandths) | Quantity::Millilitres(thousandths) => {
+                    i64::try_from(crate::tax::divide_rounded(
+                        i128::from(unit_price_minor) * i128::from(thousandths),
+                        i128::from(crate::pricing::THOUSANDTHS_PER_UNIT),
+                        rounding,
+                    ))
+                    .map_err(|_| LineRequestError::BadPrice)?
+                }
+            },
+        };
+        let taxed = tax_amount(amount_minor, &item.tax_rates, item.tax_mode, rounding);
+        let measured = match request.quantity {
+            Quantity::Each(_) => None,
+            other => Some(other),
+        };
+        let line = OrderLine {
+            id: line_id,
+            item_id: item.id.clone(),
+            name: item.name.clone(),
+            quantity: request.quantity.units(),
+            unit_price_minor,
+            tax_mode: item.tax_mode,
+            tax_rates: item.tax_rates.clone(),
+            net_minor: taxed.net_minor,
+            tax_minor: taxed.tax_minor,
+            gross_minor: taxed.gross_minor,
+            taxes: taxed.portions,
+            category: item.category.clone(),
+            measured,
+            modifiers: modifiers.chosen,
+            price_source: resolved.source,
+            seat: request.seat,
+            course: request.course,
+            instructions: request
+                .instructions
+                .as_ref()
+                .map(|text| text.trim().to_owned()),
+            age_restricted: item.age_restricted,
+            sent: false,
+            voided: None,
+        };
+        self.check_line(&line)?;
+        Ok(OrderEvent::LineAdded {
+            order_id: self.id,
+            line,
+        })
+    }
+
+    /// Decides sending the unsent lines to the kitchen.
+    pub fn send(&self, sent_at_ms: i64) -> Result<OrderEvent, SendError> {
+        if !matches!(self.state, OrderState::Open | OrderState::Sent) {
+            return Err(SendError::NotSendable(self.state.as_str()));
+        }
+        if !self.lines.iter().any(|line| line.is_live() && !line.sent) {
+            return Err(SendError::NothingToSend);
+        }
+        Ok(OrderEvent::Sent {
+            order_id: self.id,
+            sent_at_ms,
+        })
+    }
+
+    /// Decides voiding one line, before or after it was sent.
+    pub fn void_line(
+        &self,
+        line_id: LineId,
+        reason: &str,
+        voided_at_ms: i64,
+    ) -> Result<OrderEvent, LineVoidError> {
+        if !self.state.accepts_lines() {
+            return Err(LineVoidError::NotOpen(self.state.as_str()));
+        }
+        let line = self
+            .lines
+            .iter()
+            .find(|line| line.id == line_id)
+            .ok_or(LineVoidError::UnknownLine)?;
+        if line.voided.is_some() {
+            return Err(LineVoidError::AlreadyVoided);
+        }
+        if !check_reason(reason) {
+            return Err(LineVoidError::BadReason);
+        }
+        Ok(OrderEvent::LineVoided {
+            order_id: self.id,
+            line_id,
+            reason: reason.trim().to_owned(),
+            after_send: line.sent,
+            voided_at_ms,
+        })
+    }
+
+    /// Decides a cashier's discount on a line or on the whole order.
+    pub fn discount(
+        &self,
+        discount_id: DiscountId,
+        target: DiscountTarget,
+        kind: DiscountKind,
+        reason: &str,
+        applied_at_ms: i64,
+    ) -> Result<OrderEvent, DiscountError> {
+        let discount = OrderDiscount {
+            id: discount_id,
+            target,
+            kind,
+            reason: reason.trim().to_owned(),
+            applied_at_ms,
+        };
+        self.check_discount(&discount)?;
+        Ok(OrderEvent::DiscountApplied {
+            order_id: self.id,
+            discount,
+        })
+    }
+
+    pub(crate) fn check_discount(&self, discount: &OrderDiscount) -> Result<(), DiscountError> {
+        if !self.state.accepts_lines() {
+            return Err(DiscountError::NotOpen(self.state.as_str()));
+        }
+        if !check_reason(&discount.reason) {
+            return Err(DiscountError::BadReason);
+        }
+        let amount_ok = match discount.kind {
+            DiscountKind::Percent { percent_bps } => (1..=BPS_WHOLE).contains(&percent_bps),
+            DiscountKind::Amount { amount_minor } => {
+                (1..=UNIT_PRICE_MINOR_MAX).contains(&amount_minor)
+            }
+        };
+        if !amount_ok {
+            return Err(DiscountError::BadAmount);
+        }
+        if let DiscountTarget::Line { line_id } = discount.target
+            && !self
+                .lines
+                .iter()
+                .any(|line| line.id == line_id && line.is_live())
+        {
+            return Err(DiscountError::UnknownLine);
+        }
+        if self.discounts.len() >= ORDER_DISCOUNTS_MAX {
+            return Err(DiscountError::TooMany);
+        }
+        if self
+            .discounts
+            .iter()
+            .any(|existing| existing.id == discount.id)
+        {
+            return Err(DiscountError::DuplicateDiscount);
+        }
+        Ok(())
+    }
+
+    /// Decides the promotions for the order as it stands: a fresh evaluation that replaces
+    /// the previous one. The edge calls this after each basket change, before payment.
+    pub fn apply_promotions(
+        &self,
+        rules: &PricingRules,
+        context: &PromotionContext,
+        applied_at_ms: i64,
+    ) -> Result<OrderEvent, PromotionsError> {
+        if !self.state.accepts_lines() {
+            return Err(PromotionsError::NotOpen(self.state.as_str()));
+        }
+        let lines: Vec<PromoLine> = self
+            .lines
+            .iter()
+            .filter(|line| line.is_live())
+            .map(|line| PromoLine {
+                line_id: line.id,
+                item_id: line.item_id.clone(),
+                category: line.category.clone(),
+                units: line.quantity,
+                amount_minor: line.price_amount_minor(),
+            })
+            .collect();
+        let outcome = apply_promotions(&rules.promotions, &lines, context);
+        let event = OrderEvent::PromotionsApplied {
+            order_id: self.id,
+            promotions: outcome.applied,
+            applied_at_ms,
+        };
+        if let OrderEvent::PromotionsApplied { promotions, .. } = &event {
+            self.check_promotions(promotions)?;
+        }
+        Ok(event)
+    }
+
+    pub(crate) fn check_promotions(
+        &self,
+        promotions: &[AppliedPromotion],
+    ) -> Result<(), PromotionsError> {
+        if !self.state.accepts_lines() {
+            return Err(PromotionsError::NotOpen(self.state.as_str()));
+        }
+        for promotion in promotions {
+            let mut sum = 0_i64;
+            for allocation in &promotion.allocations {
+                if allocation.amount_minor < 0 {
+                    return Err(PromotionsError::Inconsistent);
+                }
+                if !self
+                    .lines
+                    .iter()
+                    .any(|line| line.id == allocation.line_id && line.is_live())
+                {
+                    return Err(PromotionsError::UnknownLine);
+                }
+                sum = sum.saturating_add(allocation.amount_minor);
+            }
+            if sum != promotion.amount_minor {
+                return Err(PromotionsError::Inconsistent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides setting (or with `None` removing) the service charge.
+    pub fn set_service_charge(
+        &self,
+        charge: Option<ServiceCharge>,
+        set_at_ms: i64,
+    ) -> Result<OrderEvent, ServiceChargeError> {
+        self.check_service_charge(charge.as_ref())?;
+        Ok(OrderEvent::ServiceChargeSet {
+            order_id: self.id,
+            charge,
+            set_at_ms,
+        })
+    }
+
+    pub(crate) fn check_service_charge(
+        &self,
+        charge: Option<&ServiceCharge>,
+    ) -> Result<(), ServiceChargeError> {
+        if !self.state.accepts_lines() {
+            return Err(ServiceChargeError::NotOpen(self.state.as_str()));
+        }
+        if let Some(charge) = charge {
+            if !check_reason(&charge.name) {
+                return Err(ServiceChargeError::BadName);
+            }
+            let ok = match charge.kind {
+                ServiceChargeKind::Percent { percent_bps } => percent_bps <= BPS_WHOLE,
+                ServiceChargeKind::Fixed { amount_minor } => {
+                    (0..=UNIT_PRICE_MINOR_MAX).contains(&amount_minor)
+                }
+            };
+            if !ok {
+                return Err(ServiceChargeError::BadAmount);
+            }
+        }
+        Ok(())
+    }
+
+    /// Decides a tip. With `payment_id` it is a tip adjustment on that card payment, allowed
+    /// once the order is paid; without, it is added to what is due before payment completes.
+    pub fn add_tip(
+        &self,
+        tip_id: TipId,
+        amount_minor: i64,
+        payment_id: Option<PaymentId>,
+        added_at_ms: i64,
+    ) -> Result<OrderEvent, TipError> {
+        let tip = Tip {
+            id: tip_id,
+            amount_minor,
+            payment_id,
+            added_at_ms,
+        };
+        self.check_tip(&tip)?;
+        Ok(OrderEvent::TipAdded {
+            order_id: self.id,
+            tip,
+        })
+    }
+
+    pub(crate) fn check_tip(&self, tip: &Tip) -> Result<(), TipError> {
+        let state_ok = match tip.payment_id {
+            None => self.state.accepts_payments(),
+            Some(_) => matches!(self.state, OrderState::PartiallyPaid | OrderState::Paid),
+        };
+        if !state_ok {
+            return Err(TipError::NotTippable(self.state.as_str()));
+        }
+        if !(1..=TIP_MINOR_MAX).contains(&tip.amount_minor) {
+            return Err(TipError::BadAmount);
+        }
+        if let Some(payment_id) = tip.payment_id
+            && !self
+                .payments
+                .iter()
+                .any(|payment| payment.id == payment_id && payment.tender == super::Tender::Card)
+        {
+            return Err(TipError::UnknownPayment);
+        }
+        if self.tips.len() >= ORDER_TIPS_MAX {
+            return Err(TipError::TooMany);
+        }
+        if self.tips.iter().any(|existing| existing.id == tip.id) {
+            return Err(TipError::DuplicateTip);
+        }
+        Ok(())
+    }
+
+    /// Decides the tax rounding for this order (a tenant setting), before any payment.
+    pub fn set_tax_policy(&self, policy: TaxPolicy) -> Result<OrderEvent, TaxPolicyError> {
+        if !self.state.accepts_lines() {
+            return Err(TaxPolicyError::NotOpen(self.state.as_str()));
+        }
+        if !self.payments.is_empty() {
+            return Err(TaxPolicyError::HasPayments);
+        }
+        Ok(OrderEvent::TaxPolicySet {
+            order_id: self.id,
+            policy,
+        })
+    }
+
+    /// The line void record of `line_id`, if it was voided.
+    pub fn line_void(&self, line_id: LineId) -> Option<&LineVoid> {
+        self.lines
+            .iter()
+            .find(|line| line.id == line_id)
+            .and_then(|line| line.voided.as_ref())
+    }
+}
