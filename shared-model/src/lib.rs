@@ -31,6 +31,7 @@ pub mod order;
 pub mod pricebook;
 pub mod pricing;
 pub mod promotions;
+pub mod split;
 pub mod tax;
 
 pub use allocation::allocate_largest_remainder;

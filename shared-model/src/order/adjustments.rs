@@ -550,3 +550,581 @@ impl Order {
             .and_then(|line| line.voided.as_ref())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{
+        ApplyError, CloseError, MergeError, PaymentError, RefundError, RefundRequest, Tender,
+        VoidError,
+    };
+    use super::*;
+    use crate::ids::{OrderId, RefundId};
+    use crate::money::Currency;
+    use crate::order::OrderType;
+    use crate::promotions::{Promotion, PromotionRule, PromotionTarget};
+    use crate::tax::{RoundingMode, TaxMode, TaxRate};
+    use uuid::Uuid;
+
+    fn uuid(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn open(n: u128) -> Order {
+        Order::from_opened(&OrderEvent::Opened {
+            order_id: OrderId(uuid(n)),
+            number: 1,
+            order_type: OrderType::DineIn,
+            currency: Currency::kes(),
+            opened_at_ms: 0,
+        })
+        .expect("opened")
+    }
+
+    fn chips() -> CatalogItem {
+        CatalogItem::simple(
+            "chips",
+            "Chips",
+            "food",
+            11_600,
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600)],
+        )
+    }
+
+    fn apply(order: &mut Order, event: OrderEvent) {
+        order.apply(&event).expect("a decided event applies");
+    }
+
+    fn with_line(n: u128) -> Order {
+        let mut order = open(n);
+        let line = order
+            .add_line(LineId(uuid(10)), &chips(), 1, RoundingMode::HalfUp)
+            .expect("line");
+        apply(&mut order, line);
+        order
+    }
+
+    fn paid(n: u128) -> Order {
+        let mut order = with_line(n);
+        let pay = order
+            .take_payment(PaymentId(uuid(20)), Tender::Card, 11_600, 1)
+            .expect("pay");
+        apply(&mut order, pay);
+        order
+    }
+
+    /// Each reachable state with the commands it must accept (`true`) or refuse.
+    #[test]
+    fn the_state_machine_allows_exactly_the_documented_transitions() {
+        let mut sent = with_line(1);
+        let event = sent.send(1).expect("send");
+        apply(&mut sent, event);
+        let mut partially_paid = with_line(2);
+        let event = partially_paid
+            .take_payment(PaymentId(uuid(20)), Tender::Cash, 1_000, 1)
+            .expect("pay");
+        apply(&mut partially_paid, event);
+        let mut closed = paid(3);
+        let event = closed.close(2).expect("close");
+        apply(&mut closed, event);
+        let mut voided = with_line(4);
+        let event = voided.void("walked out", 1).expect("void");
+        apply(&mut voided, event);
+        let mut refunded = paid(5);
+        let event = refunded
+            .refund(
+                RefundId(uuid(30)),
+                RefundRequest::Whole,
+                Tender::Card,
+                "wrong order",
+                2,
+            )
+            .expect("refund");
+        apply(&mut refunded, event);
+
+        // (order, state, add line, send, pay, close, void, refund, discount)
+        let table = [
+            (
+                with_line(6),
+                "open",
+                true,
+                true,
+                true,
+                false,
+                true,
+                false,
+                true,
+            ),
+            (sent, "sent", true, false, true, false, true, false, true),
+            (
+                partially_paid,
+                "partially_paid",
+                false,
+                false,
+                true,
+                false,
+                false,
+                false,
+                false,
+            ),
+            (
+                paid(7),
+                "paid",
+                false,
+                false,
+                false,
+                true,
+                false,
+                true,
+                false,
+            ),
+            (
+                closed, "closed", false, false, false, false, false, true, false,
+            ),
+            (
+                voided, "voided", false, false, false, false, false, false, false,
+            ),
+            (
+                refunded, "refunded", false, false, false, false, false, false, false,
+            ),
+        ];
+        for (order, state, add, send, pay, close, void, refund, discount) in table {
+            assert_eq!(order.state.as_str(), state);
+            let ok = |allowed: bool, result: bool, what: &str| {
+                assert_eq!(result, allowed, "{what} in {state}");
+            };
+            ok(
+                add,
+                order
+                    .add_line(LineId(uuid(99)), &chips(), 1, RoundingMode::HalfUp)
+                    .is_ok(),
+                "add line",
+            );
+            // "sent" with nothing new to send refuses with NothingToSend.
+            ok(send, order.send(9).is_ok(), "send");
+            ok(
+                pay,
+                order
+                    .take_payment(PaymentId(uuid(98)), Tender::Cash, 100, 9)
+                    .is_ok(),
+                "pay",
+            );
+            ok(close, order.close(9).is_ok(), "close");
+            ok(void, order.void("reason", 9).is_ok(), "void");
+            ok(
+                refund,
+                order
+                    .refund(
+                        RefundId(uuid(97)),
+                        RefundRequest::Amount(100),
+                        Tender::Cash,
+                        "r",
+                        9,
+                    )
+                    .is_ok(),
+                "refund",
+            );
+            ok(
+                discount,
+                order
+                    .discount(
+                        DiscountId(uuid(96)),
+                        DiscountTarget::Order,
+                        DiscountKind::Amount { amount_minor: 100 },
+                        "r",
+                        9,
+                    )
+                    .is_ok(),
+                "discount",
+            );
+        }
+    }
+
+    #[test]
+    fn a_sent_order_sends_only_new_lines_and_a_partially_paid_one_cannot_be_voided() {
+        let mut order = with_line(1);
+        let event = order.send(1).expect("send");
+        apply(&mut order, event);
+        assert_eq!(order.send(2), Err(SendError::NothingToSend));
+        let extra = order
+            .add_line(LineId(uuid(11)), &chips(), 1, RoundingMode::HalfUp)
+            .expect("line");
+        apply(&mut order, extra);
+        assert!(order.send(2).is_ok());
+        let pay = order
+            .take_payment(PaymentId(uuid(20)), Tender::Cash, 100, 3)
+            .expect("pay");
+        apply(&mut order, pay);
+        assert_eq!(
+            order.void("x", 4),
+            Err(VoidError::NotVoidable("partially_paid"))
+        );
+        assert_eq!(order.close(4), Err(CloseError::NotPaid("partially_paid")));
+    }
+
+    #[test]
+    fn a_line_voided_before_sending_drops_out_and_one_voided_after_is_kept_as_waste() {
+        let mut order = with_line(1);
+        let before = order
+            .void_line(LineId(uuid(10)), "keyed twice", 1)
+            .expect("void");
+        assert!(matches!(
+            before,
+            OrderEvent::LineVoided {
+                after_send: false,
+                ..
+            }
+        ));
+        apply(&mut order, before);
+        assert_eq!(order.totals().total_minor, 0);
+        assert_eq!(
+            order.void_line(LineId(uuid(10)), "again", 2),
+            Err(LineVoidError::AlreadyVoided)
+        );
+
+        let mut order = with_line(2);
+        let sent = order.send(1).expect("send");
+        apply(&mut order, sent);
+        let after = order
+            .void_line(LineId(uuid(10)), "dropped on the floor", 2)
+            .expect("void");
+        assert!(matches!(
+            after,
+            OrderEvent::LineVoided {
+                after_send: true,
+                ..
+            }
+        ));
+        apply(&mut order, after);
+        assert!(
+            order
+                .line_void(LineId(uuid(10)))
+                .is_some_and(|v| v.after_send)
+        );
+        assert_eq!(
+            order.lines.len(),
+            1,
+            "the line stays on the order for the waste report"
+        );
+        assert_eq!(order.totals().total_minor, 0);
+        assert_eq!(
+            order.void_line(LineId(uuid(10)), "  ", 3),
+            Err(LineVoidError::AlreadyVoided)
+        );
+        assert_eq!(
+            order.void_line(LineId(uuid(77)), "x", 3),
+            Err(LineVoidError::UnknownLine)
+        );
+    }
+
+    #[test]
+    fn a_void_recorded_with_the_wrong_send_flag_is_refused_on_apply() {
+        let mut order = with_line(1);
+        let forged = OrderEvent::LineVoided {
+            order_id: order.id,
+            line_id: LineId(uuid(10)),
+            reason: "x".into(),
+            after_send: true,
+            voided_at_ms: 1,
+        };
+        assert_eq!(
+            order.apply(&forged),
+            Err(ApplyError::LineVoid(LineVoidError::Contradicts))
+        );
+    }
+
+    #[test]
+    fn discounts_reduce_the_taxed_amount_and_are_recorded_with_their_reason() {
+        let mut order = with_line(1);
+        let line_off = order
+            .discount(
+                DiscountId(uuid(1)),
+                DiscountTarget::Line {
+                    line_id: LineId(uuid(10)),
+                },
+                DiscountKind::Amount {
+                    amount_minor: 1_600,
+                },
+                "burnt",
+                1,
+            )
+            .expect("discount");
+        apply(&mut order, line_off);
+        // 116.00 − 16.00 = 100.00 inclusive of 16 % VAT: tax 13.79.
+        let totals = order.totals();
+        assert_eq!(
+            (totals.total_minor, totals.tax_minor, totals.discount_minor),
+            (10_000, 1_379, 1_600)
+        );
+        let order_off = order
+            .discount(
+                DiscountId(uuid(2)),
+                DiscountTarget::Order,
+                DiscountKind::Percent { percent_bps: 5_000 },
+                "staff",
+                2,
+            )
+            .expect("discount");
+        apply(&mut order, order_off);
+        assert_eq!(order.totals().total_minor, 5_000);
+        assert_eq!(order.discounts[1].reason, "staff");
+        assert_eq!(
+            order.discount(
+                DiscountId(uuid(3)),
+                DiscountTarget::Order,
+                DiscountKind::Percent {
+                    percent_bps: 10_001
+                },
+                "x",
+                3
+            ),
+            Err(DiscountError::BadAmount)
+        );
+        assert_eq!(
+            order.discount(
+                DiscountId(uuid(3)),
+                DiscountTarget::Order,
+                DiscountKind::Amount { amount_minor: 5 },
+                "",
+                3
+            ),
+            Err(DiscountError::BadReason)
+        );
+        assert_eq!(
+            order.discount(
+                DiscountId(uuid(2)),
+                DiscountTarget::Order,
+                DiscountKind::Amount { amount_minor: 5 },
+                "x",
+                3
+            ),
+            Err(DiscountError::DuplicateDiscount)
+        );
+        // A discount bigger than the bill takes the bill to zero, never below.
+        let huge = order
+            .discount(
+                DiscountId(uuid(4)),
+                DiscountTarget::Order,
+                DiscountKind::Amount {
+                    amount_minor: 1_000_000,
+                },
+                "comp",
+                4,
+            )
+            .expect("discount");
+        apply(&mut order, huge);
+        assert_eq!(order.totals().total_minor, 0);
+    }
+
+    #[test]
+    fn promotions_are_recorded_with_what_they_took_and_reevaluation_replaces_them() {
+        let mut order = open(1);
+        for n in 0..3 {
+            let line = order
+                .add_line(LineId(uuid(10 + n)), &chips(), 1, RoundingMode::HalfUp)
+                .expect("line");
+            apply(&mut order, line);
+        }
+        let rules = PricingRules {
+            promotions: vec![Promotion::automatic(
+                "chips-3for2",
+                "Chips 3 for 2",
+                PromotionRule::BuyXGetY {
+                    target: PromotionTarget::Category {
+                        category: "food".into(),
+                    },
+                    buy_quantity: 2,
+                    get_quantity: 1,
+                    get_percent_bps: 10_000,
+                },
+            )],
+            ..PricingRules::default()
+        };
+        let event = order
+            .apply_promotions(&rules, &PromotionContext::default(), 1)
+            .expect("promotions");
+        apply(&mut order, event);
+        assert_eq!(order.promotions.len(), 1);
+        assert_eq!(order.promotions[0].amount_minor, 11_600);
+        assert_eq!(order.totals().total_minor, 23_200);
+        let void = order
+            .void_line(LineId(uuid(12)), "changed mind", 2)
+            .expect("void");
+        apply(&mut order, void);
+        let event = order
+            .apply_promotions(&rules, &PromotionContext::default(), 3)
+            .expect("promotions");
+        apply(&mut order, event);
+        assert!(
+            order.promotions.is_empty(),
+            "two chips no longer make a 3-for-2"
+        );
+        assert_eq!(order.totals().total_minor, 23_200);
+    }
+
+    #[test]
+    fn a_pre_payment_tip_is_due_and_a_post_payment_tip_is_captured_on_the_card() {
+        let mut order = with_line(1);
+        let tip = order.add_tip(TipId(uuid(1)), 1_000, None, 1).expect("tip");
+        apply(&mut order, tip);
+        assert_eq!(order.totals().balance_due_minor, 12_600);
+        let pay = order
+            .take_payment(PaymentId(uuid(20)), Tender::Card, 12_600, 2)
+            .expect("pay");
+        apply(&mut order, pay);
+        assert_eq!(order.state, OrderState::Paid);
+        let adjust = order
+            .add_tip(TipId(uuid(2)), 500, Some(PaymentId(uuid(20))), 3)
+            .expect("tip");
+        apply(&mut order, adjust);
+        let totals = order.totals();
+        assert_eq!(
+            (
+                totals.tip_minor,
+                totals.total_minor,
+                totals.balance_due_minor
+            ),
+            (1_500, 13_100, 0)
+        );
+        assert_eq!(order.state, OrderState::Paid);
+        assert_eq!(
+            order.add_tip(TipId(uuid(3)), 500, Some(PaymentId(uuid(99))), 4),
+            Err(TipError::UnknownPayment)
+        );
+        assert_eq!(
+            order.add_tip(TipId(uuid(3)), 0, None, 4),
+            Err(TipError::NotTippable("paid"))
+        );
+        assert_eq!(
+            order.add_tip(TipId(uuid(2)), 5, Some(PaymentId(uuid(20))), 4),
+            Err(TipError::DuplicateTip)
+        );
+    }
+
+    #[test]
+    fn refunds_are_new_facts_never_exceed_what_was_paid_and_a_whole_refund_ends_the_order() {
+        let mut order = open(1);
+        for n in 0..2 {
+            let line = order
+                .add_line(LineId(uuid(10 + n)), &chips(), 1, RoundingMode::HalfUp)
+                .expect("line");
+            apply(&mut order, line);
+        }
+        let pay = order
+            .take_payment(PaymentId(uuid(20)), Tender::Mpesa, 23_200, 1)
+            .expect("pay");
+        apply(&mut order, pay);
+        let close = order.close(2).expect("close");
+        apply(&mut order, close);
+        let partial = order
+            .refund(
+                RefundId(uuid(1)),
+                RefundRequest::Lines(vec![LineId(uuid(10))]),
+                Tender::Mpesa,
+                "cold",
+                3,
+            )
+            .expect("refund");
+        apply(&mut order, partial);
+        assert_eq!(order.state, OrderState::Closed);
+        assert_eq!(order.refundable_minor(), 11_600);
+        assert_eq!(
+            order.refund(
+                RefundId(uuid(2)),
+                RefundRequest::Lines(vec![LineId(uuid(10))]),
+                Tender::Mpesa,
+                "again",
+                4
+            ),
+            Err(RefundError::LineAlreadyRefunded)
+        );
+        assert_eq!(
+            order.refund(
+                RefundId(uuid(2)),
+                RefundRequest::Amount(11_601),
+                Tender::Mpesa,
+                "too much",
+                4
+            ),
+            Err(RefundError::BadAmount {
+                refundable_minor: 11_600
+            })
+        );
+        let rest = order
+            .refund(
+                RefundId(uuid(2)),
+                RefundRequest::Whole,
+                Tender::Mpesa,
+                "closing down",
+                5,
+            )
+            .expect("refund");
+        apply(&mut order, rest);
+        assert_eq!(order.state, OrderState::Refunded);
+        assert_eq!(order.totals().refunded_minor, 23_200);
+        assert!(matches!(
+            order.take_payment(PaymentId(uuid(21)), Tender::Cash, 1, 6),
+            Err(PaymentError::NotPayable("refunded"))
+        ));
+    }
+
+    #[test]
+    fn merging_two_tables_moves_every_live_line_and_keeps_every_cent() {
+        let mut table_1 = with_line(1);
+        let mut table_2 = open(2);
+        let line = table_2
+            .add_line(LineId(uuid(50)), &chips(), 3, RoundingMode::HalfUp)
+            .expect("line");
+        apply(&mut table_2, line);
+        let voided_line = table_2
+            .add_line(LineId(uuid(51)), &chips(), 1, RoundingMode::HalfUp)
+            .expect("line");
+        apply(&mut table_2, voided_line);
+        let void = table_2
+            .void_line(LineId(uuid(51)), "wrong table", 1)
+            .expect("void");
+        apply(&mut table_2, void);
+        let before = table_1.totals().total_minor + table_2.totals().total_minor;
+        let (into, away) = table_1.merge_from(&table_2, 2).expect("merge");
+        apply(&mut table_1, into);
+        apply(&mut table_2, away);
+        assert_eq!(table_1.totals().total_minor, before);
+        assert_eq!(table_1.lines.len(), 2);
+        assert_eq!(table_2.state, OrderState::Merged);
+        assert_eq!(table_2.merged_into, Some(table_1.id));
+        assert_eq!(
+            table_1.merge_from(&table_1.clone(), 3),
+            Err(MergeError::SameOrder)
+        );
+        let paid_order = paid(3);
+        assert_eq!(
+            table_1.merge_from(&paid_order, 3),
+            Err(MergeError::NotMergeable("paid"))
+        );
+    }
+
+    #[test]
+    fn an_order_stored_before_issue_3_still_loads_and_totals_the_same() {
+        let stored = r#"{"id":"00000000-0000-0000-0000-000000000001","number":1,"order_type":"take_out",
+            "currency":"KES","state":"paid","lines":[{"id":"00000000-0000-0000-0000-00000000000a",
+            "item_id":"sku-coffee","name":"Coffee","quantity":2,"unit_price_minor":25000,
+            "tax_mode":"inclusive","tax_rates":[{"code":"VAT16","rate_bps":1600}],"net_minor":43103,
+            "tax_minor":6897,"gross_minor":50000,"taxes":[{"code":"VAT16","rate_bps":1600,
+            "taxable_minor":43103,"tax_minor":6897}]}],"payments":[{"id":"00000000-0000-0000-0000-000000000014",
+            "tender":"cash","tendered_minor":100000,"amount_minor":50000,"change_minor":50000,
+            "taken_at_ms":5}],"opened_at_ms":0,"closed_at_ms":null,"void_reason":null}"#;
+        let order: Order = serde_json::from_str(stored).expect("old document loads");
+        let totals = order.totals();
+        assert_eq!(
+            (
+                totals.net_minor,
+                totals.tax_minor,
+                totals.total_minor,
+                totals.paid_minor,
+                totals.balance_due_minor
+            ),
+            (43_103, 6_897, 50_000, 50_000, 0)
+        );
+        assert!(order.close(6).is_ok());
+    }
+}
