@@ -336,6 +336,11 @@ pub fn price_cart(
     if !(0..=UNIT_PRICE_MINOR_MAX).contains(&cart.tip_minor) {
         return Err(PriceCartError::BadTip);
     }
+    let mut line_ids: Vec<LineId> = cart.lines.iter().map(|line| line.line_id).collect();
+    line_ids.sort_unstable();
+    if let Some(pair) = line_ids.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(PriceCartError::DuplicateLine(pair[0]));
+    }
     let rounding = rules.tax_policy.rounding;
     let mut lines: Vec<PricedLine> = Vec::with_capacity(cart.lines.len());
     let mut promo_lines: Vec<PromoLine> = Vec::with_capacity(cart.lines.len());
@@ -374,8 +379,8 @@ pub fn price_cart(
         }
         promo_lines.push(PromoLine {
             line_id,
-            item_id: item.id.clone(),
-            category: item.category.clone(),
+            item_id: &item.id,
+            category: &item.category,
             units: cart_line.quantity.units(),
             amount_minor: extended_minor,
         });
@@ -473,34 +478,42 @@ pub fn price_cart(
         });
     }
     let invoice = tax_invoice(&taxable, rules.tax_policy);
+    let mut taxed_lines = invoice.lines;
+    let service_taxed = if service.is_some() {
+        taxed_lines.pop()
+    } else {
+        None
+    };
     let mut exempt_minor = 0_i64;
-    for ((line, taxed), cart_line) in lines.iter_mut().zip(&invoice.lines).zip(&cart.lines) {
+    for ((line, taxed), cart_line) in lines.iter_mut().zip(taxed_lines).zip(&cart.lines) {
         line.net_minor = taxed.net_minor;
         line.tax_minor = taxed.tax_minor;
         line.gross_minor = taxed.gross_minor;
-        line.taxes = taxed.portions.clone();
+        line.taxes = taxed.portions;
         if cart_line.item.tax_rates.is_empty() {
             exempt_minor += taxed.gross_minor;
         }
     }
-    let service_charge = service.map(|(charge, amount_minor)| {
-        let taxed = &invoice.lines[lines.len()];
-        if taxed.portions.is_empty() {
-            exempt_minor += taxed.gross_minor;
+    let service_charge = match (service, service_taxed) {
+        (Some((charge, amount_minor)), Some(taxed)) => {
+            if taxed.portions.is_empty() {
+                exempt_minor += taxed.gross_minor;
+            }
+            let weights: Vec<u64> = lines
+                .iter()
+                .map(|line| line.amount_minor.unsigned_abs())
+                .collect();
+            Some(PricedServiceCharge {
+                name: charge.name.clone(),
+                amount_minor,
+                net_minor: taxed.net_minor,
+                tax_minor: taxed.tax_minor,
+                gross_minor: taxed.gross_minor,
+                line_shares_minor: allocate_largest_remainder(taxed.gross_minor, &weights),
+            })
         }
-        let weights: Vec<u64> = lines
-            .iter()
-            .map(|line| line.amount_minor.unsigned_abs())
-            .collect();
-        PricedServiceCharge {
-            name: charge.name.clone(),
-            amount_minor,
-            net_minor: taxed.net_minor,
-            tax_minor: taxed.tax_minor,
-            gross_minor: taxed.gross_minor,
-            line_shares_minor: allocate_largest_remainder(taxed.gross_minor, &weights),
-        }
-    });
+        _ => None,
+    };
 
     let subtotal_minor = lines.iter().map(|line| line.extended_minor).sum();
     let discount_minor =

@@ -176,12 +176,13 @@ pub struct PromotionContext {
     pub uses_so_far: BTreeMap<String, u32>,
 }
 
-/// A basket line as promotions see it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PromoLine {
+/// A basket line as promotions see it (borrowing from the caller's lines: evaluation runs
+/// on every basket change, so it copies nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PromoLine<'a> {
     pub line_id: LineId,
-    pub item_id: ItemId,
-    pub category: String,
+    pub item_id: &'a ItemId,
+    pub category: &'a str,
     /// Countable units (a weighed line counts as one).
     pub units: i64,
     /// The line's amount before promotions, in the price's own terms (gross if inclusive).
@@ -220,7 +221,8 @@ pub struct PromotionOutcome {
 /// use shared_model::promotions::*;
 /// use shared_model::{ItemId, LineId};
 /// # use uuid::Uuid;
-/// let soap = |n: u128| PromoLine { line_id: LineId(Uuid::from_u128(n)), item_id: ItemId("soap".into()), category: "household".into(), units: 1, amount_minor: 12_000 };
+/// let soap_id = ItemId("soap".into());
+/// let soap = |n: u128| PromoLine { line_id: LineId(Uuid::from_u128(n)), item_id: &soap_id, category: "household", units: 1, amount_minor: 12_000 };
 /// let three_for_two = Promotion::automatic("3for2", "Soap 3 for 2", PromotionRule::BuyXGetY {
 ///     target: PromotionTarget::Item { item_id: ItemId("soap".into()) }, buy_quantity: 2, get_quantity: 1, get_percent_bps: 10_000 });
 /// let outcome = apply_promotions(&[three_for_two], &[soap(1), soap(2), soap(3)], &PromotionContext::default());
@@ -228,12 +230,12 @@ pub struct PromotionOutcome {
 /// ```
 pub fn apply_promotions(
     promotions: &[Promotion],
-    lines: &[PromoLine],
+    lines: &[PromoLine<'_>],
     context: &PromotionContext,
 ) -> PromotionOutcome {
     let mut canonical: Vec<usize> = (0..lines.len()).collect();
     canonical.sort_by(|&a, &b| {
-        (&lines[a].item_id, lines[a].line_id).cmp(&(&lines[b].item_id, lines[b].line_id))
+        (lines[a].item_id, lines[a].line_id).cmp(&(lines[b].item_id, lines[b].line_id))
     });
     let mut eligible: Vec<&Promotion> = promotions
         .iter()
@@ -255,7 +257,7 @@ pub fn apply_promotions(
 
 fn run_sequence(
     sequence: &[&Promotion],
-    lines: &[PromoLine],
+    lines: &[PromoLine<'_>],
     canonical: &[usize],
 ) -> PromotionOutcome {
     let mut remaining: Vec<i64> = lines.iter().map(|line| line.amount_minor.max(0)).collect();
@@ -301,9 +303,9 @@ fn run_sequence(
     }
 }
 
-fn matches(target: &PromotionTarget, line: &PromoLine) -> bool {
+fn matches(target: &PromotionTarget, line: &PromoLine<'_>) -> bool {
     match target {
-        PromotionTarget::Item { item_id } => line.item_id == *item_id,
+        PromotionTarget::Item { item_id } => line.item_id == item_id,
         PromotionTarget::Category { category } => line.category == *category,
         PromotionTarget::Order => true,
     }
@@ -322,7 +324,7 @@ fn percent_of(amount: i64, percent_bps: u32) -> i64 {
 /// `(line index, amount)` a rule takes, in canonical line order.
 fn rule_takes(
     rule: &PromotionRule,
-    lines: &[PromoLine],
+    lines: &[PromoLine<'_>],
     canonical: &[usize],
     remaining: &[i64],
 ) -> Vec<(usize, i64)> {
@@ -470,14 +472,37 @@ mod tests {
     use proptest::prelude::*;
     use uuid::Uuid;
 
-    fn line(n: u128, item: &str, category: &str, units: i64, amount: i64) -> PromoLine {
-        PromoLine {
+    /// Owned test data that [`PromoLine`]s borrow from.
+    #[derive(Clone)]
+    struct Owned {
+        line_id: LineId,
+        item_id: ItemId,
+        category: String,
+        units: i64,
+        amount_minor: i64,
+    }
+
+    fn line(n: u128, item: &str, category: &str, units: i64, amount: i64) -> Owned {
+        Owned {
             line_id: LineId(Uuid::from_u128(n)),
             item_id: ItemId(item.into()),
             category: category.into(),
             units,
             amount_minor: amount,
         }
+    }
+
+    fn view(lines: &[Owned]) -> Vec<PromoLine<'_>> {
+        lines
+            .iter()
+            .map(|line| PromoLine {
+                line_id: line.line_id,
+                item_id: &line.item_id,
+                category: &line.category,
+                units: line.units,
+                amount_minor: line.amount_minor,
+            })
+            .collect()
     }
 
     fn item(id: &str) -> PromotionTarget {
@@ -501,7 +526,7 @@ mod tests {
         );
         // 4 juices at 40 each: one group of 3 (120 → 100), the 4th at full price.
         let lines = [line(1, "mango", "juice", 4, 16_000)];
-        let outcome = apply_promotions(&[bulk], &lines, &PromotionContext::default());
+        let outcome = apply_promotions(&[bulk], &view(&lines), &PromotionContext::default());
         assert_eq!(outcome.total_minor, 2_000);
     }
 
@@ -518,7 +543,7 @@ mod tests {
         );
         let outcome = apply_promotions(
             &[bulk],
-            &[line(1, "mango", "juice", 3, 12_000)],
+            &view(&[line(1, "mango", "juice", 3, 12_000)]),
             &PromotionContext::default(),
         );
         assert_eq!(outcome.total_minor, 0);
@@ -552,7 +577,7 @@ mod tests {
         half_order.exclusive = true;
         let outcome = apply_promotions(
             &[ten_off_food.clone(), half_order.clone()],
-            &lines,
+            &view(&lines),
             &PromotionContext::default(),
         );
         assert_eq!(outcome.total_minor, 90_000);
@@ -565,7 +590,7 @@ mod tests {
         };
         let outcome = apply_promotions(
             &[ten_off_food, half_order],
-            &lines,
+            &view(&lines),
             &PromotionContext::default(),
         );
         assert_eq!(outcome.applied[0].promotion_id, "food10");
@@ -592,7 +617,11 @@ mod tests {
                 percent_bps: 1_000,
             },
         );
-        let outcome = apply_promotions(&[second, first], &lines, &PromotionContext::default());
+        let outcome = apply_promotions(
+            &[second, first],
+            &view(&lines),
+            &PromotionContext::default(),
+        );
         let taken: Vec<(&str, i64)> = outcome
             .applied
             .iter()
@@ -695,7 +724,7 @@ mod tests {
             rules in prop::collection::vec((arb_rule(), any::<bool>(), 0_u32..3), 1..6),
             seed in any::<u64>(),
         ) {
-            let lines: Vec<PromoLine> = specs.iter().enumerate().map(|(n, (item, category, units, unit_price))| {
+            let lines: Vec<Owned> = specs.iter().enumerate().map(|(n, (item, category, units, unit_price))| {
                 line(n as u128 + 1, &format!("i{item}"), &format!("c{category}"), *units, unit_price * units)
             }).collect();
             let promotions: Vec<Promotion> = rules.into_iter().enumerate().map(|(n, (rule, exclusive, priority))| {
@@ -705,7 +734,7 @@ mod tests {
                 promo
             }).collect();
             let context = PromotionContext::default();
-            let outcome = apply_promotions(&promotions, &lines, &context);
+            let outcome = apply_promotions(&promotions, &view(&lines), &context);
 
             for (line, discount) in lines.iter().zip(&outcome.line_discounts_minor) {
                 prop_assert!(*discount >= 0 && *discount <= line.amount_minor);
@@ -725,8 +754,8 @@ mod tests {
             }
             let mut reversed_promotions = promotions.clone();
             reversed_promotions.reverse();
-            let again = apply_promotions(&reversed_promotions, &shuffled, &context);
-            let by_line = |lines: &[PromoLine], outcome: &PromotionOutcome| {
+            let again = apply_promotions(&reversed_promotions, &view(&shuffled), &context);
+            let by_line = |lines: &[Owned], outcome: &PromotionOutcome| {
                 let mut pairs: Vec<(LineId, i64)> = lines.iter().map(|l| l.line_id).zip(outcome.line_discounts_minor.iter().copied()).collect();
                 pairs.sort();
                 pairs

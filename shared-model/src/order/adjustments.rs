@@ -393,8 +393,8 @@ impl Order {
             .filter(|line| line.is_live())
             .map(|line| PromoLine {
                 line_id: line.id,
-                item_id: line.item_id.clone(),
-                category: line.category.clone(),
+                item_id: &line.item_id,
+                category: &line.category,
                 units: line.quantity,
                 amount_minor: line.price_amount_minor(),
             })
