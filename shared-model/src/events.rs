@@ -100,6 +100,12 @@ pub enum OrderEvent {
         order_id: OrderId,
         policy: TaxPolicy,
     },
+    /// The cash rounding line: what is due in cash moved to a collectable amount.
+    CashRoundingApplied {
+        order_id: OrderId,
+        adjustment_minor: i64,
+        applied_at_ms: i64,
+    },
 }
 
 impl OrderEvent {
@@ -119,7 +125,8 @@ impl OrderEvent {
             | OrderEvent::Refunded { order_id, .. }
             | OrderEvent::LinesMerged { order_id, .. }
             | OrderEvent::MergedInto { order_id, .. }
-            | OrderEvent::TaxPolicySet { order_id, .. } => *order_id,
+            | OrderEvent::TaxPolicySet { order_id, .. }
+            | OrderEvent::CashRoundingApplied { order_id, .. } => *order_id,
         }
     }
 
@@ -141,6 +148,7 @@ impl OrderEvent {
             OrderEvent::LinesMerged { .. } => "order.lines_merged",
             OrderEvent::MergedInto { .. } => "order.merged_into",
             OrderEvent::TaxPolicySet { .. } => "order.tax_policy_set",
+            OrderEvent::CashRoundingApplied { .. } => "order.cash_rounding_applied",
         }
     }
 }

@@ -224,6 +224,11 @@ pub enum OrderEventV1 {
         rounding: RoundingModeV1,
         per_invoice: bool,
     },
+    CashRoundingApplied {
+        order_id: [u8; 16],
+        adjustment_minor: i64,
+        applied_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -782,6 +787,15 @@ impl From<&OrderEvent> for OrderEventV1 {
                 },
                 per_invoice: policy.level == TaxRoundingLevel::PerInvoice,
             },
+            OrderEvent::CashRoundingApplied {
+                order_id,
+                adjustment_minor,
+                applied_at_ms,
+            } => OrderEventV1::CashRoundingApplied {
+                order_id: uuid_bytes(order_id.0),
+                adjustment_minor: *adjustment_minor,
+                applied_at_ms: *applied_at_ms,
+            },
         }
     }
 }
@@ -953,6 +967,15 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
                         TaxRoundingLevel::PerLine
                     },
                 },
+            },
+            OrderEventV1::CashRoundingApplied {
+                order_id,
+                adjustment_minor,
+                applied_at_ms,
+            } => OrderEvent::CashRoundingApplied {
+                order_id: id(order_id),
+                adjustment_minor: *adjustment_minor,
+                applied_at_ms: *applied_at_ms,
             },
         })
     }
@@ -1173,6 +1196,23 @@ mod tests {
         step(&mut order, service, &mut events);
         let tip = order.add_tip(TipId(uuid(30)), 2_000, None, 6).expect("tip");
         step(&mut order, tip, &mut events);
+        let mut cash_order = Order::from_opened(&open(4)).expect("opened");
+        let chai = CatalogItem::simple("chai", "Chai", "tea", 6_530, TaxMode::Inclusive, vec![]);
+        let chai_line = cash_order
+            .add_line(LineId(uuid(70)), &chai, 1, RoundingMode::HalfUp)
+            .expect("line");
+        cash_order.apply(&chai_line).expect("apply");
+        let whole_shillings = shared_model::cash_rounding::CashRounding::new(
+            100,
+            shared_model::cash_rounding::CashRoundingMode::Nearest,
+        )
+        .expect("rule");
+        let rounding = cash_order
+            .round_for_cash(&whole_shillings, 6)
+            .expect("allowed")
+            .expect("65.30 rounds");
+        cash_order.apply(&rounding).expect("apply");
+        events.push(rounding);
         let due = order.totals().balance_due_minor;
         let pay = order
             .take_payment(PaymentId(uuid(40)), Tender::Card, due, 7)
@@ -1248,6 +1288,14 @@ mod tests {
                 policy: TaxPolicy::default()
             }),
             15
+        );
+        assert_eq!(
+            tag(&OrderEvent::CashRoundingApplied {
+                order_id,
+                adjustment_minor: -30,
+                applied_at_ms: 0
+            }),
+            16
         );
     }
 

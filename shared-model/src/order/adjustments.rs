@@ -9,6 +9,7 @@ use super::{
     AddLineError, DiscountTarget, LineVoid, ORDER_DISCOUNTS_MAX, ORDER_TIPS_MAX, Order,
     OrderDiscount, OrderLine, OrderState, SEAT_MAX, TEXT_LEN_MAX, Tip,
 };
+use crate::cash_rounding::{CASH_ROUNDING_INCREMENT_MAX_MINOR, CashRounding};
 use crate::catalog::CatalogItem;
 use crate::events::OrderEvent;
 use crate::ids::{DiscountId, LineId, PaymentId, TipId};
@@ -141,6 +142,16 @@ pub enum TipError {
     TooMany,
     #[error("a tip with this id is already on the order")]
     DuplicateTip,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum CashRoundingError {
+    #[error("order is {0}; cash rounding applies while payment is due")]
+    NotPayable(&'static str),
+    #[error(
+        "a cash rounding line is at most {CASH_ROUNDING_INCREMENT_MAX_MINOR} either way and leaves something due"
+    )]
+    OutOfRange,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -540,6 +551,59 @@ impl Order {
             order_id: self.id,
             policy,
         })
+    }
+
+    /// Decides the cash rounding line before a cash payment: the balance due moves to what
+    /// the drawer can collect under `rule`. `Ok(None)` when it is already collectable. The
+    /// edge calls this before taking cash, so card and M-Pesa payments are never rounded.
+    ///
+    /// ```
+    /// # use shared_model::*; use shared_model::tax::RoundingMode; use uuid::Uuid;
+    /// use shared_model::cash_rounding::{CashRounding, CashRoundingMode};
+    /// let mut order = Order::from_opened(&OrderEvent::Opened { order_id: OrderId(Uuid::from_u128(1)), number: 1,
+    ///     order_type: OrderType::TakeOut, currency: Currency::kes(), opened_at_ms: 0 }).expect("opened");
+    /// let bread = CatalogItem::simple("bread", "Bread", "bakery", 6_530, TaxMode::Inclusive, vec![]);
+    /// let line = order.add_line(LineId(Uuid::from_u128(2)), &bread, 1, RoundingMode::HalfUp).expect("line");
+    /// order.apply(&line).expect("apply");
+    /// let whole_shillings = CashRounding::new(100, CashRoundingMode::Nearest).expect("valid");
+    /// let rounding = order.round_for_cash(&whole_shillings, 1).expect("allowed").expect("65.30 is not collectable");
+    /// order.apply(&rounding).expect("apply");
+    /// assert_eq!((order.totals().cash_rounding_minor, order.totals().balance_due_minor), (-30, 6_500));
+    /// ```
+    pub fn round_for_cash(
+        &self,
+        rule: &CashRounding,
+        applied_at_ms: i64,
+    ) -> Result<Option<OrderEvent>, CashRoundingError> {
+        if !self.state.accepts_payments() {
+            return Err(CashRoundingError::NotPayable(self.state.as_str()));
+        }
+        let rounded = rule.round(self.totals().balance_due_minor);
+        if rounded.adjustment_minor == 0 {
+            return Ok(None);
+        }
+        self.check_cash_rounding(rounded.adjustment_minor)?;
+        Ok(Some(OrderEvent::CashRoundingApplied {
+            order_id: self.id,
+            adjustment_minor: rounded.adjustment_minor,
+            applied_at_ms,
+        }))
+    }
+
+    pub(crate) fn check_cash_rounding(
+        &self,
+        adjustment_minor: i64,
+    ) -> Result<(), CashRoundingError> {
+        if !self.state.accepts_payments() {
+            return Err(CashRoundingError::NotPayable(self.state.as_str()));
+        }
+        let balance_due_minor = self.totals().balance_due_minor;
+        if adjustment_minor.abs() > CASH_ROUNDING_INCREMENT_MAX_MINOR
+            || balance_due_minor + adjustment_minor < 0
+        {
+            return Err(CashRoundingError::OutOfRange);
+        }
+        Ok(())
     }
 
     /// The line void record of `line_id`, if it was voided.
@@ -1100,6 +1164,57 @@ mod tests {
         assert_eq!(
             table_1.merge_from(&paid_order, 3),
             Err(MergeError::NotMergeable("paid"))
+        );
+    }
+
+    #[test]
+    fn a_cash_payment_after_rounding_to_five_shillings_settles_the_bill_with_a_rounding_line() {
+        use crate::cash_rounding::{CashRounding, CashRoundingMode};
+        let mut order = open(1);
+        let meal = CatalogItem::simple(
+            "meal",
+            "Meal",
+            "food",
+            98_230,
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600)],
+        );
+        let line = order
+            .add_line(LineId(uuid(10)), &meal, 1, RoundingMode::HalfUp)
+            .expect("line");
+        apply(&mut order, line);
+        let fives = CashRounding::new(500, CashRoundingMode::Nearest).expect("rule");
+        let rounding = order
+            .round_for_cash(&fives, 1)
+            .expect("allowed")
+            .expect("not collectable");
+        apply(&mut order, rounding);
+        assert_eq!(
+            order.round_for_cash(&fives, 2),
+            Ok(None),
+            "already collectable"
+        );
+        let pay = order
+            .take_payment(PaymentId(uuid(20)), Tender::Cash, 100_000, 3)
+            .expect("pay");
+        apply(&mut order, pay);
+        let totals = order.totals();
+        assert_eq!(order.state, OrderState::Paid);
+        assert_eq!(
+            (
+                totals.cash_rounding_minor,
+                totals.total_minor,
+                totals.change_minor
+            ),
+            (-230, 98_000, 2_000)
+        );
+        assert_eq!(
+            totals.net_minor + totals.tax_minor + totals.cash_rounding_minor,
+            totals.total_minor
+        );
+        assert_eq!(
+            order.round_for_cash(&fives, 4),
+            Err(CashRoundingError::NotPayable("paid"))
         );
     }
 

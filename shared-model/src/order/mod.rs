@@ -28,8 +28,8 @@ pub mod merge;
 pub mod refunds;
 
 pub use adjustments::{
-    DiscountError, LineRequest, LineRequestError, LineVoidError, PromotionsError, SendError,
-    ServiceChargeError, TaxPolicyError, TipError,
+    CashRoundingError, DiscountError, LineRequest, LineRequestError, LineVoidError,
+    PromotionsError, SendError, ServiceChargeError, TaxPolicyError, TipError,
 };
 pub use merge::MergeError;
 pub use refunds::{RefundError, RefundRequest};
@@ -305,7 +305,7 @@ pub struct Payment {
 pub struct OrderTotals {
     pub net_minor: i64,
     pub tax_minor: i64,
-    /// Lines and service charge after discounts, with tax, plus tips.
+    /// Lines and service charge after discounts, with tax, plus tips and cash rounding.
     pub total_minor: i64,
     pub taxes: Vec<TaxPortion>,
     /// Payments plus tips captured after payment.
@@ -325,6 +325,9 @@ pub struct OrderTotals {
     pub tip_minor: i64,
     #[serde(default)]
     pub refunded_minor: i64,
+    /// The cash rounding line, included in `total_minor`.
+    #[serde(default)]
+    pub cash_rounding_minor: i64,
     /// Per live line (in line order): its final gross and its share of the service charge,
     /// which is what a split bill divides.
     #[serde(default)]
@@ -367,6 +370,9 @@ pub struct Order {
     pub tax_policy: TaxPolicy,
     #[serde(default)]
     pub merged_into: Option<OrderId>,
+    /// Sum of the cash rounding lines (negative when rounded down).
+    #[serde(default)]
+    pub cash_rounding_minor: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -459,6 +465,8 @@ pub enum ApplyError {
     Merge(#[from] MergeError),
     #[error(transparent)]
     TaxPolicy(#[from] TaxPolicyError),
+    #[error(transparent)]
+    CashRounding(#[from] CashRoundingError),
 }
 
 impl Order {
@@ -489,6 +497,7 @@ impl Order {
                 refunds: Vec::new(),
                 tax_policy: TaxPolicy::default(),
                 merged_into: None,
+                cash_rounding_minor: 0,
             }),
             _ => None,
         }
@@ -779,6 +788,13 @@ impl Order {
                 self.set_tax_policy(*policy)?;
                 self.tax_policy = *policy;
             }
+            OrderEvent::CashRoundingApplied {
+                adjustment_minor, ..
+            } => {
+                self.check_cash_rounding(*adjustment_minor)?;
+                self.cash_rounding_minor += adjustment_minor;
+                self.settle_state();
+            }
         }
         Ok(())
     }
@@ -920,7 +936,9 @@ impl Order {
             .iter()
             .filter(|tip| tip.payment_id.is_some())
             .fold(0_i64, |sum, tip| sum.saturating_add(tip.amount_minor));
-        let total_minor = gross_minor.saturating_add(tip_minor);
+        let total_minor = gross_minor
+            .saturating_add(tip_minor)
+            .saturating_add(self.cash_rounding_minor);
         let paid_minor = self.payments.iter().fold(captured_tips_minor, |sum, p| {
             sum.saturating_add(p.amount_minor)
         });
@@ -945,6 +963,7 @@ impl Order {
             service_charge_minor,
             tip_minor,
             refunded_minor,
+            cash_rounding_minor: self.cash_rounding_minor,
             lines,
         }
     }
