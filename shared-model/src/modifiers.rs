@@ -262,6 +262,8 @@ pub enum ComboError {
     TooManySlots,
     #[error("combo price is negative or out of range")]
     BadPrice,
+    #[error("a combo needs exactly one line id per slot")]
+    LineIdsPerSlot,
 }
 
 /// Prices a combo: the combo price plus chosen upcharges, spread over the components in

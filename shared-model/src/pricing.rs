@@ -15,7 +15,8 @@ use crate::cash_rounding::{CashRounded, CashRounding};
 use crate::catalog::{CatalogItem, ItemId, Unit};
 use crate::ids::LineId;
 use crate::modifiers::{
-    ChosenModifier, ModifierChoice, ModifierError, ModifierGroup, resolve_modifiers,
+    ChosenModifier, Combo, ComboChoice, ComboError, ModifierChoice, ModifierError, ModifierGroup,
+    price_combo, resolve_modifiers,
 };
 use crate::order::{LINE_QUANTITY_MAX, ORDER_LINES_MAX, TEXT_LEN_MAX};
 use crate::pricebook::{PriceBook, PriceContext, PriceSource, resolve_price};
@@ -175,9 +176,11 @@ pub struct CartLine {
     pub quantity: Quantity,
     pub modifiers: Vec<ModifierChoice>,
     pub discount: Option<ManualDiscount>,
-    /// The price printed on a price-embedded scale label: it replaces book, modifiers and
-    /// quantity arithmetic, since the scale already priced the goods.
+    /// The price printed on a price-embedded scale label (or a combo component's share): it
+    /// replaces book, modifiers and quantity arithmetic, since the price is already fixed.
     pub label_price_minor: Option<i64>,
+    /// Combo components are already at a bundle price; promotions skip them.
+    pub exclude_from_promotions: bool,
 }
 
 impl CartLine {
@@ -190,7 +193,65 @@ impl CartLine {
             modifiers: Vec::new(),
             discount: None,
             label_price_minor: None,
+            exclude_from_promotions: false,
         }
+    }
+
+    /// The lines of a combo: one per slot, each at its share of the combo price (so each
+    /// component is taxed at its own rates), excluded from promotions. `line_ids` gives one
+    /// id per slot; `catalog` finds the chosen items.
+    ///
+    /// ```
+    /// use shared_model::modifiers::*;
+    /// use shared_model::pricing::*;
+    /// use shared_model::{CatalogItem, ItemId, LineId, TaxMode, TaxRate};
+    /// # use uuid::Uuid;
+    /// let burger = CatalogItem::simple("burger", "Burger", "food", 80_000, TaxMode::Inclusive, vec![TaxRate::new("VAT16", 1600)]);
+    /// let juice = CatalogItem::simple("juice", "Juice", "drinks", 20_000, TaxMode::Inclusive, vec![TaxRate::new("ZERO", 0)]);
+    /// let meal = Combo { id: "meal".into(), name: "Meal".into(), price_minor: 85_000, slots: vec![
+    ///     ComboSlot { id: "main".into(), name: "Main".into(), options: vec![ComboSlotOption { item_id: burger.id.clone(), upcharge_minor: 0 }] },
+    ///     ComboSlot { id: "drink".into(), name: "Drink".into(), options: vec![ComboSlotOption { item_id: juice.id.clone(), upcharge_minor: 0 }] },
+    /// ]};
+    /// let choices = [ComboChoice { slot_id: "main".into(), item_id: burger.id.clone() }, ComboChoice { slot_id: "drink".into(), item_id: juice.id.clone() }];
+    /// let items = [burger, juice];
+    /// let lines = CartLine::combo(&[LineId(Uuid::from_u128(1)), LineId(Uuid::from_u128(2))], &meal, &choices,
+    ///     |id| items.iter().find(|item| &item.id == id)).expect("valid");
+    /// let cart = Cart { lines, ..Cart::default() };
+    /// let receipt = price_cart(&cart, &PricingRules::default(), &PricingContext::default()).expect("priced");
+    /// assert_eq!(receipt.total_minor, 85_000);
+    /// assert_eq!((receipt.lines[0].gross_minor, receipt.lines[1].gross_minor), (68_000, 17_000));
+    /// ```
+    pub fn combo<'a>(
+        line_ids: &[LineId],
+        combo: &Combo,
+        choices: &[ComboChoice],
+        catalog: impl Fn(&ItemId) -> Option<&'a CatalogItem>,
+    ) -> Result<Vec<CartLine>, ComboError> {
+        if line_ids.len() != combo.slots.len() {
+            return Err(ComboError::LineIdsPerSlot);
+        }
+        let priced = price_combo(combo, choices, |id| {
+            catalog(id).map(|item| item.price_minor)
+        })?;
+        priced
+            .components
+            .iter()
+            .zip(line_ids)
+            .map(|(component, line_id)| {
+                let item = catalog(&component.item_id)
+                    .ok_or_else(|| ComboError::UnknownItem(component.item_id.clone()))?;
+                let quantity = match item.unit {
+                    Unit::Each => Quantity::Each(1),
+                    Unit::Kilogram => Quantity::Grams(THOUSANDTHS_PER_UNIT),
+                    Unit::Litre => Quantity::Millilitres(THOUSANDTHS_PER_UNIT),
+                };
+                Ok(CartLine {
+                    label_price_minor: Some(component.allocated_minor),
+                    exclude_from_promotions: true,
+                    ..CartLine::new(*line_id, item.clone(), quantity)
+                })
+            })
+            .collect()
     }
 }
 
@@ -382,7 +443,12 @@ pub fn price_cart(
             item_id: &item.id,
             category: &item.category,
             units: cart_line.quantity.units(),
-            amount_minor: extended_minor,
+            // A line with nothing to take from is one no promotion matches.
+            amount_minor: if cart_line.exclude_from_promotions {
+                0
+            } else {
+                extended_minor
+            },
         });
         lines.push(PricedLine {
             line_id,
@@ -857,6 +923,91 @@ mod tests {
         );
         assert_eq!(receipt.total_minor, 63_000 + 7_308);
         assert_eq!(receipt.discount_minor, 17_000);
+    }
+
+    #[test]
+    fn combo_components_are_taxed_at_their_own_rates_and_skipped_by_promotions() {
+        use crate::modifiers::{ComboSlot, ComboSlotOption};
+        let burger = kes_item("burger", "food", 80_000, vec![TaxRate::new("VAT16", 1600)]);
+        let juice = kes_item("juice", "food", 20_000, vec![TaxRate::new("ZERO", 0)]);
+        let slot = |id: &str, item: &CatalogItem, upcharge_minor| ComboSlot {
+            id: id.into(),
+            name: id.into(),
+            options: vec![ComboSlotOption {
+                item_id: item.id.clone(),
+                upcharge_minor,
+            }],
+        };
+        let meal = Combo {
+            id: "meal".into(),
+            name: "Meal".into(),
+            price_minor: 85_000,
+            slots: vec![slot("main", &burger, 0), slot("drink", &juice, 5_000)],
+        };
+        let choices = [
+            ComboChoice {
+                slot_id: "main".into(),
+                item_id: burger.id.clone(),
+            },
+            ComboChoice {
+                slot_id: "drink".into(),
+                item_id: juice.id.clone(),
+            },
+        ];
+        let items = [burger.clone(), juice];
+        let mut lines = CartLine::combo(&[line_id(1), line_id(2)], &meal, &choices, |id| {
+            items.iter().find(|item| &item.id == id)
+        })
+        .expect("combo");
+        lines.push(CartLine::new(line_id(3), burger, Quantity::Each(1)));
+        let rules = PricingRules {
+            promotions: vec![Promotion::automatic(
+                "food10",
+                "10% food",
+                PromotionRule::PercentOff {
+                    target: PromotionTarget::Category {
+                        category: "food".into(),
+                    },
+                    percent_bps: 1_000,
+                },
+            )],
+            ..PricingRules::default()
+        };
+        let receipt = price_cart(
+            &Cart {
+                lines,
+                ..Cart::default()
+            },
+            &rules,
+            &PricingContext::default(),
+        )
+        .expect("priced");
+        // 850 + 50 upcharge = 900, split 4:1 by shelf price: 720 burger, 180 juice.
+        assert_eq!(
+            (receipt.lines[0].gross_minor, receipt.lines[1].gross_minor),
+            (72_000, 18_000)
+        );
+        assert_eq!(
+            (
+                receipt.lines[0].promotion_discount_minor,
+                receipt.lines[1].promotion_discount_minor
+            ),
+            (0, 0)
+        );
+        assert_eq!(
+            receipt.lines[2].promotion_discount_minor, 8_000,
+            "the à la carte burger gets 10 %"
+        );
+        assert_eq!(
+            receipt.lines[1].tax_minor, 0,
+            "the juice stays zero-rated inside the combo"
+        );
+        assert_eq!(
+            CartLine::combo(&[line_id(1)], &meal, &choices, |id| items
+                .iter()
+                .find(|item| &item.id == id)),
+            Err(ComboError::LineIdsPerSlot)
+        );
     }
 
     #[test]
