@@ -15,6 +15,7 @@
 use crate::allocation::allocate_largest_remainder;
 use crate::catalog::ItemId;
 use crate::ids::LineId;
+use crate::pricebook::WeeklyWindow;
 use crate::tax::{BPS_WHOLE, RoundingMode, divide_rounded};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -102,6 +103,10 @@ pub struct Promotion {
     /// Only for customers entitled to this membership plan.
     #[serde(default)]
     pub membership_plan: Option<String>,
+    /// Only inside one of these weekly windows (happy hour), on the outlet-local minute of
+    /// the week; empty means at any time.
+    #[serde(default)]
+    pub windows: Vec<WeeklyWindow>,
 }
 
 impl Promotion {
@@ -118,6 +123,7 @@ impl Promotion {
             valid_until_ms: None,
             usage_limit: None,
             membership_plan: None,
+            windows: Vec::new(),
         }
     }
 
@@ -127,6 +133,14 @@ impl Promotion {
             || self
                 .valid_until_ms
                 .is_some_and(|until| context.now_ms >= until)
+        {
+            return Err(Ineligible::OutsideValidity);
+        }
+        if !self.windows.is_empty()
+            && !self
+                .windows
+                .iter()
+                .any(|window| window.contains(context.minute_of_week))
         {
             return Err(Ineligible::OutsideValidity);
         }
@@ -169,6 +183,10 @@ pub enum Ineligible {
 #[derive(Clone, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct PromotionContext {
     pub now_ms: i64,
+    /// Outlet-local minute of the week, for promotions with windows (see
+    /// [`crate::pricebook::minute_of_week`]).
+    #[serde(default)]
+    pub minute_of_week: u32,
     /// Codes the customer entered.
     pub codes: Vec<String>,
     pub membership_plans: Vec<String>,
@@ -649,6 +667,7 @@ mod tests {
         promo.membership_plan = Some("gold".into());
         let mut context = PromotionContext {
             now_ms: 1_500,
+            minute_of_week: 0,
             codes: vec![" karibu ".into()],
             membership_plans: vec!["gold".into()],
             uses_so_far: BTreeMap::new(),
@@ -674,6 +693,20 @@ mod tests {
         context.codes.push("KARIBU".into());
         context.membership_plans.clear();
         assert_eq!(promo.check_eligible(&context), Err(Ineligible::NotEntitled));
+        context.membership_plans.push("gold".into());
+        // Happy hour 17:00-19:00 on Fridays only.
+        promo.windows = vec![WeeklyWindow {
+            days_mask: 1 << 4,
+            start_minute: 17 * 60,
+            end_minute: 19 * 60,
+        }];
+        context.minute_of_week = 4 * 1_440 + 18 * 60;
+        assert_eq!(promo.check_eligible(&context), Ok(()));
+        context.minute_of_week = 3 * 1_440 + 18 * 60;
+        assert_eq!(
+            promo.check_eligible(&context),
+            Err(Ineligible::OutsideValidity)
+        );
     }
 
     fn arb_rule() -> impl Strategy<Value = PromotionRule> {
