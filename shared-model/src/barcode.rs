@@ -16,6 +16,7 @@ pub const EAN13_LEN: usize = 13;
 /// for a price.
 pub const EMBEDDED_ITEM_DIGITS_RANGE: std::ops::RangeInclusive<u8> = 4..=6;
 
+/// Why a scan or a label could not be read or printed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum BarcodeError {
     #[error("an EAN-13 code has exactly 13 digits")]
@@ -95,6 +96,7 @@ impl Ean13 {
         Ok(Ean13(digits))
     }
 
+    /// The 13 digits, check digit last.
     pub fn digits(&self) -> &[u8; EAN13_LEN] {
         &self.0
     }

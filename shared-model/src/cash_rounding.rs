@@ -34,6 +34,7 @@ pub struct CashRounding {
     mode: CashRoundingMode,
 }
 
+/// Why a cash rounding rule was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CashRoundingError {
     #[error(
@@ -78,10 +79,12 @@ impl CashRounding {
         }
     }
 
+    /// The step cash amounts are rounded to, in minor units.
     pub fn increment_minor(&self) -> i64 {
         self.increment_minor
     }
 
+    /// Which way amounts move to a step.
     pub fn mode(&self) -> CashRoundingMode {
         self.mode
     }

@@ -18,6 +18,8 @@ use serde::{Deserialize, Serialize};
 // `LineAdded` carries a whole line and is much larger than the rest. Boxing it would change
 // the public shape the edge and the hub build and match on; an event is decided once and
 // moved into storage, so the extra bytes per event cost nothing measurable.
+/// One fact about an order. Variants are only ever added (at the end of the wire mirror
+/// too), never changed.
 #[allow(clippy::large_enum_variant)]
 pub enum OrderEvent {
     Opened {
@@ -109,6 +111,7 @@ pub enum OrderEvent {
 }
 
 impl OrderEvent {
+    /// The order this fact is about.
     pub fn order_id(&self) -> OrderId {
         match self {
             OrderEvent::Opened { order_id, .. }

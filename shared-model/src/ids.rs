@@ -15,6 +15,7 @@ macro_rules! uuid_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }

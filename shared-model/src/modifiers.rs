@@ -59,6 +59,7 @@ pub struct ModifierChoice {
 }
 
 impl ModifierChoice {
+    /// A top-level choice with no nested choices.
     pub fn new(group_id: &str, option_id: &str) -> ModifierChoice {
         ModifierChoice {
             group_id: group_id.to_owned(),
@@ -87,6 +88,7 @@ pub struct ResolvedModifiers {
     pub price_delta_minor: i64,
 }
 
+/// Why a line's modifier choices were refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ModifierError {
     #[error("group {0:?} is not offered here")]
@@ -208,6 +210,7 @@ pub struct ComboSlotOption {
     pub upcharge_minor: i64,
 }
 
+/// One part of a combo, filled by exactly one of its options.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ComboSlot {
     pub id: String,
@@ -241,6 +244,7 @@ pub struct ComboComponent {
     pub allocated_minor: i64,
 }
 
+/// A combo with its total and each component's share.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PricedCombo {
     /// Combo price plus upcharges.
@@ -248,6 +252,7 @@ pub struct PricedCombo {
     pub components: Vec<ComboComponent>,
 }
 
+/// Why a combo could not be priced.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ComboError {
     #[error("slot {0:?} needs exactly one choice")]

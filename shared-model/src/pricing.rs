@@ -142,6 +142,7 @@ pub enum ServiceChargeKind {
     Fixed { amount_minor: i64 },
 }
 
+/// A service charge on the bill, e.g. 10 % for table service.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServiceCharge {
     pub name: String,
@@ -282,6 +283,7 @@ pub struct PricingContext {
     pub promotion: PromotionContext,
 }
 
+/// Why a cart could not be priced.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PriceCartError {
     #[error("a cart holds at most {ORDER_LINES_MAX} lines")]

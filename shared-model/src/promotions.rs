@@ -77,6 +77,7 @@ pub enum Activation {
     Code { code: String },
 }
 
+/// A promotion as the tenant configured it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Promotion {
     pub id: String,

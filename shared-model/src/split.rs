@@ -25,6 +25,7 @@ pub struct BillShare {
     pub amount_minor: i64,
 }
 
+/// Why a bill could not be split that way.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SplitError {
     #[error("the order has no live lines to split")]

@@ -19,6 +19,7 @@ pub struct TaxRate {
 }
 
 impl TaxRate {
+    /// A rate with its receipt code, e.g. `TaxRate::new("VAT16", 1600)`.
     pub fn new(code: impl Into<String>, rate_bps: u32) -> TaxRate {
         TaxRate {
             code: code.into(),

@@ -44,6 +44,7 @@ pub struct LineRequest {
 }
 
 impl LineRequest {
+    /// A request for `quantity` with no modifiers or details.
     pub fn new(quantity: Quantity) -> LineRequest {
         LineRequest {
             quantity,
@@ -56,6 +57,7 @@ impl LineRequest {
     }
 }
 
+/// Why a detailed line could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LineRequestError {
     #[error(transparent)]
@@ -72,6 +74,7 @@ pub enum LineRequestError {
     BadPrice,
 }
 
+/// Why the order could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SendError {
     #[error("order is {0}; only an open or sent order can send lines")]
@@ -80,6 +83,7 @@ pub enum SendError {
     NothingToSend,
 }
 
+/// Why a line could not be voided.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum LineVoidError {
     #[error("order is {0}; lines can only be voided while it is open or sent")]
@@ -94,6 +98,7 @@ pub enum LineVoidError {
     Contradicts,
 }
 
+/// Why a discount was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DiscountError {
     #[error("order is {0}; discounts are given while it is open or sent")]
@@ -110,6 +115,7 @@ pub enum DiscountError {
     DuplicateDiscount,
 }
 
+/// Why a promotion evaluation could not be recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PromotionsError {
     #[error("order is {0}; promotions are evaluated while it is open or sent")]
@@ -120,6 +126,7 @@ pub enum PromotionsError {
     Inconsistent,
 }
 
+/// Why a service charge was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ServiceChargeError {
     #[error("order is {0}; the service charge is set while it is open or sent")]
@@ -130,6 +137,7 @@ pub enum ServiceChargeError {
     BadAmount,
 }
 
+/// Why a tip was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TipError {
     #[error("order is {0}; it does not take tips")]
@@ -144,6 +152,7 @@ pub enum TipError {
     DuplicateTip,
 }
 
+/// Why a cash rounding line was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CashRoundingError {
     #[error("order is {0}; cash rounding applies while payment is due")]
@@ -154,6 +163,7 @@ pub enum CashRoundingError {
     OutOfRange,
 }
 
+/// Why the tax policy could not be set.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TaxPolicyError {
     #[error("order is {0}; the tax policy is fixed once payment starts")]

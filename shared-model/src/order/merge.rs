@@ -9,6 +9,7 @@ use crate::events::OrderEvent;
 use crate::ids::OrderId;
 use thiserror::Error;
 
+/// Why two orders could not be merged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum MergeError {
     #[error("an order cannot be merged with itself")]

@@ -69,6 +69,7 @@ pub const ORDER_REFUNDS_MAX: usize = 50;
 /// Highest seat number. Why: the largest banquet table seen is far below; it bounds split-by-seat.
 pub const SEAT_MAX: u16 = 500;
 
+/// How the order is served; drives channel price books and kitchen routing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderType {
@@ -82,6 +83,7 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// Every order type, in display order.
     pub const ALL: [OrderType; 7] = [
         OrderType::DineIn,
         OrderType::BarTab,
@@ -92,6 +94,7 @@ impl OrderType {
         OrderType::Kiosk,
     ];
 
+    /// The stable snake_case name used in APIs and storage.
     pub fn as_str(&self) -> &'static str {
         match self {
             OrderType::DineIn => "dine_in",
@@ -104,11 +107,13 @@ impl OrderType {
         }
     }
 
+    /// Parses [`OrderType::as_str`]'s output.
     pub fn parse(text: &str) -> Option<OrderType> {
         OrderType::ALL.into_iter().find(|t| t.as_str() == text)
     }
 }
 
+/// Where an order is in its life; see the module diagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
@@ -125,6 +130,7 @@ pub enum OrderState {
 }
 
 impl OrderState {
+    /// The stable snake_case name used in APIs and storage.
     pub fn as_str(&self) -> &'static str {
         match self {
             OrderState::Open => "open",
@@ -150,6 +156,7 @@ impl OrderState {
     }
 }
 
+/// How a payment was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tender {
@@ -288,6 +295,7 @@ pub struct Refund {
     pub refunded_at_ms: i64,
 }
 
+/// One tender applied to an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub id: PaymentId,
@@ -344,6 +352,7 @@ pub struct LineTotal {
     pub service_charge_share_minor: i64,
 }
 
+/// The order aggregate, rebuilt by folding its [`OrderEvent`]s with [`Order::apply`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
@@ -375,6 +384,7 @@ pub struct Order {
     pub cash_rounding_minor: i64,
 }
 
+/// Why a line could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AddLineError {
     #[error("order is {0}; lines can only be added while it is open or sent")]
@@ -393,6 +403,7 @@ pub enum AddLineError {
     BadLine,
 }
 
+/// Why a payment could not be taken.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PaymentError {
     #[error("order is {0}; it does not take payments")]
@@ -412,12 +423,14 @@ pub enum PaymentError {
     DuplicatePayment,
 }
 
+/// Why an order could not be closed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CloseError {
     #[error("order is {0}; only a fully paid order can be closed")]
     NotPaid(&'static str),
 }
 
+/// Why an order could not be voided.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VoidError {
     #[error("order is {0}; only an open or sent order can be voided")]

@@ -21,6 +21,7 @@ pub enum RefundRequest {
     Amount(i64),
 }
 
+/// Why a refund was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RefundError {
     #[error("order is {0}; only a paid or closed order can be refunded")]
