@@ -259,6 +259,7 @@ pub struct LineDetailsV1 {
     pub course: Option<u8>,
     pub instructions: Option<String>,
     pub age_restricted: bool,
+    pub exclude_from_promotions: bool,
     /// Only ever true on merged lines the source had already sent.
     pub sent: bool,
 }
@@ -386,6 +387,7 @@ fn details_to_wire(line: &OrderLine) -> LineDetailsV1 {
         course: line.course,
         instructions: line.instructions.clone(),
         age_restricted: line.age_restricted,
+        exclude_from_promotions: line.exclude_from_promotions,
         sent: line.sent,
     }
 }
@@ -419,6 +421,7 @@ fn detailed_line_from_wire(line: &OrderLineV1, details: &LineDetailsV1) -> Order
         course: details.course,
         instructions: details.instructions.clone(),
         age_restricted: details.age_restricted,
+        exclude_from_promotions: details.exclude_from_promotions,
         sent: details.sent,
         ..line_from_wire(line)
     }
@@ -632,6 +635,7 @@ fn line_from_wire(line: &OrderLineV1) -> OrderLine {
         course: None,
         instructions: None,
         age_restricted: false,
+        exclude_from_promotions: false,
         sent: false,
         voided: None,
     }
@@ -1115,6 +1119,7 @@ mod tests {
         request.modifiers = vec![ModifierChoice::new("cook", "medium")];
         request.seat = Some(3);
         request.course = Some(2);
+        request.exclude_from_promotions = true;
         request.instructions = Some("no onions".into());
         let line = order
             .add_line_with(

@@ -41,6 +41,8 @@ pub struct LineRequest {
     pub instructions: Option<String>,
     /// The price on a price-embedded scale label, which replaces the computed price.
     pub label_price_minor: Option<i64>,
+    /// A combo component (see [`crate::pricing::CartLine::combo`]): promotions skip it.
+    pub exclude_from_promotions: bool,
 }
 
 impl LineRequest {
@@ -53,6 +55,7 @@ impl LineRequest {
             course: None,
             instructions: None,
             label_price_minor: None,
+            exclude_from_promotions: false,
         }
     }
 }
@@ -283,6 +286,7 @@ impl Order {
                 .as_ref()
                 .map(|text| text.trim().to_owned()),
             age_restricted: item.age_restricted,
+            exclude_from_promotions: request.exclude_from_promotions,
             sent: false,
             voided: None,
         };
@@ -417,7 +421,11 @@ impl Order {
                 item_id: &line.item_id,
                 category: &line.category,
                 units: line.quantity,
-                amount_minor: line.price_amount_minor(),
+                amount_minor: if line.exclude_from_promotions {
+                    0
+                } else {
+                    line.price_amount_minor()
+                },
             })
             .collect();
         let outcome = apply_promotions(&rules.promotions, &lines, context);
@@ -1025,6 +1033,10 @@ mod tests {
             .void_line(LineId(uuid(12)), "changed mind", 2)
             .expect("void");
         apply(&mut order, void);
+        assert!(
+            order.promotions.is_empty(),
+            "a void drops promotions until they are re-evaluated"
+        );
         let event = order
             .apply_promotions(&rules, &PromotionContext::default(), 3)
             .expect("promotions");

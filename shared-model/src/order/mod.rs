@@ -211,6 +211,9 @@ pub struct OrderLine {
     pub instructions: Option<String>,
     #[serde(default)]
     pub age_restricted: bool,
+    /// A combo component already at a bundle price: promotions skip it.
+    #[serde(default)]
+    pub exclude_from_promotions: bool,
     /// Set when the order is sent; derived from `Sent` events, never carried by `LineAdded`.
     #[serde(default)]
     pub sent: bool,
@@ -243,6 +246,7 @@ impl OrderLine {
             || self.course.is_some()
             || self.instructions.is_some()
             || self.age_restricted
+            || self.exclude_from_promotions
     }
 }
 
@@ -558,6 +562,7 @@ impl Order {
             course: None,
             instructions: None,
             age_restricted: item.age_restricted,
+            exclude_from_promotions: false,
             sent: false,
             voided: None,
         };
@@ -746,6 +751,10 @@ impl Order {
                 {
                     return Err(LineVoidError::Contradicts.into());
                 }
+                // A promotion evaluated with this line may no longer hold (a 3-for-2 with one
+                // of the three gone): drop them all until the edge re-evaluates, so a void can
+                // only ever raise the bill, never give something away.
+                self.promotions.clear();
                 if let Some(line) = self.lines.iter_mut().find(|line| line.id == *line_id) {
                     line.voided = Some(LineVoid {
                         reason: reason.clone(),
