@@ -36,20 +36,29 @@ pub fn allocate_largest_remainder(total_minor: i64, weights: &[u64]) -> Vec<i64>
     };
     let total = total_minor.unsigned_abs() as u128;
     let mut parts = Vec::with_capacity(weights.len());
-    let mut remainders = Vec::with_capacity(weights.len());
     let mut allocated: u128 = 0;
-    for (index, weight) in weights.iter().enumerate() {
-        let exact = total * u128::from(*weight);
-        let part = exact / weight_sum;
+    for weight in weights {
+        let part = total * u128::from(*weight) / weight_sum;
         allocated += part;
         parts.push(part);
-        remainders.push((exact % weight_sum, index));
     }
-    // Largest remainder first; ties broken by position for determinism.
-    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let leftover = total - allocated;
-    for (_, index) in remainders.iter().take(leftover as usize) {
-        parts[*index] += 1;
+    // Fewer than `weights.len()` units are left over; none when every share was exact.
+    let leftover = (total - allocated) as usize;
+    if leftover > 0 {
+        let mut remainders: Vec<(u128, usize)> = weights
+            .iter()
+            .enumerate()
+            .map(|(index, weight)| ((total * u128::from(*weight)) % weight_sum, index))
+            .collect();
+        // Largest remainder first; ties broken by position for determinism. Only the set of
+        // the `leftover` first matters, so a selection is enough.
+        let by_remainder = |a: &(u128, usize), b: &(u128, usize)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if leftover < remainders.len() {
+            remainders.select_nth_unstable_by(leftover - 1, by_remainder);
+        }
+        for (_, index) in &remainders[..leftover] {
+            parts[*index] += 1;
+        }
     }
     parts
         .into_iter()

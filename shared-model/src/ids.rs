@@ -15,6 +15,7 @@ macro_rules! uuid_id {
         pub struct $name(pub Uuid);
 
         impl $name {
+            /// The underlying UUID.
             pub fn as_uuid(&self) -> Uuid {
                 self.0
             }
@@ -46,4 +47,16 @@ uuid_id!(
 uuid_id!(
     /// One tender applied to an order.
     PaymentId
+);
+uuid_id!(
+    /// A discount given on an order or a line.
+    DiscountId
+);
+uuid_id!(
+    /// A tip added to an order.
+    TipId
+);
+uuid_id!(
+    /// A refund of some or all of what was paid.
+    RefundId
 );

@@ -1,4 +1,5 @@
-//! Kibanda's pure domain: money, tax, catalog references, orders and the rules that move them.
+//! Kibanda's pure domain: money, tax, catalog references, price books, modifiers, promotions,
+//! pricing, orders and the rules that move them.
 //!
 //! Architecture invariant: this crate has no I/O, no async, no clock and no randomness. Time
 //! and identifiers are passed in by the caller, so the edge and the hub compute the same
@@ -6,6 +7,12 @@
 //!
 //! Architecture invariant: no floating point anywhere in a money path. The lints below turn
 //! float arithmetic into a compile error for the whole crate.
+//!
+//! Code map: [`money`] and [`allocation`] are the arithmetic; [`tax`] and [`cash_rounding`]
+//! the rounding rules; [`catalog`], [`barcode`], [`pricebook`] and [`modifiers`] describe what
+//! is sold and at what price; [`promotions`] takes money off; [`pricing::price_cart`] puts
+//! them together into a receipt; [`order`] is the aggregate and its state machine, built from
+//! [`events`]; [`split`] divides a bill.
 #![deny(
     clippy::float_arithmetic,
     clippy::float_cmp,
@@ -13,17 +20,26 @@
 )]
 
 pub mod allocation;
+pub mod barcode;
+pub mod cash_rounding;
 pub mod catalog;
 pub mod events;
 pub mod ids;
+pub mod modifiers;
 pub mod money;
 pub mod order;
+pub mod pricebook;
+pub mod pricing;
+pub mod promotions;
+pub mod split;
 pub mod tax;
 
 pub use allocation::allocate_largest_remainder;
-pub use catalog::{CatalogItem, ItemId};
+pub use catalog::{CatalogItem, ItemId, Unit};
 pub use events::OrderEvent;
-pub use ids::{LineId, OrderId, PaymentId};
+pub use ids::{DiscountId, LineId, OrderId, PaymentId, RefundId, TipId};
 pub use money::{Currency, Money, MoneyError};
 pub use order::{Order, OrderState, OrderTotals, OrderType, Payment, Tender};
-pub use tax::{TaxMode, TaxRate};
+pub use pricing::{Cart, CartLine, PricedCart, PricingContext, PricingRules, Quantity, price_cart};
+pub use promotions::Promotion;
+pub use tax::{TaxMode, TaxPolicy, TaxRate};

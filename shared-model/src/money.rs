@@ -112,6 +112,7 @@ pub struct Money {
 }
 
 impl Money {
+    /// An amount in minor units of `currency`.
     pub fn new(amount_minor: i64, currency: Currency) -> Money {
         Money {
             amount_minor,
@@ -119,10 +120,12 @@ impl Money {
         }
     }
 
+    /// Nothing, in `currency`.
     pub fn zero(currency: Currency) -> Money {
         Money::new(0, currency)
     }
 
+    /// The sum, refusing mixed currencies and overflow.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount_minor = self
@@ -132,6 +135,7 @@ impl Money {
         Ok(Money::new(amount_minor, self.currency))
     }
 
+    /// The difference, refusing mixed currencies and overflow.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
         let amount_minor = self

@@ -19,6 +19,7 @@ pub struct TaxRate {
 }
 
 impl TaxRate {
+    /// A rate with its receipt code, e.g. `TaxRate::new("VAT16", 1600)`.
     pub fn new(code: impl Into<String>, rate_bps: u32) -> TaxRate {
         TaxRate {
             code: code.into(),
@@ -179,6 +180,171 @@ pub fn merge_portion(breakdown: &mut Vec<TaxPortion>, portion: &TaxPortion) {
     }
 }
 
+/// Where tax is rounded: on every line, or once per tax group on the invoice. A tenant setting,
+/// because tax authorities differ (Kenya's eTIMS accepts per-line figures; many EU invoices
+/// round per rate on the invoice total).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxRoundingLevel {
+    /// Each line's tax is rounded on its own; the invoice sums the rounded figures.
+    #[default]
+    PerLine,
+    /// Lines sharing a mode and a rate set are summed, taxed and rounded once; the group's
+    /// tax is then spread back over its lines by largest remainder, so lines still add up.
+    PerInvoice,
+}
+
+/// A tenant's tax rounding setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+pub struct TaxPolicy {
+    #[serde(default)]
+    pub rounding: RoundingMode,
+    #[serde(default)]
+    pub level: TaxRoundingLevel,
+}
+
+/// One amount on an invoice to be taxed: a line, or a taxable service charge.
+#[derive(Clone, Copy, Debug)]
+pub struct TaxableAmount<'a> {
+    /// Gross for inclusive pricing, net for exclusive pricing.
+    pub amount_minor: i64,
+    pub rates: &'a [TaxRate],
+    pub mode: TaxMode,
+}
+
+/// An invoice's tax: one [`TaxedAmount`] per input (in input order) and the per-rate
+/// breakdown printed on receipts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceTax {
+    pub lines: Vec<TaxedAmount>,
+    pub breakdown: Vec<TaxPortion>,
+    pub net_minor: i64,
+    pub tax_minor: i64,
+    pub gross_minor: i64,
+}
+
+/// Taxes every amount of an invoice under `policy`.
+///
+/// The per-line figures always add up to the invoice figures, and for each line
+/// `net + tax == gross`, whichever [`TaxRoundingLevel`] is chosen.
+///
+/// ```
+/// use shared_model::tax::{tax_invoice, TaxableAmount, TaxPolicy, TaxRoundingLevel, TaxMode, TaxRate, RoundingMode};
+/// let vat = [TaxRate::new("VAT16", 1600)];
+/// // Three items at 0.10 net each, tax exclusive: per line 0.016 rounds to 0.02 each (0.06);
+/// // per invoice 0.30 × 16 % = 0.048 rounds once to 0.05.
+/// let lines = [TaxableAmount { amount_minor: 10, rates: &vat, mode: TaxMode::Exclusive }; 3];
+/// let per_line = tax_invoice(&lines, TaxPolicy { rounding: RoundingMode::HalfUp, level: TaxRoundingLevel::PerLine });
+/// let per_invoice = tax_invoice(&lines, TaxPolicy { rounding: RoundingMode::HalfUp, level: TaxRoundingLevel::PerInvoice });
+/// assert_eq!((per_line.tax_minor, per_invoice.tax_minor), (6, 5));
+/// ```
+pub fn tax_invoice(amounts: &[TaxableAmount<'_>], policy: TaxPolicy) -> InvoiceTax {
+    let mut lines: Vec<TaxedAmount> = Vec::with_capacity(amounts.len());
+    match policy.level {
+        TaxRoundingLevel::PerLine => {
+            for amount in amounts {
+                lines.push(tax_amount(
+                    amount.amount_minor,
+                    amount.rates,
+                    amount.mode,
+                    policy.rounding,
+                ));
+            }
+        }
+        TaxRoundingLevel::PerInvoice => {
+            // Placeholders, each overwritten by its group below.
+            lines.resize(
+                amounts.len(),
+                TaxedAmount {
+                    net_minor: 0,
+                    tax_minor: 0,
+                    gross_minor: 0,
+                    portions: Vec::new(),
+                },
+            );
+            let mut done = vec![false; amounts.len()];
+            for first in 0..amounts.len() {
+                if done[first] {
+                    continue;
+                }
+                let leader = amounts[first];
+                let members: Vec<usize> = (first..amounts.len())
+                    .filter(|&index| {
+                        !done[index]
+                            && amounts[index].mode == leader.mode
+                            && amounts[index].rates == leader.rates
+                    })
+                    .collect();
+                let group_amount_minor = members.iter().fold(0_i64, |sum, &index| {
+                    sum.saturating_add(amounts[index].amount_minor)
+                });
+                let group = tax_amount(
+                    group_amount_minor,
+                    leader.rates,
+                    leader.mode,
+                    policy.rounding,
+                );
+                let weights: Vec<u64> = members
+                    .iter()
+                    .map(|&index| amounts[index].amount_minor.unsigned_abs())
+                    .collect();
+                let mut line_portions: Vec<Vec<TaxPortion>> = vec![Vec::new(); members.len()];
+                for portion in &group.portions {
+                    let tax_shares = allocate_largest_remainder(portion.tax_minor, &weights);
+                    let base_shares = allocate_largest_remainder(portion.taxable_minor, &weights);
+                    for (slot, (tax_share, base_share)) in
+                        tax_shares.into_iter().zip(base_shares).enumerate()
+                    {
+                        line_portions[slot].push(TaxPortion {
+                            code: portion.code.clone(),
+                            rate_bps: portion.rate_bps,
+                            taxable_minor: base_share,
+                            tax_minor: tax_share,
+                        });
+                    }
+                }
+                for (slot, &index) in members.iter().enumerate() {
+                    done[index] = true;
+                    let amount_minor = amounts[index].amount_minor;
+                    let portions = std::mem::take(&mut line_portions[slot]);
+                    let tax_minor: i64 = portions.iter().map(|p| p.tax_minor).sum();
+                    lines[index] = match leader.mode {
+                        TaxMode::Inclusive => TaxedAmount {
+                            net_minor: amount_minor - tax_minor,
+                            tax_minor,
+                            gross_minor: amount_minor,
+                            portions,
+                        },
+                        TaxMode::Exclusive => TaxedAmount {
+                            net_minor: amount_minor,
+                            tax_minor,
+                            gross_minor: amount_minor.saturating_add(tax_minor),
+                            portions,
+                        },
+                    };
+                }
+            }
+        }
+    }
+    let mut breakdown = Vec::new();
+    let (mut net_minor, mut tax_minor, mut gross_minor) = (0_i64, 0_i64, 0_i64);
+    for line in &lines {
+        net_minor = net_minor.saturating_add(line.net_minor);
+        tax_minor = tax_minor.saturating_add(line.tax_minor);
+        gross_minor = gross_minor.saturating_add(line.gross_minor);
+        for portion in &line.portions {
+            merge_portion(&mut breakdown, portion);
+        }
+    }
+    InvoiceTax {
+        lines,
+        breakdown,
+        net_minor,
+        tax_minor,
+        gross_minor,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +419,54 @@ mod tests {
             prop_assert_eq!(taxed.net_minor + taxed.tax_minor, gross);
             let portion_sum: i64 = taxed.portions.iter().map(|p| p.tax_minor).sum();
             if !rates.is_empty() { prop_assert_eq!(portion_sum, taxed.tax_minor); }
+        }
+
+        #[test]
+        fn invoice_tax_adds_up_per_line_and_per_rate_at_either_level(
+            amounts in prop::collection::vec((0_i64..1_000_000, 0_usize..3, any::<bool>()), 1..30),
+            per_invoice in any::<bool>(),
+            half_even in any::<bool>(),
+        ) {
+            let rate_sets = [
+                vec![TaxRate::new("VAT16", 1600)],
+                vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
+                vec![TaxRate::new("ZERO", 0)],
+            ];
+            let inputs: Vec<TaxableAmount> = amounts.iter().map(|(amount, set, inclusive)| TaxableAmount {
+                amount_minor: *amount,
+                rates: &rate_sets[*set],
+                mode: if *inclusive { TaxMode::Inclusive } else { TaxMode::Exclusive },
+            }).collect();
+            let policy = TaxPolicy {
+                rounding: if half_even { RoundingMode::HalfEven } else { RoundingMode::HalfUp },
+                level: if per_invoice { TaxRoundingLevel::PerInvoice } else { TaxRoundingLevel::PerLine },
+            };
+            let invoice = tax_invoice(&inputs, policy);
+            prop_assert_eq!(invoice.net_minor + invoice.tax_minor, invoice.gross_minor);
+            for (line, input) in invoice.lines.iter().zip(&inputs) {
+                prop_assert_eq!(line.net_minor + line.tax_minor, line.gross_minor);
+                match input.mode {
+                    TaxMode::Inclusive => prop_assert_eq!(line.gross_minor, input.amount_minor),
+                    TaxMode::Exclusive => prop_assert_eq!(line.net_minor, input.amount_minor),
+                }
+                prop_assert!(line.tax_minor >= 0);
+            }
+            let breakdown_tax: i64 = invoice.breakdown.iter().map(|p| p.tax_minor).sum();
+            prop_assert_eq!(breakdown_tax, invoice.tax_minor);
+        }
+
+        #[test]
+        fn per_invoice_rounding_differs_from_exact_tax_by_less_than_one_unit_per_group(
+            nets in prop::collection::vec(0_i64..100_000, 1..30),
+        ) {
+            // Exclusive VAT rounded once on the invoice is within half a unit of the exact
+            // figure, whereas per-line rounding may drift by half a unit per line.
+            let vat = [TaxRate::new("VAT16", 1600)];
+            let inputs: Vec<TaxableAmount> = nets.iter().map(|n| TaxableAmount { amount_minor: *n, rates: &vat, mode: TaxMode::Exclusive }).collect();
+            let invoice = tax_invoice(&inputs, TaxPolicy { rounding: RoundingMode::HalfUp, level: TaxRoundingLevel::PerInvoice });
+            let exact_times_10000: i128 = nets.iter().map(|n| i128::from(*n) * 1600).sum();
+            let diff = (i128::from(invoice.tax_minor) * 10_000 - exact_times_10000).abs();
+            prop_assert!(diff <= 5_000);
         }
 
         #[test]

@@ -7,8 +7,9 @@
 
 use crate::op::{OpDecodeError, TaxRateV1};
 use serde::{Deserialize, Serialize};
+use shared_model::CatalogItem;
+use shared_model::catalog::Unit;
 use shared_model::tax::{TaxMode, TaxRate};
-use shared_model::{CatalogItem, ItemId};
 
 /// Most feed entries in one `FeedBatch`. Why: one batch is one SQLite transaction at the edge;
 /// 1,000 catalog rows apply in a few milliseconds and fit easily in a frame.
@@ -52,6 +53,17 @@ pub struct CatalogItemV1 {
     pub price_minor: i64,
     pub tax_inclusive: bool,
     pub tax_rates: Vec<TaxRateV1>,
+    pub unit: UnitV1,
+    pub barcodes: Vec<String>,
+    pub plu: Option<String>,
+    pub age_restricted: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnitV1 {
+    Each,
+    Kilogram,
+    Litre,
 }
 
 impl From<&CatalogItem> for CatalogItemV1 {
@@ -70,27 +82,44 @@ impl From<&CatalogItem> for CatalogItemV1 {
                     rate_bps: rate.rate_bps,
                 })
                 .collect(),
+            unit: match item.unit {
+                Unit::Each => UnitV1::Each,
+                Unit::Kilogram => UnitV1::Kilogram,
+                Unit::Litre => UnitV1::Litre,
+            },
+            barcodes: item.barcodes.clone(),
+            plu: item.plu.clone(),
+            age_restricted: item.age_restricted,
         }
     }
 }
 
 impl From<&CatalogItemV1> for CatalogItem {
+    /// Allergen, nutrition and modifier metadata do not travel in v1 of the feed yet.
     fn from(item: &CatalogItemV1) -> Self {
-        CatalogItem {
-            id: ItemId(item.id.clone()),
-            name: item.name.clone(),
-            category: item.category.clone(),
-            price_minor: item.price_minor,
-            tax_mode: if item.tax_inclusive {
+        let mut domain = CatalogItem::simple(
+            &item.id,
+            &item.name,
+            &item.category,
+            item.price_minor,
+            if item.tax_inclusive {
                 TaxMode::Inclusive
             } else {
                 TaxMode::Exclusive
             },
-            tax_rates: item
-                .tax_rates
+            item.tax_rates
                 .iter()
                 .map(|rate| TaxRate::new(rate.code.clone(), rate.rate_bps))
                 .collect(),
-        }
+        );
+        domain.unit = match item.unit {
+            UnitV1::Each => Unit::Each,
+            UnitV1::Kilogram => Unit::Kilogram,
+            UnitV1::Litre => Unit::Litre,
+        };
+        domain.barcodes = item.barcodes.clone();
+        domain.plu = item.plu.clone();
+        domain.age_restricted = item.age_restricted;
+        domain
     }
 }

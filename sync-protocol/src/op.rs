@@ -10,8 +10,13 @@
 use crate::hlc::Hlc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use shared_model::order::{OrderLine, Payment};
-use shared_model::tax::{TaxMode, TaxPortion, TaxRate};
+use shared_model::ids::{DiscountId, RefundId, TipId};
+use shared_model::modifiers::ChosenModifier;
+use shared_model::order::{DiscountTarget, OrderDiscount, OrderLine, Payment, Refund, Tip};
+use shared_model::pricebook::PriceSource;
+use shared_model::pricing::{DiscountKind, Quantity, ServiceCharge, ServiceChargeKind};
+use shared_model::promotions::{AppliedPromotion, PromotionAllocation};
+use shared_model::tax::{RoundingMode, TaxMode, TaxPolicy, TaxPortion, TaxRate, TaxRoundingLevel};
 use shared_model::{Currency, ItemId, LineId, OrderEvent, OrderId, OrderType, PaymentId, Tender};
 use thiserror::Error;
 use uuid::Uuid;
@@ -162,6 +167,360 @@ pub enum OrderEventV1 {
         reason: String,
         voided_at_ms: i64,
     },
+    // Variants below were added for issue 3; append only.
+    /// A line with the details `OrderLineV1` cannot carry. Plain lines still travel as
+    /// `LineAdded`.
+    LineAddedDetailed {
+        order_id: [u8; 16],
+        line: OrderLineV1,
+        details: LineDetailsV1,
+    },
+    Sent {
+        order_id: [u8; 16],
+        sent_at_ms: i64,
+    },
+    LineVoided {
+        order_id: [u8; 16],
+        line_id: [u8; 16],
+        reason: String,
+        after_send: bool,
+        voided_at_ms: i64,
+    },
+    DiscountApplied {
+        order_id: [u8; 16],
+        discount: DiscountV1,
+    },
+    PromotionsApplied {
+        order_id: [u8; 16],
+        promotions: Vec<AppliedPromotionV1>,
+        applied_at_ms: i64,
+    },
+    ServiceChargeSet {
+        order_id: [u8; 16],
+        charge: Option<ServiceChargeV1>,
+        set_at_ms: i64,
+    },
+    TipAdded {
+        order_id: [u8; 16],
+        tip: TipV1,
+    },
+    Refunded {
+        order_id: [u8; 16],
+        refund: RefundV1,
+    },
+    LinesMerged {
+        order_id: [u8; 16],
+        from_order_id: [u8; 16],
+        lines: Vec<MergedLineV1>,
+        merged_at_ms: i64,
+    },
+    MergedInto {
+        order_id: [u8; 16],
+        into_order_id: [u8; 16],
+        merged_at_ms: i64,
+    },
+    TaxPolicySet {
+        order_id: [u8; 16],
+        rounding: RoundingModeV1,
+        per_invoice: bool,
+    },
+    CashRoundingApplied {
+        order_id: [u8; 16],
+        adjustment_minor: i64,
+        applied_at_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuantityV1 {
+    Each(i64),
+    Grams(i64),
+    Millilitres(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenModifierV1 {
+    pub group_id: String,
+    pub option_id: String,
+    pub name: String,
+    pub price_delta_minor: i64,
+    pub depth: u8,
+}
+
+/// The line fields added after `OrderLineV1` was frozen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineDetailsV1 {
+    pub category: String,
+    pub measured: Option<QuantityV1>,
+    pub modifiers: Vec<ChosenModifierV1>,
+    /// The price book the unit price came from; `None` for the shelf price.
+    pub price_book_id: Option<String>,
+    pub seat: Option<u16>,
+    pub course: Option<u8>,
+    pub instructions: Option<String>,
+    pub age_restricted: bool,
+    pub exclude_from_promotions: bool,
+    /// Only ever true on merged lines the source had already sent.
+    pub sent: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedLineV1 {
+    pub line: OrderLineV1,
+    pub details: LineDetailsV1,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DiscountKindV1 {
+    Percent(u32),
+    Amount(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscountV1 {
+    pub id: [u8; 16],
+    /// `None` for an order-level discount.
+    pub line_id: Option<[u8; 16]>,
+    pub kind: DiscountKindV1,
+    pub reason: String,
+    pub applied_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PromotionAllocationV1 {
+    pub line_id: [u8; 16],
+    pub amount_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedPromotionV1 {
+    pub promotion_id: String,
+    pub name: String,
+    pub amount_minor: i64,
+    pub allocations: Vec<PromotionAllocationV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServiceChargeKindV1 {
+    Percent(u32),
+    Fixed(i64),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChargeV1 {
+    pub name: String,
+    pub kind: ServiceChargeKindV1,
+    pub taxable: bool,
+    pub tax_rates: Vec<TaxRateV1>,
+    pub tax_inclusive: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipV1 {
+    pub id: [u8; 16],
+    pub amount_minor: i64,
+    pub payment_id: Option<[u8; 16]>,
+    pub added_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundV1 {
+    pub id: [u8; 16],
+    pub tender: TenderV1,
+    pub amount_minor: i64,
+    pub line_ids: Vec<[u8; 16]>,
+    pub reason: String,
+    pub refunded_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoundingModeV1 {
+    HalfUp,
+    HalfEven,
+}
+
+fn uuid_bytes(id: uuid::Uuid) -> [u8; 16] {
+    *id.as_bytes()
+}
+
+fn tax_rates_to_wire(rates: &[TaxRate]) -> Vec<TaxRateV1> {
+    rates
+        .iter()
+        .map(|r| TaxRateV1 {
+            code: r.code.clone(),
+            rate_bps: r.rate_bps,
+        })
+        .collect()
+}
+
+fn tax_rates_from_wire(rates: &[TaxRateV1]) -> Vec<TaxRate> {
+    rates
+        .iter()
+        .map(|r| TaxRate::new(r.code.clone(), r.rate_bps))
+        .collect()
+}
+
+fn details_to_wire(line: &OrderLine) -> LineDetailsV1 {
+    LineDetailsV1 {
+        category: line.category.clone(),
+        measured: line.measured.map(|quantity| match quantity {
+            Quantity::Each(n) => QuantityV1::Each(n),
+            Quantity::Grams(n) => QuantityV1::Grams(n),
+            Quantity::Millilitres(n) => QuantityV1::Millilitres(n),
+        }),
+        modifiers: line
+            .modifiers
+            .iter()
+            .map(|m| ChosenModifierV1 {
+                group_id: m.group_id.clone(),
+                option_id: m.option_id.clone(),
+                name: m.name.clone(),
+                price_delta_minor: m.price_delta_minor,
+                depth: m.depth,
+            })
+            .collect(),
+        price_book_id: match &line.price_source {
+            PriceSource::Shelf => None,
+            PriceSource::Book { book_id } => Some(book_id.clone()),
+        },
+        seat: line.seat,
+        course: line.course,
+        instructions: line.instructions.clone(),
+        age_restricted: line.age_restricted,
+        exclude_from_promotions: line.exclude_from_promotions,
+        sent: line.sent,
+    }
+}
+
+fn detailed_line_from_wire(line: &OrderLineV1, details: &LineDetailsV1) -> OrderLine {
+    OrderLine {
+        category: details.category.clone(),
+        measured: details.measured.as_ref().map(|quantity| match quantity {
+            QuantityV1::Each(n) => Quantity::Each(*n),
+            QuantityV1::Grams(n) => Quantity::Grams(*n),
+            QuantityV1::Millilitres(n) => Quantity::Millilitres(*n),
+        }),
+        modifiers: details
+            .modifiers
+            .iter()
+            .map(|m| ChosenModifier {
+                group_id: m.group_id.clone(),
+                option_id: m.option_id.clone(),
+                name: m.name.clone(),
+                price_delta_minor: m.price_delta_minor,
+                depth: m.depth,
+            })
+            .collect(),
+        price_source: match &details.price_book_id {
+            None => PriceSource::Shelf,
+            Some(book_id) => PriceSource::Book {
+                book_id: book_id.clone(),
+            },
+        },
+        seat: details.seat,
+        course: details.course,
+        instructions: details.instructions.clone(),
+        age_restricted: details.age_restricted,
+        exclude_from_promotions: details.exclude_from_promotions,
+        sent: details.sent,
+        ..line_from_wire(line)
+    }
+}
+
+fn discount_to_wire(discount: &OrderDiscount) -> DiscountV1 {
+    DiscountV1 {
+        id: uuid_bytes(discount.id.0),
+        line_id: match discount.target {
+            DiscountTarget::Line { line_id } => Some(uuid_bytes(line_id.0)),
+            DiscountTarget::Order => None,
+        },
+        kind: match discount.kind {
+            DiscountKind::Percent { percent_bps } => DiscountKindV1::Percent(percent_bps),
+            DiscountKind::Amount { amount_minor } => DiscountKindV1::Amount(amount_minor),
+        },
+        reason: discount.reason.clone(),
+        applied_at_ms: discount.applied_at_ms,
+    }
+}
+
+fn discount_from_wire(discount: &DiscountV1) -> OrderDiscount {
+    OrderDiscount {
+        id: DiscountId(Uuid::from_bytes(discount.id)),
+        target: match discount.line_id {
+            Some(bytes) => DiscountTarget::Line {
+                line_id: LineId(Uuid::from_bytes(bytes)),
+            },
+            None => DiscountTarget::Order,
+        },
+        kind: match discount.kind {
+            DiscountKindV1::Percent(percent_bps) => DiscountKind::Percent { percent_bps },
+            DiscountKindV1::Amount(amount_minor) => DiscountKind::Amount { amount_minor },
+        },
+        reason: discount.reason.clone(),
+        applied_at_ms: discount.applied_at_ms,
+    }
+}
+
+fn promotion_to_wire(promotion: &AppliedPromotion) -> AppliedPromotionV1 {
+    AppliedPromotionV1 {
+        promotion_id: promotion.promotion_id.clone(),
+        name: promotion.name.clone(),
+        amount_minor: promotion.amount_minor,
+        allocations: promotion
+            .allocations
+            .iter()
+            .map(|a| PromotionAllocationV1 {
+                line_id: uuid_bytes(a.line_id.0),
+                amount_minor: a.amount_minor,
+            })
+            .collect(),
+    }
+}
+
+fn promotion_from_wire(promotion: &AppliedPromotionV1) -> AppliedPromotion {
+    AppliedPromotion {
+        promotion_id: promotion.promotion_id.clone(),
+        name: promotion.name.clone(),
+        amount_minor: promotion.amount_minor,
+        allocations: promotion
+            .allocations
+            .iter()
+            .map(|a| PromotionAllocation {
+                line_id: LineId(Uuid::from_bytes(a.line_id)),
+                amount_minor: a.amount_minor,
+            })
+            .collect(),
+    }
+}
+
+fn service_charge_to_wire(charge: &ServiceCharge) -> ServiceChargeV1 {
+    ServiceChargeV1 {
+        name: charge.name.clone(),
+        kind: match charge.kind {
+            ServiceChargeKind::Percent { percent_bps } => ServiceChargeKindV1::Percent(percent_bps),
+            ServiceChargeKind::Fixed { amount_minor } => ServiceChargeKindV1::Fixed(amount_minor),
+        },
+        taxable: charge.taxable,
+        tax_rates: tax_rates_to_wire(&charge.tax_rates),
+        tax_inclusive: charge.tax_mode == TaxMode::Inclusive,
+    }
+}
+
+fn service_charge_from_wire(charge: &ServiceChargeV1) -> ServiceCharge {
+    ServiceCharge {
+        name: charge.name.clone(),
+        kind: match charge.kind {
+            ServiceChargeKindV1::Percent(percent_bps) => ServiceChargeKind::Percent { percent_bps },
+            ServiceChargeKindV1::Fixed(amount_minor) => ServiceChargeKind::Fixed { amount_minor },
+        },
+        taxable: charge.taxable,
+        tax_rates: tax_rates_from_wire(&charge.tax_rates),
+        tax_mode: if charge.tax_inclusive {
+            TaxMode::Inclusive
+        } else {
+            TaxMode::Exclusive
+        },
+    }
 }
 
 fn order_type_to_wire(value: OrderType) -> OrderTypeV1 {
@@ -268,6 +627,17 @@ fn line_from_wire(line: &OrderLineV1) -> OrderLine {
                 tax_minor: p.tax_minor,
             })
             .collect(),
+        category: String::new(),
+        measured: None,
+        modifiers: Vec::new(),
+        price_source: PriceSource::Shelf,
+        seat: None,
+        course: None,
+        instructions: None,
+        age_restricted: false,
+        exclude_from_promotions: false,
+        sent: false,
+        voided: None,
     }
 }
 
@@ -287,6 +657,13 @@ impl From<&OrderEvent> for OrderEventV1 {
                 currency: currency.code().to_owned(),
                 opened_at_ms: *opened_at_ms,
             },
+            OrderEvent::LineAdded { order_id, line } if line.has_details() => {
+                OrderEventV1::LineAddedDetailed {
+                    order_id: *order_id.0.as_bytes(),
+                    line: line_to_wire(line),
+                    details: details_to_wire(line),
+                }
+            }
             OrderEvent::LineAdded { order_id, line } => OrderEventV1::LineAdded {
                 order_id: *order_id.0.as_bytes(),
                 line: line_to_wire(line),
@@ -317,6 +694,111 @@ impl From<&OrderEvent> for OrderEventV1 {
                 order_id: *order_id.0.as_bytes(),
                 reason: reason.clone(),
                 voided_at_ms: *voided_at_ms,
+            },
+            OrderEvent::Sent {
+                order_id,
+                sent_at_ms,
+            } => OrderEventV1::Sent {
+                order_id: uuid_bytes(order_id.0),
+                sent_at_ms: *sent_at_ms,
+            },
+            OrderEvent::LineVoided {
+                order_id,
+                line_id,
+                reason,
+                after_send,
+                voided_at_ms,
+            } => OrderEventV1::LineVoided {
+                order_id: uuid_bytes(order_id.0),
+                line_id: uuid_bytes(line_id.0),
+                reason: reason.clone(),
+                after_send: *after_send,
+                voided_at_ms: *voided_at_ms,
+            },
+            OrderEvent::DiscountApplied { order_id, discount } => OrderEventV1::DiscountApplied {
+                order_id: uuid_bytes(order_id.0),
+                discount: discount_to_wire(discount),
+            },
+            OrderEvent::PromotionsApplied {
+                order_id,
+                promotions,
+                applied_at_ms,
+            } => OrderEventV1::PromotionsApplied {
+                order_id: uuid_bytes(order_id.0),
+                promotions: promotions.iter().map(promotion_to_wire).collect(),
+                applied_at_ms: *applied_at_ms,
+            },
+            OrderEvent::ServiceChargeSet {
+                order_id,
+                charge,
+                set_at_ms,
+            } => OrderEventV1::ServiceChargeSet {
+                order_id: uuid_bytes(order_id.0),
+                charge: charge.as_ref().map(service_charge_to_wire),
+                set_at_ms: *set_at_ms,
+            },
+            OrderEvent::TipAdded { order_id, tip } => OrderEventV1::TipAdded {
+                order_id: uuid_bytes(order_id.0),
+                tip: TipV1 {
+                    id: uuid_bytes(tip.id.0),
+                    amount_minor: tip.amount_minor,
+                    payment_id: tip.payment_id.map(|id| uuid_bytes(id.0)),
+                    added_at_ms: tip.added_at_ms,
+                },
+            },
+            OrderEvent::Refunded { order_id, refund } => OrderEventV1::Refunded {
+                order_id: uuid_bytes(order_id.0),
+                refund: RefundV1 {
+                    id: uuid_bytes(refund.id.0),
+                    tender: tender_to_wire(refund.tender),
+                    amount_minor: refund.amount_minor,
+                    line_ids: refund.line_ids.iter().map(|id| uuid_bytes(id.0)).collect(),
+                    reason: refund.reason.clone(),
+                    refunded_at_ms: refund.refunded_at_ms,
+                },
+            },
+            OrderEvent::LinesMerged {
+                order_id,
+                from_order_id,
+                lines,
+                merged_at_ms,
+            } => OrderEventV1::LinesMerged {
+                order_id: uuid_bytes(order_id.0),
+                from_order_id: uuid_bytes(from_order_id.0),
+                lines: lines
+                    .iter()
+                    .map(|line| MergedLineV1 {
+                        line: line_to_wire(line),
+                        details: details_to_wire(line),
+                    })
+                    .collect(),
+                merged_at_ms: *merged_at_ms,
+            },
+            OrderEvent::MergedInto {
+                order_id,
+                into_order_id,
+                merged_at_ms,
+            } => OrderEventV1::MergedInto {
+                order_id: uuid_bytes(order_id.0),
+                into_order_id: uuid_bytes(into_order_id.0),
+                merged_at_ms: *merged_at_ms,
+            },
+            OrderEvent::TaxPolicySet { order_id, policy } => OrderEventV1::TaxPolicySet {
+                order_id: uuid_bytes(order_id.0),
+                rounding: match policy.rounding {
+                    RoundingMode::HalfUp => RoundingModeV1::HalfUp,
+                    RoundingMode::HalfEven => RoundingModeV1::HalfEven,
+                },
+                per_invoice: policy.level == TaxRoundingLevel::PerInvoice,
+            },
+            OrderEvent::CashRoundingApplied {
+                order_id,
+                adjustment_minor,
+                applied_at_ms,
+            } => OrderEventV1::CashRoundingApplied {
+                order_id: uuid_bytes(order_id.0),
+                adjustment_minor: *adjustment_minor,
+                applied_at_ms: *applied_at_ms,
             },
         }
     }
@@ -373,6 +855,132 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
                 reason: reason.clone(),
                 voided_at_ms: *voided_at_ms,
             },
+            OrderEventV1::LineAddedDetailed {
+                order_id,
+                line,
+                details,
+            } => OrderEvent::LineAdded {
+                order_id: id(order_id),
+                line: detailed_line_from_wire(line, details),
+            },
+            OrderEventV1::Sent {
+                order_id,
+                sent_at_ms,
+            } => OrderEvent::Sent {
+                order_id: id(order_id),
+                sent_at_ms: *sent_at_ms,
+            },
+            OrderEventV1::LineVoided {
+                order_id,
+                line_id,
+                reason,
+                after_send,
+                voided_at_ms,
+            } => OrderEvent::LineVoided {
+                order_id: id(order_id),
+                line_id: LineId(Uuid::from_bytes(*line_id)),
+                reason: reason.clone(),
+                after_send: *after_send,
+                voided_at_ms: *voided_at_ms,
+            },
+            OrderEventV1::DiscountApplied { order_id, discount } => OrderEvent::DiscountApplied {
+                order_id: id(order_id),
+                discount: discount_from_wire(discount),
+            },
+            OrderEventV1::PromotionsApplied {
+                order_id,
+                promotions,
+                applied_at_ms,
+            } => OrderEvent::PromotionsApplied {
+                order_id: id(order_id),
+                promotions: promotions.iter().map(promotion_from_wire).collect(),
+                applied_at_ms: *applied_at_ms,
+            },
+            OrderEventV1::ServiceChargeSet {
+                order_id,
+                charge,
+                set_at_ms,
+            } => OrderEvent::ServiceChargeSet {
+                order_id: id(order_id),
+                charge: charge.as_ref().map(service_charge_from_wire),
+                set_at_ms: *set_at_ms,
+            },
+            OrderEventV1::TipAdded { order_id, tip } => OrderEvent::TipAdded {
+                order_id: id(order_id),
+                tip: Tip {
+                    id: TipId(Uuid::from_bytes(tip.id)),
+                    amount_minor: tip.amount_minor,
+                    payment_id: tip
+                        .payment_id
+                        .map(|bytes| PaymentId(Uuid::from_bytes(bytes))),
+                    added_at_ms: tip.added_at_ms,
+                },
+            },
+            OrderEventV1::Refunded { order_id, refund } => OrderEvent::Refunded {
+                order_id: id(order_id),
+                refund: Refund {
+                    id: RefundId(Uuid::from_bytes(refund.id)),
+                    tender: tender_from_wire(&refund.tender),
+                    amount_minor: refund.amount_minor,
+                    line_ids: refund
+                        .line_ids
+                        .iter()
+                        .map(|bytes| LineId(Uuid::from_bytes(*bytes)))
+                        .collect(),
+                    reason: refund.reason.clone(),
+                    refunded_at_ms: refund.refunded_at_ms,
+                },
+            },
+            OrderEventV1::LinesMerged {
+                order_id,
+                from_order_id,
+                lines,
+                merged_at_ms,
+            } => OrderEvent::LinesMerged {
+                order_id: id(order_id),
+                from_order_id: id(from_order_id),
+                lines: lines
+                    .iter()
+                    .map(|merged| detailed_line_from_wire(&merged.line, &merged.details))
+                    .collect(),
+                merged_at_ms: *merged_at_ms,
+            },
+            OrderEventV1::MergedInto {
+                order_id,
+                into_order_id,
+                merged_at_ms,
+            } => OrderEvent::MergedInto {
+                order_id: id(order_id),
+                into_order_id: id(into_order_id),
+                merged_at_ms: *merged_at_ms,
+            },
+            OrderEventV1::TaxPolicySet {
+                order_id,
+                rounding,
+                per_invoice,
+            } => OrderEvent::TaxPolicySet {
+                order_id: id(order_id),
+                policy: TaxPolicy {
+                    rounding: match rounding {
+                        RoundingModeV1::HalfUp => RoundingMode::HalfUp,
+                        RoundingModeV1::HalfEven => RoundingMode::HalfEven,
+                    },
+                    level: if *per_invoice {
+                        TaxRoundingLevel::PerInvoice
+                    } else {
+                        TaxRoundingLevel::PerLine
+                    },
+                },
+            },
+            OrderEventV1::CashRoundingApplied {
+                order_id,
+                adjustment_minor,
+                applied_at_ms,
+            } => OrderEvent::CashRoundingApplied {
+                order_id: id(order_id),
+                adjustment_minor: *adjustment_minor,
+                applied_at_ms: *applied_at_ms,
+            },
         })
     }
 }
@@ -380,7 +988,6 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_model::tax::RoundingMode;
     use shared_model::{CatalogItem, Order};
 
     #[test]
@@ -393,14 +1000,14 @@ mod tests {
             opened_at_ms: 1_700_000_000_000,
         };
         let order = Order::from_opened(&opened).expect("opened");
-        let item = CatalogItem {
-            id: ItemId("sku-tusker".into()),
-            name: "Tusker 500ml".into(),
-            category: "beer".into(),
-            price_minor: 35_000,
-            tax_mode: TaxMode::Inclusive,
-            tax_rates: vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
-        };
+        let item = CatalogItem::simple(
+            "sku-tusker",
+            "Tusker 500ml",
+            "beer",
+            35_000,
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600), TaxRate::new("CTL2", 200)],
+        );
         let line = order
             .add_line(LineId(Uuid::from_u128(2)), &item, 3, RoundingMode::HalfUp)
             .expect("line");
@@ -416,6 +1023,285 @@ mod tests {
             let OpBody::Order(wire) = op.decode_body().expect("decode");
             assert_eq!(OrderEvent::try_from(&wire).expect("convert"), event);
         }
+    }
+
+    fn wire_round_trip(event: &OrderEvent) -> OrderEvent {
+        let body = OpBody::Order(OrderEventV1::from(event)).encode();
+        let op = WireOp {
+            origin: [1; 16],
+            seq: 1,
+            hlc: Hlc::default(),
+            prev_hash: GENESIS_HASH,
+            body,
+        };
+        let OpBody::Order(wire) = op.decode_body().expect("decode");
+        OrderEvent::try_from(&wire).expect("convert")
+    }
+
+    /// Drives a bar tab through every issue-3 event and checks each one survives the wire.
+    #[test]
+    fn every_issue_3_order_event_survives_the_wire_unchanged() {
+        use shared_model::modifiers::{ModifierChoice, ModifierGroup, ModifierOption};
+        use shared_model::order::{DiscountTarget, LineRequest, RefundRequest};
+        use shared_model::pricebook::{PriceBook, PriceBookScope, PriceContext};
+        use shared_model::pricing::{PricingRules, Quantity};
+        use shared_model::promotions::{PromotionContext, PromotionRule, PromotionTarget};
+        use shared_model::{Promotion, Unit};
+
+        let uuid = Uuid::from_u128;
+        let open = |n: u128| OrderEvent::Opened {
+            order_id: OrderId(uuid(n)),
+            number: 7,
+            order_type: OrderType::BarTab,
+            currency: Currency::kes(),
+            opened_at_ms: 1,
+        };
+        let mut order = Order::from_opened(&open(1)).expect("opened");
+        let mut other = Order::from_opened(&open(2)).expect("opened");
+        let mut events = vec![open(1)];
+        let step = |order: &mut Order, event: OrderEvent, events: &mut Vec<OrderEvent>| {
+            order.apply(&event).expect("a decided event applies");
+            events.push(event);
+        };
+
+        let mut burger = CatalogItem::simple(
+            "burger",
+            "Burger",
+            "food",
+            80_000,
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600)],
+        );
+        burger.modifier_group_ids = vec!["cook".into()];
+        burger.age_restricted = true;
+        let mut nyama = CatalogItem::simple(
+            "nyama",
+            "Nyama choma",
+            "food",
+            150_000,
+            TaxMode::Inclusive,
+            vec![],
+        );
+        nyama.unit = Unit::Kilogram;
+        let rules = PricingRules {
+            modifier_groups: vec![ModifierGroup {
+                id: "cook".into(),
+                name: "Cooking".into(),
+                min_choices: 1,
+                max_choices: 1,
+                options: vec![ModifierOption {
+                    id: "medium".into(),
+                    name: "Medium".into(),
+                    price_delta_minor: 500,
+                    nested_groups: vec![],
+                }],
+            }],
+            price_books: vec![PriceBook {
+                id: "bar".into(),
+                name: "Bar".into(),
+                scope: PriceBookScope::Base,
+                priority: 0,
+                prices: [(ItemId("burger".into()), 75_000)].into(),
+            }],
+            promotions: vec![Promotion::automatic(
+                "food5",
+                "5% food",
+                PromotionRule::PercentOff {
+                    target: PromotionTarget::Category {
+                        category: "food".into(),
+                    },
+                    percent_bps: 500,
+                },
+            )],
+            ..PricingRules::default()
+        };
+        let mut request = LineRequest::new(Quantity::Each(2));
+        request.modifiers = vec![ModifierChoice::new("cook", "medium")];
+        request.seat = Some(3);
+        request.course = Some(2);
+        request.exclude_from_promotions = true;
+        request.instructions = Some("no onions".into());
+        let line = order
+            .add_line_with(
+                LineId(uuid(10)),
+                &burger,
+                &request,
+                &rules,
+                &PriceContext::default(),
+            )
+            .expect("line");
+        step(&mut order, line, &mut events);
+        let weighed = order
+            .add_line_with(
+                LineId(uuid(11)),
+                &nyama,
+                &LineRequest::new(Quantity::Grams(750)),
+                &rules,
+                &PriceContext::default(),
+            )
+            .expect("line");
+        step(&mut order, weighed, &mut events);
+        let policy = order
+            .set_tax_policy(TaxPolicy {
+                rounding: RoundingMode::HalfEven,
+                level: TaxRoundingLevel::PerInvoice,
+            })
+            .expect("policy");
+        step(&mut order, policy, &mut events);
+        let sent = order.send(2).expect("send");
+        step(&mut order, sent, &mut events);
+        let extra = order
+            .add_line(LineId(uuid(12)), &burger, 1, RoundingMode::HalfUp)
+            .expect("line");
+        step(&mut order, extra, &mut events);
+        let void = order
+            .void_line(LineId(uuid(12)), "sent by mistake", 3)
+            .expect("void");
+        step(&mut order, void, &mut events);
+        let line_discount = order
+            .discount(
+                DiscountId(uuid(20)),
+                DiscountTarget::Line {
+                    line_id: LineId(uuid(10)),
+                },
+                DiscountKind::Amount {
+                    amount_minor: 1_000,
+                },
+                "late",
+                4,
+            )
+            .expect("discount");
+        step(&mut order, line_discount, &mut events);
+        let order_discount = order
+            .discount(
+                DiscountId(uuid(21)),
+                DiscountTarget::Order,
+                DiscountKind::Percent { percent_bps: 500 },
+                "regular",
+                4,
+            )
+            .expect("discount");
+        step(&mut order, order_discount, &mut events);
+        let promotions = order
+            .apply_promotions(&rules, &PromotionContext::default(), 5)
+            .expect("promotions");
+        step(&mut order, promotions, &mut events);
+        let service = order
+            .set_service_charge(
+                Some(ServiceCharge {
+                    name: "Service".into(),
+                    kind: ServiceChargeKind::Percent { percent_bps: 1_000 },
+                    taxable: true,
+                    tax_rates: vec![TaxRate::new("VAT16", 1600)],
+                    tax_mode: TaxMode::Exclusive,
+                }),
+                5,
+            )
+            .expect("service");
+        step(&mut order, service, &mut events);
+        let tip = order.add_tip(TipId(uuid(30)), 2_000, None, 6).expect("tip");
+        step(&mut order, tip, &mut events);
+        let mut cash_order = Order::from_opened(&open(4)).expect("opened");
+        let chai = CatalogItem::simple("chai", "Chai", "tea", 6_530, TaxMode::Inclusive, vec![]);
+        let chai_line = cash_order
+            .add_line(LineId(uuid(70)), &chai, 1, RoundingMode::HalfUp)
+            .expect("line");
+        cash_order.apply(&chai_line).expect("apply");
+        let whole_shillings = shared_model::cash_rounding::CashRounding::new(
+            100,
+            shared_model::cash_rounding::CashRoundingMode::Nearest,
+        )
+        .expect("rule");
+        let rounding = cash_order
+            .round_for_cash(&whole_shillings, 6)
+            .expect("allowed")
+            .expect("65.30 rounds");
+        cash_order.apply(&rounding).expect("apply");
+        events.push(rounding);
+        let due = order.totals().balance_due_minor;
+        let pay = order
+            .take_payment(PaymentId(uuid(40)), Tender::Card, due, 7)
+            .expect("pay");
+        step(&mut order, pay, &mut events);
+        let tip_adjust = order
+            .add_tip(TipId(uuid(31)), 1_500, Some(PaymentId(uuid(40))), 8)
+            .expect("tip");
+        step(&mut order, tip_adjust, &mut events);
+        let refund = order
+            .refund(
+                RefundId(uuid(50)),
+                RefundRequest::Lines(vec![LineId(uuid(11))]),
+                Tender::Card,
+                "overcooked",
+                9,
+            )
+            .expect("refund");
+        step(&mut order, refund, &mut events);
+
+        let line = other
+            .add_line(LineId(uuid(60)), &burger, 1, RoundingMode::HalfUp)
+            .expect("line");
+        other.apply(&line).expect("apply");
+        let mut target = Order::from_opened(&open(3)).expect("opened");
+        let (merged_in, merged_away) = target.merge_from(&other, 10).expect("merge");
+        target.apply(&merged_in).expect("apply");
+        other.apply(&merged_away).expect("apply");
+        events.push(merged_in);
+        events.push(merged_away);
+
+        for event in &events {
+            assert_eq!(&wire_round_trip(event), event, "{}", event.kind());
+        }
+        // Replaying the wire copies rebuilds the same order, totals included.
+        let mut replayed = Order::from_opened(&wire_round_trip(&events[0])).expect("opened");
+        for event in events.iter().skip(1).filter(|e| e.order_id() == order.id) {
+            replayed.apply(&wire_round_trip(event)).expect("replay");
+        }
+        assert_eq!(replayed, order);
+        assert_eq!(replayed.totals(), order.totals());
+    }
+
+    #[test]
+    fn old_variants_keep_their_wire_positions_and_new_ones_come_after() {
+        let tag = |event: &OrderEvent| OpBody::Order(OrderEventV1::from(event)).encode()[1];
+        let order_id = OrderId(Uuid::from_u128(1));
+        assert_eq!(
+            tag(&OrderEvent::Closed {
+                order_id,
+                closed_at_ms: 0
+            }),
+            3
+        );
+        assert_eq!(
+            tag(&OrderEvent::Voided {
+                order_id,
+                reason: "x".into(),
+                voided_at_ms: 0
+            }),
+            4
+        );
+        assert_eq!(
+            tag(&OrderEvent::Sent {
+                order_id,
+                sent_at_ms: 0
+            }),
+            6
+        );
+        assert_eq!(
+            tag(&OrderEvent::TaxPolicySet {
+                order_id,
+                policy: TaxPolicy::default()
+            }),
+            15
+        );
+        assert_eq!(
+            tag(&OrderEvent::CashRoundingApplied {
+                order_id,
+                adjustment_minor: -30,
+                applied_at_ms: 0
+            }),
+            16
+        );
     }
 
     #[test]

@@ -20,14 +20,23 @@ fn a_revoked_device_is_disconnected_and_refused() {
     driver.block_on(tenant_with_outlet(&pool, "bravo", "msa-1"));
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap());
-    driver.block_on(edge_node::enroll::enroll(store.clone(), &hub.quic.to_string(), &code)).unwrap();
+    driver
+        .block_on(edge_node::enroll::enroll(
+            store.clone(),
+            &hub.quic.to_string(),
+            &code,
+        ))
+        .unwrap();
     let enrollment = store.enrollment().unwrap().unwrap();
     drop(store);
     let token = pair_terminal(data.path());
     let edge = RunningEdge::start(data.path(), &token);
     driver.block_on(async {
         let http = reqwest::Client::new();
-        let terminal = Terminal { client: &http, edge: &edge };
+        let terminal = Terminal {
+            client: &http,
+            edge: &edge,
+        };
         terminal.sell(&[("sku-chai", 1)]).await;
         eventually(Duration::from_secs(30), "the edge to connect", || async {
             let (_, status) = terminal.get("/v1/sync/status").await;
@@ -54,29 +63,56 @@ fn a_revoked_device_is_disconnected_and_refused() {
         let revoke = |tenant: &'static str, jwt: String| {
             let http = http.clone();
             let url = hub.url(&format!("/v1/{tenant}/pos/devices/{device}/revoke"));
-            async move { http.post(url).bearer_auth(jwt).send().await.unwrap().status().as_u16() }
+            async move {
+                http.post(url)
+                    .bearer_auth(jwt)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
         };
         assert_eq!(revoke("acme", cashier).await, 403);
         assert_eq!(revoke("bravo", stranger).await, 404);
         assert_eq!(revoke("acme", manager.clone()).await, 204);
 
         // The live connection is closed and the edge reports why.
-        eventually(Duration::from_secs(30), "the edge to be cut off", || async {
-            let (_, status) = terminal.get("/v1/sync/status").await;
-            let revoked = status["last_error"].as_str().is_some_and(|e| e.contains("device_revoked"));
-            (status["connected"] == false && revoked).then_some(())
-        })
+        eventually(
+            Duration::from_secs(30),
+            "the edge to be cut off",
+            || async {
+                let (_, status) = terminal.get("/v1/sync/status").await;
+                let revoked = status["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("device_revoked"));
+                (status["connected"] == false && revoked).then_some(())
+            },
+        )
         .await;
 
         // A new connection with the same certificate is refused.
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
         endpoint.set_default_client_config(
-            quic::sync_client_config(&enrollment.ca_cert_der, enrollment.device_cert_der.clone(), enrollment.device_key_pkcs8_der.clone())
-                .unwrap(),
+            quic::sync_client_config(
+                &enrollment.ca_cert_der,
+                enrollment.device_cert_der.clone(),
+                enrollment.device_key_pkcs8_der.clone(),
+            )
+            .unwrap(),
         );
-        let connection = endpoint.connect(hub.quic, HUB_SERVER_NAME).unwrap().await.unwrap();
+        let connection = endpoint
+            .connect(hub.quic, HUB_SERVER_NAME)
+            .unwrap()
+            .await
+            .unwrap();
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
-        writer.send(&Message::Hello { software: "test".into() }).await.unwrap();
+        writer
+            .send(&Message::Hello {
+                software: "test".into(),
+            })
+            .await
+            .unwrap();
         match reader.recv().await.unwrap() {
             Some(Message::Reject { code, .. }) => assert_eq!(code, RejectCode::DeviceRevoked),
             other => panic!("expected a refusal, got {other:?}"),
@@ -84,10 +120,12 @@ fn a_revoked_device_is_disconnected_and_refused() {
         connection.close(0_u32.into(), b"");
         endpoint.wait_idle().await;
 
-        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM security_events WHERE kind = 'device_revoked'")
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let events: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM security_events WHERE kind = 'device_revoked'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
         assert_eq!(events, 1);
         pool.close().await;
     });

@@ -11,8 +11,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use shared_model::CatalogItem;
 use shared_model::tax::{BPS_WHOLE, TaxMode, TaxRate};
-use shared_model::{CatalogItem, ItemId};
 use utoipa::ToSchema;
 
 /// Roles that may change an outlet's catalog.
@@ -120,14 +120,14 @@ fn parse_item(index: usize, dto: &CatalogItemDto) -> Result<CatalogItem, ApiErro
         }
         tax_rates.push(TaxRate::new(rate.code.clone(), rate.rate_bps));
     }
-    Ok(CatalogItem {
-        id: ItemId(dto.id.clone()),
-        name: dto.name.trim().to_owned(),
-        category: dto.category.trim().to_owned(),
-        price_minor: dto.price_minor,
+    Ok(CatalogItem::simple(
+        &dto.id,
+        dto.name.trim(),
+        dto.category.trim(),
+        dto.price_minor,
         tax_mode,
         tax_rates,
-    })
+    ))
 }
 
 fn to_dto(item: &CatalogItem) -> CatalogItemDto {

@@ -28,7 +28,10 @@ pub struct DeviceDto {
 
 #[utoipa::path(get, path = "/v1/{tenant}/pos/devices", params(("tenant" = String, Path)),
     responses((status = 200, body = [DeviceDto])), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, context: TenantContext) -> Result<Json<Vec<DeviceDto>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    context: TenantContext,
+) -> Result<Json<Vec<DeviceDto>>, ApiError> {
     context.require_any_role(&["admin", "manager", "auditor", "service"])?;
     let format = |at: time::OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     let rows = list_devices(&state.pool, context.tenant.id).await?;
@@ -49,7 +52,11 @@ pub async fn list(State(state): State<AppState>, context: TenantContext) -> Resu
 
 #[utoipa::path(post, path = "/v1/{tenant}/pos/devices/{id}/revoke", params(("tenant" = String, Path), ("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn revoke(State(state): State<AppState>, context: TenantContext, Path(path): Path<(String, String)>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
     context.require_any_role(DEVICE_ADMINS)?;
     let id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
     if revoke_device(&state.pool, context.tenant.id, id).await? {

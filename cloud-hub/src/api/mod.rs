@@ -51,7 +51,10 @@ pub fn router(state: AppState) -> Router {
             delete(catalog::remove),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
-        .route("/v1/{tenant}/pos/devices/{id}/revoke", post(devices::revoke))
+        .route(
+            "/v1/{tenant}/pos/devices/{id}/revoke",
+            post(devices::revoke),
+        )
         .route(
             "/v1/{tenant}/pos/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -217,7 +217,15 @@ pub struct DeviceRow {
 }
 
 pub async fn list(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
-    type Row = (Uuid, String, String, String, OffsetDateTime, Option<OffsetDateTime>, Option<OffsetDateTime>);
+    type Row = (
+        Uuid,
+        String,
+        String,
+        String,
+        OffsetDateTime,
+        Option<OffsetDateTime>,
+        Option<OffsetDateTime>,
+    );
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT d.id, o.code, d.kind, d.software, d.enrolled_at, d.last_seen_at, d.revoked_at
          FROM devices d JOIN outlets o ON o.tenant_id = d.tenant_id AND o.id = d.outlet_id
@@ -259,7 +267,14 @@ pub async fn revoke(pool: &PgPool, tenant: TenantId, device_id: Uuid) -> Result<
         .bind(device_id.to_string())
         .execute(&mut *tx)
         .await?;
-    record_security_event_in(&mut tx, tenant, device_id, "device_revoked", "revoked through the API").await?;
+    record_security_event_in(
+        &mut tx,
+        tenant,
+        device_id,
+        "device_revoked",
+        "revoked through the API",
+    )
+    .await?;
     tx.commit().await?;
     Ok(true)
 }
@@ -271,12 +286,14 @@ async fn record_security_event_in(
     kind: &str,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO security_events (tenant_id, device_id, kind, detail) VALUES ($1, $2, $3, $4)")
-        .bind(tenant.0)
-        .bind(device_id)
-        .bind(kind)
-        .bind(detail)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO security_events (tenant_id, device_id, kind, detail) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(tenant.0)
+    .bind(device_id)
+    .bind(kind)
+    .bind(detail)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }

@@ -2,10 +2,10 @@
 
 use crate::pki::{HubCa, fingerprint};
 use crate::services::enrollment::{self, EnrollFailure, EnrollRequest};
+use crate::store::devices::REVOKED_CHANNEL;
 use crate::store::devices::{
     DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen,
 };
-use crate::store::devices::REVOKED_CHANNEL;
 use crate::store::feed::{FEED_CHANNEL, entries_after};
 use crate::store::ingest::{ingest_batch, load_cursor};
 use sqlx::PgPool;
@@ -62,7 +62,9 @@ impl FeedNotifier {
             loop {
                 match listener.recv().await {
                     Ok(notice) => {
-                        let Ok(id) = notice.payload().parse() else { continue };
+                        let Ok(id) = notice.payload().parse() else {
+                            continue;
+                        };
                         let _ = if notice.channel() == REVOKED_CHANNEL {
                             revoked_out.send(id)
                         } else {

@@ -1,20 +1,22 @@
 //! The outlet's catalog, and the demo catalog a fresh box starts with.
 
 use crate::store::{Store, StoreError};
+use shared_model::CatalogItem;
 use shared_model::tax::{TaxMode, TaxRate};
-use shared_model::{CatalogItem, ItemId};
 use std::sync::Arc;
 
 /// A small café catalog in KES, VAT 16 % inclusive, so a fresh box can sell at once.
 pub fn demo_catalog() -> Vec<CatalogItem> {
     let vat = || vec![TaxRate::new("VAT16", 1600)];
-    let item = |id: &str, name: &str, category: &str, price_minor: i64, tax_rates| CatalogItem {
-        id: ItemId(id.into()),
-        name: name.into(),
-        category: category.into(),
-        price_minor,
-        tax_mode: TaxMode::Inclusive,
-        tax_rates,
+    let item = |id: &str, name: &str, category: &str, price_minor: i64, tax_rates| {
+        CatalogItem::simple(
+            id,
+            name,
+            category,
+            price_minor,
+            TaxMode::Inclusive,
+            tax_rates,
+        )
     };
     vec![
         item("sku-espresso", "Espresso", "coffee", 20_000, vat()),

@@ -7,15 +7,46 @@
 //!
 //! ```text
 //!  open ──send──▶ sent ──pay part──▶ partially_paid ──pay rest──▶ paid ──close──▶ closed
-//!   │               │                                  ▲
-//!   └───────┴── void (no payments) ──▶ voided          └──── pay in full (from open/sent)
+//!   │  ◀─lines─┘  │                                   ▲            │               │
+//!   │              │                                   │            └── refund ─────┴─▶ refunded
+//!   ├──────────────┴── void (no payments) ──▶ voided   └── pay in full (from open/sent)
+//!   └──────────────┴── merge into another ──▶ merged
 //! ```
+//!
+//! Lines, discounts, promotions and the service charge change only while the order is open or
+//! sent; sending fires the unsent lines to the kitchen, and a line voided after it was sent
+//! stays on the order (as waste) with its reason. Refunds, partial or whole, are new facts on
+//! a paid or closed order; a whole refund ends in `refunded`. Every command returns its own
+//! typed error when the transition is not allowed; [`Order::apply`] re-checks the same rules.
+//!
+//! The commands added for issue 3 live in submodules: [`adjustments`] (send, line voids,
+//! discounts, promotions, service charge, tips, tax policy, detailed lines), [`refunds`] and
+//! [`merge`].
 
+pub mod adjustments;
+pub mod merge;
+pub mod refunds;
+
+pub use adjustments::{
+    CashRoundingError, DiscountError, LineRequest, LineRequestError, LineVoidError,
+    PromotionsError, SendError, ServiceChargeError, TaxPolicyError, TipError,
+};
+pub use merge::MergeError;
+pub use refunds::{RefundError, RefundRequest};
+
+use crate::allocation::allocate_largest_remainder;
 use crate::catalog::CatalogItem;
 use crate::events::OrderEvent;
-use crate::ids::{LineId, OrderId, PaymentId};
+use crate::ids::{DiscountId, LineId, OrderId, PaymentId, RefundId, TipId};
+use crate::modifiers::ChosenModifier;
 use crate::money::Currency;
-use crate::tax::{RoundingMode, TaxMode, TaxPortion, TaxRate, merge_portion, tax_amount};
+use crate::pricebook::PriceSource;
+use crate::pricing::{DiscountKind, Quantity, ServiceCharge};
+use crate::promotions::AppliedPromotion;
+use crate::tax::{
+    RoundingMode, TaxMode, TaxPolicy, TaxPortion, TaxRate, TaxRoundingLevel, TaxableAmount,
+    tax_amount, tax_invoice,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -28,7 +59,17 @@ pub const ORDER_LINES_MAX: usize = 500;
 pub const ORDER_PAYMENTS_MAX: usize = 50;
 /// Longest free-text reason or reference kept on an order.
 pub const TEXT_LEN_MAX: usize = 200;
+/// Most discounts on one order. Why: a bill with more is an abuse pattern to escalate, not to
+/// compute; it also bounds the totals pass.
+pub const ORDER_DISCOUNTS_MAX: usize = 20;
+/// Most tips on one order (one per card, or per split share).
+pub const ORDER_TIPS_MAX: usize = 50;
+/// Most refunds on one order.
+pub const ORDER_REFUNDS_MAX: usize = 50;
+/// Highest seat number. Why: the largest banquet table seen is far below; it bounds split-by-seat.
+pub const SEAT_MAX: u16 = 500;
 
+/// How the order is served; drives channel price books and kitchen routing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderType {
@@ -42,6 +83,7 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// Every order type, in display order.
     pub const ALL: [OrderType; 7] = [
         OrderType::DineIn,
         OrderType::BarTab,
@@ -52,6 +94,7 @@ impl OrderType {
         OrderType::Kiosk,
     ];
 
+    /// The stable snake_case name used in APIs and storage.
     pub fn as_str(&self) -> &'static str {
         match self {
             OrderType::DineIn => "dine_in",
@@ -64,11 +107,13 @@ impl OrderType {
         }
     }
 
+    /// Parses [`OrderType::as_str`]'s output.
     pub fn parse(text: &str) -> Option<OrderType> {
         OrderType::ALL.into_iter().find(|t| t.as_str() == text)
     }
 }
 
+/// Where an order is in its life; see the module diagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderState {
@@ -78,9 +123,14 @@ pub enum OrderState {
     Paid,
     Closed,
     Voided,
+    /// Everything paid was refunded.
+    Refunded,
+    /// The lines moved to another order.
+    Merged,
 }
 
 impl OrderState {
+    /// The stable snake_case name used in APIs and storage.
     pub fn as_str(&self) -> &'static str {
         match self {
             OrderState::Open => "open",
@@ -89,14 +139,16 @@ impl OrderState {
             OrderState::Paid => "paid",
             OrderState::Closed => "closed",
             OrderState::Voided => "voided",
+            OrderState::Refunded => "refunded",
+            OrderState::Merged => "merged",
         }
     }
 
-    fn accepts_lines(&self) -> bool {
+    pub(crate) fn accepts_lines(&self) -> bool {
         matches!(self, OrderState::Open | OrderState::Sent)
     }
 
-    fn accepts_payments(&self) -> bool {
+    pub(crate) fn accepts_payments(&self) -> bool {
         matches!(
             self,
             OrderState::Open | OrderState::Sent | OrderState::PartiallyPaid
@@ -104,6 +156,7 @@ impl OrderState {
     }
 }
 
+/// How a payment was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tender {
@@ -122,12 +175,16 @@ impl Tender {
 }
 
 /// One priced line. Prices and taxes are fixed when the line is added: a later price change in
-/// the catalog does not reprice a line already on a bill.
+/// the catalog does not reprice a line already on a bill. `net/tax/gross` are the line before
+/// any discount; [`Order::totals`] applies discounts and the tax policy on top.
+///
+/// Fields after `taxes` were added later and default when an older stored document lacks them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderLine {
     pub id: LineId,
     pub item_id: crate::catalog::ItemId,
     pub name: String,
+    /// Units; 1 for a measured line (see `measured`).
     pub quantity: i64,
     pub unit_price_minor: i64,
     pub tax_mode: TaxMode,
@@ -136,8 +193,113 @@ pub struct OrderLine {
     pub tax_minor: i64,
     pub gross_minor: i64,
     pub taxes: Vec<TaxPortion>,
+    #[serde(default)]
+    pub category: String,
+    /// The scale reading of a weighed or measured line.
+    #[serde(default)]
+    pub measured: Option<Quantity>,
+    #[serde(default)]
+    pub modifiers: Vec<ChosenModifier>,
+    #[serde(default)]
+    pub price_source: PriceSource,
+    #[serde(default)]
+    pub seat: Option<u16>,
+    #[serde(default)]
+    pub course: Option<u8>,
+    /// "No onions", "allergic to nuts".
+    #[serde(default)]
+    pub instructions: Option<String>,
+    #[serde(default)]
+    pub age_restricted: bool,
+    /// A combo component already at a bundle price: promotions skip it.
+    #[serde(default)]
+    pub exclude_from_promotions: bool,
+    /// Set when the order is sent; derived from `Sent` events, never carried by `LineAdded`.
+    #[serde(default)]
+    pub sent: bool,
+    /// Set by `LineVoided`; never carried by `LineAdded`.
+    #[serde(default)]
+    pub voided: Option<LineVoid>,
 }
 
+impl OrderLine {
+    /// The amount in the price's own terms: gross if inclusive, net if exclusive.
+    pub fn price_amount_minor(&self) -> i64 {
+        match self.tax_mode {
+            TaxMode::Inclusive => self.gross_minor,
+            TaxMode::Exclusive => self.net_minor,
+        }
+    }
+
+    /// Whether the line still counts toward the bill.
+    pub fn is_live(&self) -> bool {
+        self.voided.is_none()
+    }
+
+    /// Whether the line carries anything beyond the original (issue 1) line fields.
+    pub fn has_details(&self) -> bool {
+        !self.category.is_empty()
+            || self.measured.is_some()
+            || !self.modifiers.is_empty()
+            || self.price_source != PriceSource::Shelf
+            || self.seat.is_some()
+            || self.course.is_some()
+            || self.instructions.is_some()
+            || self.age_restricted
+            || self.exclude_from_promotions
+    }
+}
+
+/// Why and when a line was voided.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LineVoid {
+    pub reason: String,
+    /// Voided after the kitchen had it: reported as waste.
+    pub after_send: bool,
+    pub voided_at_ms: i64,
+}
+
+/// What a discount applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "target", rename_all = "snake_case")]
+pub enum DiscountTarget {
+    Line { line_id: LineId },
+    Order,
+}
+
+/// A cashier's discount. The amount is computed in [`Order::totals`] from the lines live at
+/// the time, so a percentage keeps applying to what is on the bill.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderDiscount {
+    pub id: DiscountId,
+    pub target: DiscountTarget,
+    pub kind: DiscountKind,
+    pub reason: String,
+    pub applied_at_ms: i64,
+}
+
+/// A tip: before payment it is added to what is due; after payment it is captured against
+/// the card payment it names (a tip adjustment) and counts as paid.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Tip {
+    pub id: TipId,
+    pub amount_minor: i64,
+    pub payment_id: Option<PaymentId>,
+    pub added_at_ms: i64,
+}
+
+/// Money given back, with the lines it covers (empty for a refund by amount).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: RefundId,
+    pub tender: Tender,
+    pub amount_minor: i64,
+    pub line_ids: Vec<LineId>,
+    pub reason: String,
+    pub refunded_at_ms: i64,
+}
+
+/// One tender applied to an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub id: PaymentId,
@@ -155,13 +317,46 @@ pub struct Payment {
 pub struct OrderTotals {
     pub net_minor: i64,
     pub tax_minor: i64,
+    /// Lines and service charge after discounts, with tax, plus tips and cash rounding.
     pub total_minor: i64,
     pub taxes: Vec<TaxPortion>,
+    /// Payments plus tips captured after payment.
     pub paid_minor: i64,
     pub change_minor: i64,
     pub balance_due_minor: i64,
+    /// Live lines before any discount, in their prices' own terms.
+    #[serde(default)]
+    pub subtotal_minor: i64,
+    /// Promotions and discounts together.
+    #[serde(default)]
+    pub discount_minor: i64,
+    /// Service charge with its tax.
+    #[serde(default)]
+    pub service_charge_minor: i64,
+    #[serde(default)]
+    pub tip_minor: i64,
+    #[serde(default)]
+    pub refunded_minor: i64,
+    /// The cash rounding line, included in `total_minor`.
+    #[serde(default)]
+    pub cash_rounding_minor: i64,
+    /// Per live line (in line order): its final gross and its share of the service charge,
+    /// which is what a split bill divides.
+    #[serde(default)]
+    pub lines: Vec<LineTotal>,
 }
 
+/// One live line's final figures.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineTotal {
+    pub line_id: LineId,
+    pub seat: Option<u16>,
+    pub discount_minor: i64,
+    pub gross_minor: i64,
+    pub service_charge_share_minor: i64,
+}
+
+/// The order aggregate, rebuilt by folding its [`OrderEvent`]s with [`Order::apply`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
@@ -174,8 +369,26 @@ pub struct Order {
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
     pub void_reason: Option<String>,
+    #[serde(default)]
+    pub discounts: Vec<OrderDiscount>,
+    #[serde(default)]
+    pub promotions: Vec<AppliedPromotion>,
+    #[serde(default)]
+    pub service_charge: Option<ServiceCharge>,
+    #[serde(default)]
+    pub tips: Vec<Tip>,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+    #[serde(default)]
+    pub tax_policy: TaxPolicy,
+    #[serde(default)]
+    pub merged_into: Option<OrderId>,
+    /// Sum of the cash rounding lines (negative when rounded down).
+    #[serde(default)]
+    pub cash_rounding_minor: i64,
 }
 
+/// Why a line could not be added.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AddLineError {
     #[error("order is {0}; lines can only be added while it is open or sent")]
@@ -190,8 +403,11 @@ pub enum AddLineError {
     NegativePrice,
     #[error("line amount out of range")]
     Overflow,
+    #[error("a new line cannot already be sent or voided")]
+    BadLine,
 }
 
+/// Why a payment could not be taken.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum PaymentError {
     #[error("order is {0}; it does not take payments")]
@@ -211,12 +427,14 @@ pub enum PaymentError {
     DuplicatePayment,
 }
 
+/// Why an order could not be closed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CloseError {
     #[error("order is {0}; only a fully paid order can be closed")]
     NotPaid(&'static str),
 }
 
+/// Why an order could not be voided.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum VoidError {
     #[error("order is {0}; only an open or sent order can be voided")]
@@ -246,6 +464,26 @@ pub enum ApplyError {
     Close(#[from] CloseError),
     #[error(transparent)]
     Void(#[from] VoidError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    LineVoid(#[from] LineVoidError),
+    #[error(transparent)]
+    Discount(#[from] DiscountError),
+    #[error(transparent)]
+    Promotions(#[from] PromotionsError),
+    #[error(transparent)]
+    ServiceCharge(#[from] ServiceChargeError),
+    #[error(transparent)]
+    Tip(#[from] TipError),
+    #[error(transparent)]
+    Refund(#[from] RefundError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    TaxPolicy(#[from] TaxPolicyError),
+    #[error(transparent)]
+    CashRounding(#[from] CashRoundingError),
 }
 
 impl Order {
@@ -269,6 +507,14 @@ impl Order {
                 opened_at_ms: *opened_at_ms,
                 closed_at_ms: None,
                 void_reason: None,
+                discounts: Vec::new(),
+                promotions: Vec::new(),
+                service_charge: None,
+                tips: Vec::new(),
+                refunds: Vec::new(),
+                tax_policy: TaxPolicy::default(),
+                merged_into: None,
+                cash_rounding_minor: 0,
             }),
             _ => None,
         }
@@ -308,6 +554,17 @@ impl Order {
             tax_minor: taxed.tax_minor,
             gross_minor: taxed.gross_minor,
             taxes: taxed.portions,
+            category: item.category.clone(),
+            measured: None,
+            modifiers: Vec::new(),
+            price_source: PriceSource::Shelf,
+            seat: None,
+            course: None,
+            instructions: None,
+            age_restricted: item.age_restricted,
+            exclude_from_promotions: false,
+            sent: false,
+            voided: None,
         };
         self.check_line(&line)?;
         Ok(OrderEvent::LineAdded {
@@ -316,9 +573,12 @@ impl Order {
         })
     }
 
-    fn check_line(&self, line: &OrderLine) -> Result<(), AddLineError> {
+    pub(crate) fn check_line(&self, line: &OrderLine) -> Result<(), AddLineError> {
         if !self.state.accepts_lines() {
             return Err(AddLineError::NotOpen(self.state.as_str()));
+        }
+        if line.sent || line.voided.is_some() {
+            return Err(AddLineError::BadLine);
         }
         if self.lines.len() >= ORDER_LINES_MAX {
             return Err(AddLineError::TooManyLines);
@@ -407,7 +667,7 @@ impl Order {
         })
     }
 
-    /// Decides voiding an unpaid order.
+    /// Decides voiding an unpaid order, before or after it was sent.
     pub fn void(&self, reason: &str, voided_at_ms: i64) -> Result<OrderEvent, VoidError> {
         if !matches!(self.state, OrderState::Open | OrderState::Sent) {
             return Err(VoidError::NotVoidable(self.state.as_str()));
@@ -465,30 +725,253 @@ impl Order {
                 self.void_reason = Some(reason.clone());
                 self.closed_at_ms = Some(*voided_at_ms);
             }
+            OrderEvent::Sent { sent_at_ms, .. } => {
+                self.send(*sent_at_ms)?;
+                self.state = OrderState::Sent;
+                for line in self.lines.iter_mut().filter(|line| line.is_live()) {
+                    line.sent = true;
+                }
+            }
+            OrderEvent::LineVoided {
+                line_id,
+                reason,
+                after_send,
+                voided_at_ms,
+                ..
+            } => {
+                let decided = self.void_line(*line_id, reason, *voided_at_ms)?;
+                if decided
+                    != (OrderEvent::LineVoided {
+                        order_id: self.id,
+                        line_id: *line_id,
+                        reason: reason.clone(),
+                        after_send: *after_send,
+                        voided_at_ms: *voided_at_ms,
+                    })
+                {
+                    return Err(LineVoidError::Contradicts.into());
+                }
+                // A promotion evaluated with this line may no longer hold (a 3-for-2 with one
+                // of the three gone): drop them all until the edge re-evaluates, so a void can
+                // only ever raise the bill, never give something away.
+                self.promotions.clear();
+                if let Some(line) = self.lines.iter_mut().find(|line| line.id == *line_id) {
+                    line.voided = Some(LineVoid {
+                        reason: reason.clone(),
+                        after_send: *after_send,
+                        voided_at_ms: *voided_at_ms,
+                    });
+                }
+            }
+            OrderEvent::DiscountApplied { discount, .. } => {
+                self.check_discount(discount)?;
+                self.discounts.push(discount.clone());
+            }
+            OrderEvent::PromotionsApplied { promotions, .. } => {
+                self.check_promotions(promotions)?;
+                self.promotions = promotions.clone();
+            }
+            OrderEvent::ServiceChargeSet { charge, .. } => {
+                self.check_service_charge(charge.as_ref())?;
+                self.service_charge = charge.clone();
+            }
+            OrderEvent::TipAdded { tip, .. } => {
+                self.check_tip(tip)?;
+                self.tips.push(tip.clone());
+                self.settle_state();
+            }
+            OrderEvent::Refunded { refund, .. } => {
+                self.check_refund(refund)?;
+                self.refunds.push(refund.clone());
+                let totals = self.totals();
+                if totals.refunded_minor >= totals.paid_minor {
+                    self.state = OrderState::Refunded;
+                }
+            }
+            OrderEvent::LinesMerged {
+                from_order_id,
+                lines,
+                ..
+            } => {
+                self.check_merge_in(*from_order_id, lines)?;
+                self.lines.extend(lines.iter().cloned());
+            }
+            OrderEvent::MergedInto {
+                into_order_id,
+                merged_at_ms,
+                ..
+            } => {
+                self.check_merge_away(*into_order_id)?;
+                self.state = OrderState::Merged;
+                self.merged_into = Some(*into_order_id);
+                self.closed_at_ms = Some(*merged_at_ms);
+            }
+            OrderEvent::TaxPolicySet { policy, .. } => {
+                self.set_tax_policy(*policy)?;
+                self.tax_policy = *policy;
+            }
+            OrderEvent::CashRoundingApplied {
+                adjustment_minor, ..
+            } => {
+                self.check_cash_rounding(*adjustment_minor)?;
+                self.cash_rounding_minor += adjustment_minor;
+                self.settle_state();
+            }
         }
         Ok(())
     }
 
-    /// Totals derived from lines and payments; the one place an order's figures come from.
+    /// After a tip changes what is due, an order paid in full moves to `paid`, and one that
+    /// owes again (a pre-payment tip) is partially paid.
+    fn settle_state(&mut self) {
+        if !matches!(self.state, OrderState::PartiallyPaid | OrderState::Paid) {
+            return;
+        }
+        self.state = if self.totals().balance_due_minor == 0 {
+            OrderState::Paid
+        } else {
+            OrderState::PartiallyPaid
+        };
+    }
+
+    /// Totals derived from lines, adjustments and payments; the one place an order's figures
+    /// come from.
+    ///
+    /// Each live line starts from its price amount; promotions take their recorded
+    /// allocations (capped at what is left), then line discounts, then order discounts spread
+    /// by largest remainder. The service charge is charged on the discounted lines. Tax is
+    /// computed with the order's [`TaxPolicy`]; a line no discount touched keeps the tax fixed
+    /// when it was added, under per-line rounding.
     pub fn totals(&self) -> OrderTotals {
-        let mut taxes = Vec::new();
-        let (mut net_minor, mut tax_minor, mut total_minor) = (0_i64, 0_i64, 0_i64);
-        for line in &self.lines {
-            net_minor = net_minor.saturating_add(line.net_minor);
-            tax_minor = tax_minor.saturating_add(line.tax_minor);
-            total_minor = total_minor.saturating_add(line.gross_minor);
-            for portion in &line.taxes {
-                merge_portion(&mut taxes, portion);
+        let rounding = self.tax_policy.rounding;
+        let live: Vec<&OrderLine> = self.lines.iter().filter(|line| line.is_live()).collect();
+        let subtotal_minor = live.iter().fold(0_i64, |sum, line| {
+            sum.saturating_add(line.price_amount_minor())
+        });
+        let mut amounts: Vec<i64> = live
+            .iter()
+            .map(|line| line.price_amount_minor().max(0))
+            .collect();
+        for promotion in &self.promotions {
+            for allocation in &promotion.allocations {
+                if let Some(index) = live.iter().position(|line| line.id == allocation.line_id) {
+                    amounts[index] -= allocation.amount_minor.clamp(0, amounts[index]);
+                }
             }
         }
-        let paid_minor = self
-            .payments
+        for discount in &self.discounts {
+            if let DiscountTarget::Line { line_id } = discount.target
+                && let Some(index) = live.iter().position(|line| line.id == line_id)
+            {
+                amounts[index] -= discount.kind.amount_of(amounts[index], rounding);
+            }
+        }
+        for discount in &self.discounts {
+            if discount.target == DiscountTarget::Order {
+                let base: i64 = amounts.iter().sum();
+                let taken = discount.kind.amount_of(base, rounding);
+                let weights: Vec<u64> = amounts.iter().map(|a| a.unsigned_abs()).collect();
+                for (amount, share) in amounts
+                    .iter_mut()
+                    .zip(allocate_largest_remainder(taken, &weights))
+                {
+                    *amount -= share;
+                }
+            }
+        }
+        let service_amount_minor = self
+            .service_charge
+            .as_ref()
+            .map(|charge| charge.amount_on(amounts.iter().sum(), rounding));
+        let no_rates: [TaxRate; 0] = [];
+        let mut taxable: Vec<TaxableAmount> = live
             .iter()
-            .fold(0_i64, |sum, p| sum.saturating_add(p.amount_minor));
+            .zip(&amounts)
+            .map(|(line, amount)| TaxableAmount {
+                amount_minor: *amount,
+                rates: &line.tax_rates,
+                mode: line.tax_mode,
+            })
+            .collect();
+        if let (Some(charge), Some(amount_minor)) = (&self.service_charge, service_amount_minor) {
+            taxable.push(TaxableAmount {
+                amount_minor,
+                rates: if charge.taxable {
+                    &charge.tax_rates
+                } else {
+                    &no_rates
+                },
+                mode: charge.tax_mode,
+            });
+        }
+        let mut invoice = tax_invoice(&taxable, self.tax_policy);
+        if self.tax_policy.level == TaxRoundingLevel::PerLine {
+            // Lines priced under an older rounding keep the figures they were sold with.
+            for ((line, amount), taxed) in live.iter().zip(&amounts).zip(invoice.lines.iter_mut()) {
+                if *amount == line.price_amount_minor() {
+                    taxed.net_minor = line.net_minor;
+                    taxed.tax_minor = line.tax_minor;
+                    taxed.gross_minor = line.gross_minor;
+                    taxed.portions = line.taxes.clone();
+                }
+            }
+        }
+        let mut taxes = Vec::new();
+        let (mut net_minor, mut tax_minor, mut gross_minor) = (0_i64, 0_i64, 0_i64);
+        for taxed in &invoice.lines {
+            net_minor = net_minor.saturating_add(taxed.net_minor);
+            tax_minor = tax_minor.saturating_add(taxed.tax_minor);
+            gross_minor = gross_minor.saturating_add(taxed.gross_minor);
+            for portion in &taxed.portions {
+                crate::tax::merge_portion(&mut taxes, portion);
+            }
+        }
+        let service_charge_minor = if service_amount_minor.is_some() {
+            invoice.lines.last().map_or(0, |taxed| taxed.gross_minor)
+        } else {
+            0
+        };
+        let line_weights: Vec<u64> = invoice.lines[..live.len()]
+            .iter()
+            .map(|taxed| taxed.gross_minor.unsigned_abs())
+            .collect();
+        let service_shares = allocate_largest_remainder(service_charge_minor, &line_weights);
+        let lines = live
+            .iter()
+            .zip(&amounts)
+            .zip(&invoice.lines)
+            .zip(service_shares)
+            .map(|(((line, amount), taxed), service_share)| LineTotal {
+                line_id: line.id,
+                seat: line.seat,
+                discount_minor: line.price_amount_minor().max(0) - amount,
+                gross_minor: taxed.gross_minor,
+                service_charge_share_minor: service_share,
+            })
+            .collect();
+        let tip_minor = self
+            .tips
+            .iter()
+            .fold(0_i64, |sum, tip| sum.saturating_add(tip.amount_minor));
+        let captured_tips_minor = self
+            .tips
+            .iter()
+            .filter(|tip| tip.payment_id.is_some())
+            .fold(0_i64, |sum, tip| sum.saturating_add(tip.amount_minor));
+        let total_minor = gross_minor
+            .saturating_add(tip_minor)
+            .saturating_add(self.cash_rounding_minor);
+        let paid_minor = self.payments.iter().fold(captured_tips_minor, |sum, p| {
+            sum.saturating_add(p.amount_minor)
+        });
         let change_minor = self
             .payments
             .iter()
             .fold(0_i64, |sum, p| sum.saturating_add(p.change_minor));
+        let refunded_minor = self
+            .refunds
+            .iter()
+            .fold(0_i64, |sum, refund| sum.saturating_add(refund.amount_minor));
         OrderTotals {
             net_minor,
             tax_minor,
@@ -497,6 +980,13 @@ impl Order {
             paid_minor,
             change_minor,
             balance_due_minor: total_minor.saturating_sub(paid_minor).max(0),
+            subtotal_minor,
+            discount_minor: subtotal_minor - amounts.iter().sum::<i64>(),
+            service_charge_minor,
+            tip_minor,
+            refunded_minor,
+            cash_rounding_minor: self.cash_rounding_minor,
+            lines,
         }
     }
 }
@@ -504,7 +994,6 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::ItemId;
     use proptest::prelude::*;
     use uuid::Uuid;
 
@@ -513,14 +1002,14 @@ mod tests {
     }
 
     fn item(price_minor: i64) -> CatalogItem {
-        CatalogItem {
-            id: ItemId("sku-coffee".into()),
-            name: "Coffee".into(),
-            category: "drinks".into(),
+        CatalogItem::simple(
+            "sku-coffee",
+            "Coffee",
+            "drinks",
             price_minor,
-            tax_mode: TaxMode::Inclusive,
-            tax_rates: vec![TaxRate::new("VAT16", 1600)],
-        }
+            TaxMode::Inclusive,
+            vec![TaxRate::new("VAT16", 1600)],
+        )
     }
 
     fn open_order() -> Order {
