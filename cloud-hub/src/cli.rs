@@ -68,6 +68,12 @@ enum Command {
         /// Allow webhook endpoints on loopback/private networks (local use only).
         #[arg(long, env = "KIBANDA_WEBHOOK_ALLOW_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
         webhook_allow_private: bool,
+        /// Sustained REST requests per second per tenant (beyond it: 429 with Retry-After).
+        #[arg(long, env = "KIBANDA_RATE_LIMIT_PER_SEC", default_value_t = 100)]
+        rate_limit_per_sec: u32,
+        /// REST requests a tenant may send at once before the sustained rate applies.
+        #[arg(long, env = "KIBANDA_RATE_LIMIT_BURST", default_value_t = 200)]
+        rate_limit_burst: u32,
         /// Most PostgreSQL connections of this hub process.
         #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
         db_connections_max: u32,
@@ -182,6 +188,8 @@ async fn run() -> anyhow::Result<()> {
             webhook_attempts_max,
             webhook_backoff_base_ms,
             webhook_allow_private,
+            rate_limit_per_sec,
+            rate_limit_burst,
             db_connections_max,
         } => {
             let hub = Hub::build(HubConfig {
@@ -196,6 +204,8 @@ async fn run() -> anyhow::Result<()> {
                     jwks_refresh_min_secs,
                 },
                 db_connections_max,
+                rate_limit_per_sec,
+                rate_limit_burst,
                 events: crate::config::EventsConfig {
                     nats_url,
                     webhooks: crate::events::webhooks::WebhookSettings {

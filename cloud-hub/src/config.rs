@@ -18,6 +18,10 @@ pub struct HubConfig {
     /// small box serves best with few connections per hub replica.
     pub db_connections_max: u32,
     pub events: EventsConfig,
+    /// Sustained requests per second per tenant on the REST API.
+    pub rate_limit_per_sec: u32,
+    /// Requests a tenant may send at once before the sustained rate applies.
+    pub rate_limit_burst: u32,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -67,6 +67,10 @@ impl Hub {
                 pool: pool.clone(),
                 auth,
                 webhook_allow_private: config.events.webhook_allow_private,
+                rate_limiter: Arc::new(crate::api::middleware::RateLimiter::new(
+                    config.rate_limit_per_sec,
+                    config.rate_limit_burst,
+                )),
             },
             dispatcher,
             webhook_worker,

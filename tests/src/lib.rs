@@ -121,15 +121,30 @@ impl RunningHub {
         auth: AuthConfig,
         events: cloud_hub::config::EventsConfig,
     ) -> RunningHub {
+        RunningHub::start_tuned(database_url, quic, |config| {
+            config.auth = auth;
+            config.events = events;
+        })
+    }
+
+    /// Starts a hub whose configuration `tune` may change from the test defaults.
+    pub fn start_tuned(
+        database_url: &str,
+        quic: SocketAddr,
+        tune: impl FnOnce(&mut HubConfig),
+    ) -> RunningHub {
         let runtime = runtime();
-        let config = HubConfig {
+        let mut config = HubConfig {
             database_url: database_url.to_owned(),
             http: "127.0.0.1:0".parse().unwrap(),
             quic,
-            auth,
+            auth: AuthConfig::dev_only(),
             db_connections_max: 8,
-            events,
+            events: cloud_hub::config::EventsConfig::default(),
+            rate_limit_per_sec: 10_000,
+            rate_limit_burst: 10_000,
         };
+        tune(&mut config);
         // A restarted hub may find its old UDP port still closing: retry briefly.
         let deadline = Instant::now() + Duration::from_secs(10);
         let hub = loop {

@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod middleware;
 pub mod openapi;
 pub mod orders;
 pub mod sync_audit;
@@ -14,7 +15,7 @@ pub mod webhooks;
 use crate::auth::Authenticator;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use error::ApiError;
@@ -32,6 +33,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Accept webhook URLs on loopback/private networks (tests and local use only).
     pub webhook_allow_private: bool,
+    pub rate_limiter: Arc<middleware::RateLimiter>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -74,7 +76,16 @@ pub fn router(state: AppState) -> Router {
             get(sync_audit::chain),
         )
         .fallback(|| async { ApiError::not_found() })
-        .layer(middleware::from_fn(record_metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::idempotency,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn(record_metrics))
+        .layer(axum::middleware::from_fn(middleware::request_id))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod devices;
 pub mod feed;
+pub mod idempotency;
 pub mod ingest;
 pub mod orders;
 pub mod outbox;
