@@ -34,7 +34,8 @@ pub async fn reserve(
     if inserted.rows_affected() == 1 {
         return Ok(Reservation::Reserved);
     }
-    let row: Option<(Vec<u8>, Option<i32>, Option<Vec<u8>>)> = sqlx::query_as(
+    type Row = (Vec<u8>, Option<i32>, Option<Vec<u8>>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT request_hash, status, response FROM idempotency_keys WHERE tenant_id = $1 AND key = $2",
     )
     .bind(tenant.0)
