@@ -8,9 +8,12 @@
 #![allow(clippy::unwrap_used)]
 
 use edge_node::store::Store;
+use futures_util::StreamExt;
 use kibanda_tests::{RunningHub, TestDb, runtime, tenant_with_outlet};
 use shared_model::tax::RoundingMode;
-use shared_model::{CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender};
+use shared_model::{
+    CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -18,12 +21,25 @@ use sync_protocol::op::{GENESIS_HASH, OpBody, OrderEventV1};
 use sync_protocol::quic::{self, HUB_SERVER_NAME};
 use sync_protocol::{Hlc, Message, WireOp};
 
+/// Enrollments run at once (each is a QUIC handshake, a certificate and a few queries).
+const ENROLL_CONCURRENCY: usize = 16;
+/// QUIC handshakes in flight at once while the edges connect.
+const HANDSHAKE_CONCURRENCY: usize = 64;
+
 fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The four ops of one cash sale, continuing `origin`'s chain.
-fn sale(origin: [u8; 16], next_seq: &mut u64, prev_hash: &mut [u8; 32], now_ms: i64) -> Vec<WireOp> {
+fn sale(
+    origin: [u8; 16],
+    next_seq: &mut u64,
+    prev_hash: &mut [u8; 32],
+    now_ms: i64,
+) -> Vec<WireOp> {
     let opened = OrderEvent::Opened {
         order_id: OrderId(uuid::Uuid::now_v7()),
         number: *next_seq,
@@ -32,10 +48,26 @@ fn sale(origin: [u8; 16], next_seq: &mut u64, prev_hash: &mut [u8; 32], now_ms: 
         opened_at_ms: now_ms,
     };
     let mut order = Order::from_opened(&opened).unwrap();
-    let item = CatalogItem::simple("sku-chai", "Chai", "tea", 15_000, shared_model::TaxMode::Inclusive, vec![shared_model::TaxRate::new("VAT16", 1600)]);
-    let line = order.add_line(LineId(uuid::Uuid::now_v7()), &item, 1, RoundingMode::HalfUp).unwrap();
+    let item = CatalogItem::simple(
+        "sku-chai",
+        "Chai",
+        "tea",
+        15_000,
+        shared_model::TaxMode::Inclusive,
+        vec![shared_model::TaxRate::new("VAT16", 1600)],
+    );
+    let line = order
+        .add_line(LineId(uuid::Uuid::now_v7()), &item, 1, RoundingMode::HalfUp)
+        .unwrap();
     order.apply(&line).unwrap();
-    let pay = order.take_payment(PaymentId(uuid::Uuid::now_v7()), Tender::Cash, 20_000, now_ms).unwrap();
+    let pay = order
+        .take_payment(
+            PaymentId(uuid::Uuid::now_v7()),
+            Tender::Cash,
+            20_000,
+            now_ms,
+        )
+        .unwrap();
     order.apply(&pay).unwrap();
     let close = order.close(now_ms).unwrap();
     [opened, line, pay, close]
@@ -44,7 +76,10 @@ fn sale(origin: [u8; 16], next_seq: &mut u64, prev_hash: &mut [u8; 32], now_ms: 
             let op = WireOp {
                 origin,
                 seq: *next_seq,
-                hlc: Hlc { wall_ms: now_ms as u64, logical: *next_seq as u32 },
+                hlc: Hlc {
+                    wall_ms: now_ms as u64,
+                    logical: *next_seq as u32,
+                },
                 prev_hash: *prev_hash,
                 body: OpBody::Order(OrderEventV1::from(event)).encode(),
             };
@@ -61,54 +96,110 @@ fn main() {
     let seconds = env("KIBANDA_BENCH_SECONDS", 15);
     let driver = runtime();
     let db = TestDb::create(&driver);
-    let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| config.db_connections_max = 32);
+    let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| {
+        config.db_connections_max = 32
+    });
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
 
     // Enroll every simulated edge for real (one-time code, proof, device certificate).
     let enrolled = Instant::now();
     let dirs: Vec<tempfile::TempDir> = (0..edges).map(|_| tempfile::tempdir().unwrap()).collect();
     let identities = driver.block_on(async {
-        let mut identities = Vec::new();
-        for (index, dir) in dirs.iter().enumerate() {
-            let code = if index == 0 {
-                tenant_with_outlet(&pool, "bench", "outlet-0").await
-            } else {
-                let outlet = format!("outlet-{index}");
-                cloud_hub::services::admin::create_outlet(&pool, "bench", &outlet, "Outlet", "Africa/Nairobi", "KES").await.unwrap();
-                cloud_hub::services::admin::create_enrollment_code(&pool, "bench", &outlet, time::Duration::minutes(15))
-                    .await
-                    .unwrap()
-                    .0
-                    .display()
-            };
-            let store = Arc::new(Store::open(&dir.path().join("edge.sqlite")).unwrap());
-            let enrollment = edge_node::enroll::enroll(store.clone(), &hub.quic.to_string(), &code).await.unwrap();
-            identities.push((*store.node_id().as_bytes(), enrollment));
+        let code = tenant_with_outlet(&pool, "bench", "outlet-0").await;
+        let mut codes = vec![code];
+        for index in 1..edges {
+            let outlet = format!("outlet-{index}");
+            cloud_hub::services::admin::create_outlet(
+                &pool,
+                "bench",
+                &outlet,
+                "Outlet",
+                "Africa/Nairobi",
+                "KES",
+            )
+            .await
+            .unwrap();
+            codes.push(
+                cloud_hub::services::admin::create_enrollment_code(
+                    &pool,
+                    "bench",
+                    &outlet,
+                    time::Duration::minutes(30),
+                )
+                .await
+                .unwrap()
+                .0
+                .display(),
+            );
         }
-        identities
+        let hub_addr = hub.quic.to_string();
+        futures_util::stream::iter(dirs.iter().zip(codes))
+            .map(|(dir, code)| {
+                let hub_addr = hub_addr.clone();
+                async move {
+                    let store = Arc::new(Store::open(&dir.path().join("edge.sqlite")).unwrap());
+                    let enrollment = edge_node::enroll::enroll(store.clone(), &hub_addr, &code)
+                        .await
+                        .unwrap();
+                    (*store.node_id().as_bytes(), enrollment)
+                }
+            })
+            .buffer_unordered(ENROLL_CONCURRENCY)
+            .collect::<Vec<_>>()
+            .await
     });
     println!("enrolled {edges} edges in {:?}", enrolled.elapsed());
 
     let acked_ops = Arc::new(AtomicU64::new(0));
     let latencies_us = Arc::new(std::sync::Mutex::new(Vec::<u64>::new()));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(seconds);
-    driver.block_on(async {
+    let connected = Arc::new(tokio::sync::Barrier::new(identities.len() + 1));
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(HANDSHAKE_CONCURRENCY));
+    let (started, elapsed) = driver.block_on(async {
         let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
         let mut tasks = Vec::new();
+        let deadline = Arc::new(std::sync::OnceLock::<Instant>::new());
         for (index, (origin, enrollment)) in identities.into_iter().enumerate() {
             let endpoint = endpoint.clone();
             let acked_ops = acked_ops.clone();
             let latencies_us = latencies_us.clone();
+            let connected = connected.clone();
+            let handshakes = handshakes.clone();
+            let deadline = deadline.clone();
             let hub_addr = hub.quic;
             tasks.push(tokio::spawn(async move {
-                let config = quic::sync_client_config(&enrollment.ca_cert_der, enrollment.device_cert_der, enrollment.device_key_pkcs8_der).unwrap();
-                let connection = endpoint.connect_with(config, hub_addr, HUB_SERVER_NAME).unwrap().await.unwrap();
+                let config = quic::sync_client_config(
+                    &enrollment.ca_cert_der,
+                    enrollment.device_cert_der,
+                    enrollment.device_key_pkcs8_der,
+                )
+                .unwrap();
+                let permit = handshakes.acquire().await.unwrap();
+                let connection = endpoint
+                    .connect_with(config, hub_addr, HUB_SERVER_NAME)
+                    .unwrap()
+                    .await
+                    .unwrap();
                 let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
-                writer.send(&Message::Hello { software: "bench".into() }).await.unwrap();
-                assert!(matches!(reader.recv().await.unwrap(), Some(Message::Welcome { .. })));
+                writer
+                    .send(&Message::Hello {
+                        software: "bench".into(),
+                    })
+                    .await
+                    .unwrap();
+                assert!(matches!(
+                    reader.recv().await.unwrap(),
+                    Some(Message::Welcome { .. })
+                ));
+                drop(permit);
+                // Everyone connected: the timed phase starts together.
+                connected.wait().await;
+                let deadline =
+                    *deadline.get_or_init(|| Instant::now() + Duration::from_secs(seconds));
                 // Spread the edges' ticks over the interval.
-                tokio::time::sleep(Duration::from_millis(index as u64 * interval_ms / edges.max(1))).await;
+                tokio::time::sleep(Duration::from_millis(
+                    index as u64 * interval_ms / edges.max(1),
+                ))
+                .await;
                 let (mut next_seq, mut prev_hash) = (1_u64, GENESIS_HASH);
                 let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
                 let mut local = Vec::new();
@@ -129,16 +220,28 @@ fn main() {
                 connection.close(0_u32.into(), b"done");
             }));
         }
+        let connecting = Instant::now();
+        connected.wait().await;
+        println!("{edges} edges connected in {:?}", connecting.elapsed());
+        let started = Instant::now();
         for task in tasks {
             task.await.unwrap();
         }
+        (started, started.elapsed().as_secs_f64())
     });
-    let elapsed = started.elapsed().as_secs_f64();
+    let _ = started;
     let total = acked_ops.load(Ordering::Relaxed);
     let mut latencies = latencies_us.lock().unwrap().clone();
     latencies.sort_unstable();
-    let percentile = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
-    let held: i64 = driver.block_on(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ops").fetch_one(&pool)).unwrap();
+    let percentile = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    let held: i64 = driver
+        .block_on(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM ops").fetch_one(&pool))
+        .unwrap();
     assert_eq!(held as u64, total, "every acknowledged op is in PostgreSQL");
     println!(
         "many edges: {edges} edges, one sale (4 ops) per edge every {interval_ms} ms for {seconds} s -> {total} ops committed, {:.0} ops/s; edge send -> hub commit ack p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

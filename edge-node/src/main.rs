@@ -49,6 +49,18 @@ enum Command {
         #[arg(long, env = "KIBANDA_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
+    /// Wipe this edge's store. Refused while sales have not reached the hub, unless they are
+    /// exported first (`--export FILE --force`).
+    Wipe {
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+        /// Write every op the hub has not acknowledged to this file (JSON lines) first.
+        #[arg(long)]
+        export: Option<PathBuf>,
+        /// Confirm wiping a store that holds un-synced ops (only together with --export).
+        #[arg(long)]
+        force: bool,
+    },
     /// Pair a terminal: prints the bearer token it must send to the LAN API.
     PairDevice {
         /// A name for the terminal, e.g. "till-1".
@@ -125,6 +137,20 @@ async fn run() -> anyhow::Result<()> {
                 enrollment.outlet_code,
                 enrollment.outlet_name,
                 enrollment.hub_addr
+            );
+            Ok(())
+        }
+        Command::Wipe {
+            data_dir,
+            export,
+            force,
+        } => {
+            let dir = data_dir.unwrap_or_else(default_data_dir);
+            let outcome = edge_node::services::wipe::wipe(&dir, export.as_deref(), force)?;
+            println!(
+                "wiped {} ({} un-synced ops exported)",
+                dir.display(),
+                outcome.exported_ops
             );
             Ok(())
         }

@@ -80,3 +80,68 @@ fn help_documents_every_flag_with_its_environment_variable() {
         }
     }
 }
+
+#[test]
+fn wiping_a_store_with_unsynced_sales_is_refused_unless_they_are_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = std::sync::Arc::new(
+            edge_node::store::Store::open(&dir.path().join(edge_node::config::STORE_FILE)).unwrap(),
+        );
+        edge_node::services::catalog::seed_demo_if_empty(&store).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let orders = edge_node::services::orders::OrderService::new(
+                store.clone(),
+                shared_model::Currency::kes(),
+            );
+            let order = orders
+                .open(shared_model::OrderType::TakeOut, 1)
+                .await
+                .unwrap();
+            orders
+                .add_line(order.id, shared_model::ItemId("sku-chai".into()), 1, 2)
+                .await
+                .unwrap();
+        });
+    }
+    let wipe = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_edge-node"))
+            .args(["wipe", "--data-dir"])
+            .arg(dir.path())
+            .args(extra)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap()
+    };
+    let refused = wipe(&[]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("2 ops"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let export = dir.path().join("unsynced.jsonl");
+    let without_force = wipe(&["--export", export.to_str().unwrap()]);
+    assert!(!without_force.status.success());
+    assert!(
+        dir.path().join(edge_node::config::STORE_FILE).exists(),
+        "nothing was wiped"
+    );
+
+    let forced = wipe(&["--export", export.to_str().unwrap(), "--force"]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&export)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
+    assert!(!dir.path().join(edge_node::config::STORE_FILE).exists());
+}

@@ -325,6 +325,12 @@ impl SyncServer {
                         metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
                         metrics::counter!(crate::metrics::OPS_INGESTED)
                             .increment(outcome.new_ops as u64);
+                        // Sync lag per outlet: how old the newest op of this batch is.
+                        if let Some(last) = ops.last() {
+                            let lag_ms = (crate::now_ms() - last.hlc.wall_ms as i64).max(0);
+                            metrics::gauge!("kibanda_sync_lag_seconds", "outlet" => device.outlet_id.to_string())
+                                .set(lag_ms as f64 / 1000.0);
+                        }
                         if self.take_ack_drop_fault() {
                             tracing::warn!("fault injection: dropping an ack after commit");
                             connection.close(1_u32.into(), b"fault: ack dropped");

@@ -222,6 +222,9 @@ pub struct SyncStatusDto {
     pub last_acked_seq: u64,
     /// Age of the oldest op the hub has not acknowledged.
     pub oldest_pending_age_ms: Option<i64>,
+    /// True when the oldest un-synced op is older than an hour: the hub has been out of reach
+    /// for long enough that a manager should look.
+    pub backlog_alert: bool,
     pub last_error: Option<String>,
 }
 

@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod devices;
 pub mod orders;
 pub mod receipts;
+pub mod wipe;
 
 use crate::store::StoreError;
 

@@ -23,6 +23,9 @@ pub const BACKOFF_INITIAL_MS: u64 = 200;
 pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Heartbeat interval on an idle sync stream.
 pub const HEARTBEAT_INTERVAL_MS: u64 = 5_000;
+/// An un-synced op older than this raises the backlog alert. Why 1 h: a shop can ride out a
+/// short outage, but an hour of sales not at the hub is worth a manager's attention.
+pub const BACKLOG_ALERT_AGE_MS: i64 = 3_600_000;
 /// How often an edge that is not enrolled looks again (enrollment runs as its own command).
 pub const ENROLLMENT_POLL_MS: u64 = 1_000;
 
@@ -80,6 +83,15 @@ pub async fn status(store: Arc<Store>, state: Arc<SyncState>) -> Result<SyncStat
         move || Ok((store.enrollment()?, store.outbox_status()?))
     })
     .await?;
+    let oldest_pending_age_ms = outbox
+        .oldest_pending_at_ms
+        .map(|at| (crate::now_ms() - at).max(0));
+    if let Some(age) = oldest_pending_age_ms.filter(|age| *age > BACKLOG_ALERT_AGE_MS) {
+        tracing::warn!(
+            age_ms = age,
+            "sync backlog is old: sales have not reached the hub"
+        );
+    }
     Ok(SyncStatusDto {
         enrolled: enrollment.is_some(),
         connected: state.is_connected(),
@@ -88,9 +100,8 @@ pub async fn status(store: Arc<Store>, state: Arc<SyncState>) -> Result<SyncStat
         ops_pending: outbox.last_seq - outbox.acked_through_seq.min(outbox.last_seq),
         last_seq: outbox.last_seq,
         last_acked_seq: outbox.acked_through_seq,
-        oldest_pending_age_ms: outbox
-            .oldest_pending_at_ms
-            .map(|at| (crate::now_ms() - at).max(0)),
+        oldest_pending_age_ms,
+        backlog_alert: oldest_pending_age_ms.is_some_and(|age| age > BACKLOG_ALERT_AGE_MS),
         last_error: state.last_error(),
     })
 }
