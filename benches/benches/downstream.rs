@@ -14,7 +14,10 @@ use sync_protocol::Message;
 use sync_protocol::feed::{FEED_BATCH_MAX, FeedEntry};
 
 fn main() {
-    let items: usize = std::env::var("KIBANDA_BENCH_ITEMS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let items: usize = std::env::var("KIBANDA_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let driver = runtime();
     let db = TestDb::create(&driver);
     let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
@@ -38,24 +41,49 @@ fn main() {
             assert!(response.status().is_success());
         }
     });
-    println!("uploaded {items} items through the API in {:?}", uploaded.elapsed());
+    println!(
+        "uploaded {items} items through the API in {:?}",
+        uploaded.elapsed()
+    );
 
     // What the feed frames weigh on the wire.
     let bytes: usize = driver.block_on(async {
-        let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as("SELECT seq, body FROM outlet_feed ORDER BY seq").fetch_all(&pool).await.unwrap();
+        let rows: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT seq, body FROM outlet_feed ORDER BY seq")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
         rows.chunks(FEED_BATCH_MAX)
             .map(|chunk| {
-                let entries = chunk.iter().map(|(seq, body)| FeedEntry { seq: *seq as u64, body: body.clone() }).collect();
-                sync_protocol::encode_frame(&Message::FeedBatch { entries }).unwrap().len()
+                let entries = chunk
+                    .iter()
+                    .map(|(seq, body)| FeedEntry {
+                        seq: *seq as u64,
+                        body: body.clone(),
+                    })
+                    .collect();
+                sync_protocol::encode_frame(&Message::FeedBatch { entries })
+                    .unwrap()
+                    .len()
             })
             .sum()
     });
 
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap());
-    driver.block_on(edge_node::enroll::enroll(store.clone(), &hub.quic.to_string(), &code)).unwrap();
+    driver
+        .block_on(edge_node::enroll::enroll(
+            store.clone(),
+            &hub.quic.to_string(),
+            &code,
+        ))
+        .unwrap();
     let started = Instant::now();
-    driver.spawn(edge_node::sync::run(store.clone(), Arc::new(edge_node::sync::SyncState::default()), 1_000));
+    driver.spawn(edge_node::sync::run(
+        store.clone(),
+        Arc::new(edge_node::sync::SyncState::default()),
+        1_000,
+    ));
     while store.feed_through_seq().unwrap() < items as u64 {
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -398,3 +398,25 @@ pub async fn hub_orders(
         }
     }
 }
+
+/// A raw sync connection to `hub` with an enrolled edge's certificate (for protocol-level tests).
+pub async fn raw_sync_connection(
+    enrollment: &edge_node::store::Enrollment,
+    hub: &RunningHub,
+) -> (quinn::Endpoint, quinn::Connection) {
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(
+        sync_protocol::quic::sync_client_config(
+            &enrollment.ca_cert_der,
+            enrollment.device_cert_der.clone(),
+            enrollment.device_key_pkcs8_der.clone(),
+        )
+        .unwrap(),
+    );
+    let connection = endpoint
+        .connect(hub.quic, sync_protocol::quic::HUB_SERVER_NAME)
+        .unwrap()
+        .await
+        .unwrap();
+    (endpoint, connection)
+}

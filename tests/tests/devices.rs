@@ -7,7 +7,7 @@ use kibanda_tests::*;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use sync_protocol::quic::{self, HUB_SERVER_NAME};
+use sync_protocol::quic;
 use sync_protocol::{Message, RejectCode};
 
 #[test]
@@ -92,20 +92,7 @@ fn a_revoked_device_is_disconnected_and_refused() {
         .await;
 
         // A new connection with the same certificate is refused.
-        let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        endpoint.set_default_client_config(
-            quic::sync_client_config(
-                &enrollment.ca_cert_der,
-                enrollment.device_cert_der.clone(),
-                enrollment.device_key_pkcs8_der.clone(),
-            )
-            .unwrap(),
-        );
-        let connection = endpoint
-            .connect(hub.quic, HUB_SERVER_NAME)
-            .unwrap()
-            .await
-            .unwrap();
+        let (endpoint, connection) = raw_sync_connection(&enrollment, &hub).await;
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
         writer
             .send(&Message::Hello {

@@ -8,7 +8,7 @@ use kibanda_tests::*;
 use shared_model::{Currency, OrderEvent, OrderId, OrderType};
 use std::sync::Arc;
 use sync_protocol::op::{GENESIS_HASH, OpBody, OrderEventV1};
-use sync_protocol::quic::{self, HUB_SERVER_NAME};
+use sync_protocol::quic;
 use sync_protocol::{Hlc, Message, RejectCode, WireOp};
 
 fn store_in(dir: &std::path::Path) -> Arc<Store> {
@@ -20,29 +20,6 @@ fn refusal(result: Result<edge_node::store::Enrollment, EnrollError>) -> (Reject
         Err(EnrollError::Refused { code, message }) => (code, message),
         other => panic!("expected a refusal, got {other:?}"),
     }
-}
-
-/// A raw sync connection using an enrolled edge's certificate.
-async fn raw_sync_connection(
-    store: &Store,
-    hub: &RunningHub,
-) -> (quinn::Endpoint, quinn::Connection) {
-    let enrollment = store.enrollment().unwrap().unwrap();
-    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    endpoint.set_default_client_config(
-        quic::sync_client_config(
-            &enrollment.ca_cert_der,
-            enrollment.device_cert_der,
-            enrollment.device_key_pkcs8_der,
-        )
-        .unwrap(),
-    );
-    let connection = endpoint
-        .connect(hub.quic, HUB_SERVER_NAME)
-        .unwrap()
-        .await
-        .unwrap();
-    (endpoint, connection)
 }
 
 fn opened_op(origin: [u8; 16]) -> WireOp {
@@ -138,7 +115,8 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
         enroll(store_b.clone(), &hub_addr, &code_b).await.unwrap();
 
         // Edge B's certificate, ops claiming to come from edge A.
-        let (endpoint, connection) = raw_sync_connection(&store_b, &hub).await;
+        let (endpoint, connection) =
+            raw_sync_connection(&store_b.enrollment().unwrap().unwrap(), &hub).await;
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
         writer
             .send(&Message::Hello {
@@ -184,7 +162,8 @@ fn a_device_of_one_tenant_cannot_push_into_another() {
         );
 
         // B's own, honest op lands in B, and A cannot see it.
-        let (endpoint, connection) = raw_sync_connection(&store_b, &hub).await;
+        let (endpoint, connection) =
+            raw_sync_connection(&store_b.enrollment().unwrap().unwrap(), &hub).await;
         let (mut writer, mut reader) = quic::open_framed(&connection).await.unwrap();
         writer
             .send(&Message::Hello {
@@ -249,7 +228,8 @@ fn a_peer_speaking_an_unknown_protocol_version_is_refused_by_the_hub() {
         enroll(store.clone(), &hub.quic.to_string(), &code)
             .await
             .unwrap();
-        let (endpoint, connection) = raw_sync_connection(&store, &hub).await;
+        let (endpoint, connection) =
+            raw_sync_connection(&store.enrollment().unwrap().unwrap(), &hub).await;
         let (mut send, recv) = connection.open_bi().await.unwrap();
         let mut frame = sync_protocol::encode_frame(&Message::Hello {
             software: "future".into(),
