@@ -60,3 +60,7 @@ uuid_id!(
     /// A refund of some or all of what was paid.
     RefundId
 );
+uuid_id!(
+    /// One drawer session: a drawer assigned to a terminal and a cashier, from float to close.
+    DrawerSessionId
+);
