@@ -152,11 +152,11 @@ fn to_dto(item: &CatalogItem) -> CatalogItemDto {
 }
 
 async fn outlet_id(
-    state: &AppState,
+    tx: &mut sqlx::PgConnection,
     context: &TenantContext,
     code: &str,
 ) -> Result<uuid::Uuid, ApiError> {
-    Ok(outlet_by_code(&state.pool, context.tenant.id, code)
+    Ok(outlet_by_code(tx, context.tenant.id, code)
         .await?
         .ok_or_else(ApiError::not_found)?
         .id)
@@ -174,7 +174,8 @@ pub async fn upload(
     body: Result<Json<CatalogUpload>, JsonRejection>,
 ) -> Result<Json<CatalogUploadResult>, ApiError> {
     context.require_any_role(CATALOG_WRITERS)?;
-    let outlet = outlet_id(&state, &context, &path.1).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
     let Json(upload) = body
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))?;
     if upload.items.is_empty() || upload.items.len() > ITEMS_PER_UPLOAD_MAX {
@@ -196,7 +197,8 @@ pub async fn upload(
             format!("item {} appears twice", duplicate.id),
         ));
     }
-    let outcome = upsert_catalog(&state.pool, context.tenant.id, outlet, &items).await?;
+    let outcome = upsert_catalog(&mut tx, context.tenant.id, outlet, &items).await?;
+    super::commit(tx).await?;
     Ok(Json(CatalogUploadResult {
         changed: outcome.changed,
         unchanged: outcome.unchanged,
@@ -214,8 +216,10 @@ pub async fn list(
     Path(path): Path<(String, String)>,
 ) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
     context.require_any_role(&["admin", "manager", "service", "analyst", "auditor"])?;
-    let outlet = outlet_id(&state, &context, &path.1).await?;
-    let items = catalog(&state.pool, context.tenant.id, outlet).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let items = catalog(&mut tx, context.tenant.id, outlet).await?;
+    super::commit(tx).await?;
     Ok(Json(items.iter().map(to_dto).collect()))
 }
 
@@ -229,8 +233,11 @@ pub async fn remove(
     Path(path): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(CATALOG_WRITERS)?;
-    let outlet = outlet_id(&state, &context, &path.1).await?;
-    if remove_catalog_item(&state.pool, context.tenant.id, outlet, &path.2).await? {
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let removed = remove_catalog_item(&mut tx, context.tenant.id, outlet, &path.2).await?;
+    super::commit(tx).await?;
+    if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -34,7 +34,9 @@ pub async fn list(
 ) -> Result<Json<Vec<DeviceDto>>, ApiError> {
     context.require_any_role(&["admin", "manager", "auditor", "service"])?;
     let format = |at: time::OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
-    let rows = list_devices(&state.pool, context.tenant.id).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let rows = list_devices(&mut tx, context.tenant.id).await?;
+    super::commit(tx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| DeviceDto {
@@ -59,7 +61,10 @@ pub async fn revoke(
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(DEVICE_ADMINS)?;
     let id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
-    if revoke_device(&state.pool, context.tenant.id, id).await? {
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let revoked = revoke_device(&mut tx, context.tenant.id, id).await?;
+    super::commit(tx).await?;
+    if revoked {
         tracing::warn!(tenant = %context.tenant.slug, device = %id, by = %context.claims.sub, "device revoked");
         Ok(StatusCode::NO_CONTENT)
     } else {

@@ -27,6 +27,20 @@ use std::time::Instant;
 /// fits; anything larger should be chunked.
 pub const REQUEST_BODY_BYTES_MAX: usize = 1024 * 1024;
 
+/// A transaction in which PostgreSQL row-level security confines every query to `tenant`.
+pub(crate) async fn tenant_tx(
+    state: &AppState,
+    tenant: crate::store::TenantId,
+) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ApiError> {
+    Ok(crate::store::scoped::begin(&state.pool, tenant).await?)
+}
+
+/// Commits a tenant transaction.
+pub(crate) async fn commit(tx: sqlx::Transaction<'static, sqlx::Postgres>) -> Result<(), ApiError> {
+    tx.commit().await.map_err(crate::store::StoreError::from)?;
+    Ok(())
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,

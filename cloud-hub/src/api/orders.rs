@@ -77,7 +77,9 @@ pub async fn list(
         outlet_code: params.outlet,
         state: params.state,
     };
-    let orders = list_orders(&state.pool, context.tenant.id, &filter, after, limit).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let orders = list_orders(&mut tx, context.tenant.id, &filter, after, limit).await?;
+    super::commit(tx).await?;
     let next_cursor = (orders.len() as i64 == limit)
         .then(|| orders.last())
         .flatten()
@@ -105,8 +107,10 @@ pub async fn get(
     let (_, id) = path;
     context.require_any_role(ORDER_READERS)?;
     let id: Uuid = id.parse().map_err(|_| ApiError::not_found())?;
-    let order = get_order(&state.pool, context.tenant.id, id)
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let order = get_order(&mut tx, context.tenant.id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    super::commit(tx).await?;
     Ok(Json(OrderDto::from(&order)))
 }

@@ -47,7 +47,9 @@ pub async fn list(
     context: TenantContext,
 ) -> Result<Json<Vec<DeviceSyncDto>>, ApiError> {
     context.require_any_role(SYNC_READERS)?;
-    let rows = devices(&state.pool, context.tenant.id).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let rows = devices(&mut tx, context.tenant.id).await?;
+    super::commit(tx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| DeviceSyncDto {
@@ -73,9 +75,11 @@ pub async fn chain(
 ) -> Result<Json<ChainAuditDto>, ApiError> {
     context.require_any_role(SYNC_READERS)?;
     let device_id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
-    let audit = audit_chain(&state.pool, context.tenant.id, device_id)
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let audit = audit_chain(&mut tx, context.tenant.id, device_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    super::commit(tx).await?;
     if let Some(seq) = audit.first_break_seq {
         tracing::error!(tenant = %context.tenant.slug, device = %device_id, seq, "op chain broken at the hub");
         metrics::counter!("kibanda_sync_chain_breaks_total").increment(1);

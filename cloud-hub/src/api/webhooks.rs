@@ -120,8 +120,9 @@ pub async fn create(
     rand::rng().fill_bytes(&mut secret_bytes);
     let secret = format!("whsec_{}", hex::encode(secret_bytes));
     let id = Uuid::now_v7();
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
     insert_endpoint(
-        &state.pool,
+        &mut tx,
         context.tenant.id,
         id,
         &request.url,
@@ -129,6 +130,7 @@ pub async fn create(
         &request.events,
     )
     .await?;
+    super::commit(tx).await?;
     Ok((
         StatusCode::CREATED,
         Json(WebhookDto {
@@ -150,7 +152,9 @@ pub async fn list(
     context: TenantContext,
 ) -> Result<Json<Vec<WebhookDto>>, ApiError> {
     context.require_any_role(WEBHOOK_ADMINS)?;
-    let rows = endpoints(&state.pool, context.tenant.id).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let rows = endpoints(&mut tx, context.tenant.id).await?;
+    super::commit(tx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| WebhookDto {
@@ -173,7 +177,10 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(WEBHOOK_ADMINS)?;
     let id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
-    if delete_endpoint(&state.pool, context.tenant.id, id).await? {
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let deleted = delete_endpoint(&mut tx, context.tenant.id, id).await?;
+    super::commit(tx).await?;
+    if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
@@ -194,8 +201,9 @@ pub async fn deliveries(
     {
         return Err(ApiError::invalid("status", "pending, delivered or dead"));
     }
-    let rows =
-        list_deliveries(&state.pool, context.tenant.id, query.status.as_deref(), 200).await?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let rows = list_deliveries(&mut tx, context.tenant.id, query.status.as_deref(), 200).await?;
+    super::commit(tx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| DeliveryDto {
@@ -221,7 +229,10 @@ pub async fn replay(
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(WEBHOOK_ADMINS)?;
     let id: Uuid = path.1.parse().map_err(|_| ApiError::not_found())?;
-    if replay_delivery(&state.pool, context.tenant.id, id).await? {
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let replayed = replay_delivery(&mut tx, context.tenant.id, id).await?;
+    super::commit(tx).await?;
+    if replayed {
         Ok(StatusCode::ACCEPTED)
     } else {
         Err(ApiError::not_found())

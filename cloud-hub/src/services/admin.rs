@@ -149,12 +149,16 @@ pub async fn create_enrollment_code(
     ttl: Duration,
 ) -> Result<(EnrollmentCode, OffsetDateTime), AdminError> {
     let tenant = find_tenant(pool, tenant_slug).await?;
-    let outlet = outlet_by_code(pool, tenant.id, outlet_code)
-        .await?
-        .ok_or_else(|| AdminError::UnknownOutlet {
-            tenant: tenant.slug.clone(),
-            code: outlet_code.to_owned(),
-        })?;
+    let outlet = outlet_by_code(
+        &mut *pool.acquire().await.map_err(StoreError::from)?,
+        tenant.id,
+        outlet_code,
+    )
+    .await?
+    .ok_or_else(|| AdminError::UnknownOutlet {
+        tenant: tenant.slug.clone(),
+        code: outlet_code.to_owned(),
+    })?;
     let mut random = [0_u8; 10];
     rand::rng().fill_bytes(&mut random);
     let code = EnrollmentCode::from_random(random);

@@ -3,7 +3,6 @@
 
 use super::{StoreError, TenantId};
 use futures_util::TryStreamExt;
-use sqlx::PgPool;
 use sync_protocol::op::GENESIS_HASH;
 use sync_protocol::{Hlc, WireOp};
 use time::OffsetDateTime;
@@ -28,7 +27,10 @@ type DeviceRow = (
     Option<OffsetDateTime>,
 );
 
-pub async fn devices(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceSync>, StoreError> {
+pub async fn devices(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<Vec<DeviceSync>, StoreError> {
     let rows: Vec<DeviceRow> = sqlx::query_as(
         "SELECT d.id, o.code, c.acked_through_seq,
                 (SELECT count(*) FROM ops p WHERE p.tenant_id = d.tenant_id AND p.device_id = d.id),
@@ -40,7 +42,7 @@ pub async fn devices(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceSync>,
          ORDER BY o.code, d.id",
     )
     .bind(tenant.0)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -69,7 +71,7 @@ pub struct ChainAudit {
 
 /// Walks the device's stored ops in order, recomputing every hash.
 pub async fn audit_chain(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     device_id: Uuid,
 ) -> Result<Option<ChainAudit>, StoreError> {
@@ -80,7 +82,7 @@ pub async fn audit_chain(
     )
     .bind(tenant.0)
     .bind(device_id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?
     .map(|seq: Option<i64>| seq.unwrap_or(0));
     let Some(acked) = acked else { return Ok(None) };
@@ -90,7 +92,7 @@ pub async fn audit_chain(
     )
     .bind(tenant.0)
     .bind(device_id)
-    .fetch(pool);
+    .fetch(&mut *conn);
     let mut expected_seq = 1_u64;
     let mut prev = GENESIS_HASH;
     let mut checked = 0_u64;

@@ -216,7 +216,10 @@ pub struct DeviceRow {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
-pub async fn list(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceRow>, StoreError> {
+pub async fn list(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<Vec<DeviceRow>, StoreError> {
     type Row = (
         Uuid,
         String,
@@ -232,7 +235,7 @@ pub async fn list(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceRow>, Sto
          WHERE d.tenant_id = $1 ORDER BY d.enrolled_at",
     )
     .bind(tenant.0)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -250,8 +253,12 @@ pub async fn list(pool: &PgPool, tenant: TenantId) -> Result<Vec<DeviceRow>, Sto
 
 /// Revokes a device: its certificate is refused from now on, and every hub replica closes its
 /// open connection. `false` if the tenant has no such device.
-pub async fn revoke(pool: &PgPool, tenant: TenantId, device_id: Uuid) -> Result<bool, StoreError> {
-    let mut tx = pool.begin().await?;
+pub async fn revoke(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    device_id: Uuid,
+) -> Result<bool, StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let found = sqlx::query(
         "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE tenant_id = $1 AND id = $2",
     )

@@ -87,12 +87,12 @@ async fn feed_head(
 
 /// Upserts `items` into the outlet catalog; only real changes become feed entries.
 pub async fn upsert_catalog(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,
     items: &[CatalogItem],
 ) -> Result<CatalogUpsert, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let ids: Vec<&str> = items.iter().map(|item| item.id.0.as_str()).collect();
     let existing: Vec<(String, sqlx::types::Json<CatalogItem>)> = sqlx::query_as(
         "SELECT item_id, doc FROM catalog_items
@@ -150,12 +150,12 @@ pub async fn upsert_catalog(
 
 /// Removes an item; `false` if the outlet had no such item.
 pub async fn remove_catalog_item(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,
     item_id: &str,
 ) -> Result<bool, StoreError> {
-    let mut tx = pool.begin().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let removed = sqlx::query(
         "DELETE FROM catalog_items WHERE tenant_id = $1 AND outlet_id = $2 AND item_id = $3",
     )
@@ -183,7 +183,7 @@ pub async fn remove_catalog_item(
 }
 
 pub async fn catalog(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,
 ) -> Result<Vec<CatalogItem>, StoreError> {
@@ -192,7 +192,7 @@ pub async fn catalog(
     )
     .bind(tenant.0)
     .bind(outlet_id)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(|row| row.0.0).collect())
 }

@@ -7,6 +7,7 @@ pub mod idempotency;
 pub mod ingest;
 pub mod orders;
 pub mod outbox;
+pub mod scoped;
 pub mod secrets;
 pub mod tenants;
 pub mod webhooks;

@@ -2,7 +2,6 @@
 
 use super::{StoreError, TenantId};
 use shared_model::Order;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 /// An order with where it was taken.
@@ -40,7 +39,7 @@ fn stored(row: OrderRow) -> StoredOrder {
 
 /// Newest first, keyset-paginated.
 pub async fn list(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     filter: &OrderFilter,
     after: Option<ListCursor>,
@@ -62,13 +61,13 @@ pub async fn list(
     .bind(after.map(|c| c.opened_at_ms))
     .bind(after.map(|c| c.id).unwrap_or_default())
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows.into_iter().map(stored).collect())
 }
 
 pub async fn get(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     id: Uuid,
 ) -> Result<Option<StoredOrder>, StoreError> {
@@ -79,7 +78,7 @@ pub async fn get(
     )
     .bind(tenant.0)
     .bind(id)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(stored))
 }

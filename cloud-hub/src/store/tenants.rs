@@ -87,7 +87,7 @@ fn outlet_from_row(row: OutletRow) -> Outlet {
 }
 
 pub async fn outlet_by_code(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     code: &str,
 ) -> Result<Option<Outlet>, StoreError> {
@@ -97,7 +97,7 @@ pub async fn outlet_by_code(
     )
     .bind(tenant.0)
     .bind(code)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *conn)
     .await?;
     Ok(row.map(outlet_from_row))
 }

@@ -14,7 +14,7 @@ pub struct Endpoint {
 }
 
 pub async fn insert_endpoint(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     id: Uuid,
     url: &str,
@@ -27,18 +27,21 @@ pub async fn insert_endpoint(
         .bind(url)
         .bind(secret)
         .bind(events)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
 
-pub async fn endpoints(pool: &PgPool, tenant: TenantId) -> Result<Vec<Endpoint>, StoreError> {
+pub async fn endpoints(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<Vec<Endpoint>, StoreError> {
     let rows: Vec<(Uuid, String, Vec<String>, OffsetDateTime)> = sqlx::query_as(
         "SELECT id, url, events, created_at FROM webhook_endpoints
          WHERE tenant_id = $1 AND disabled_at IS NULL ORDER BY created_at",
     )
     .bind(tenant.0)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -52,14 +55,14 @@ pub async fn endpoints(pool: &PgPool, tenant: TenantId) -> Result<Vec<Endpoint>,
 }
 
 pub async fn delete_endpoint(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     id: Uuid,
 ) -> Result<bool, StoreError> {
     let result = sqlx::query("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2")
         .bind(tenant.0)
         .bind(id)
-        .execute(pool)
+        .execute(&mut *conn)
         .await?;
     Ok(result.rows_affected() == 1)
 }
@@ -183,7 +186,7 @@ pub struct DeliveryRow {
 }
 
 pub async fn deliveries(
-    pool: &PgPool,
+    conn: &mut sqlx::PgConnection,
     tenant: TenantId,
     status: Option<&str>,
     limit: i64,
@@ -206,7 +209,7 @@ pub async fn deliveries(
     .bind(tenant.0)
     .bind(status)
     .bind(limit)
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     Ok(rows
         .into_iter()
@@ -224,7 +227,11 @@ pub async fn deliveries(
 }
 
 /// Puts a dead (or delivered) delivery back in the queue for a fresh round of attempts.
-pub async fn replay(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<bool, StoreError> {
+pub async fn replay(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<bool, StoreError> {
     let result = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),
                 last_error = NULL
@@ -232,7 +239,7 @@ pub async fn replay(pool: &PgPool, tenant: TenantId, id: Uuid) -> Result<bool, S
     )
     .bind(tenant.0)
     .bind(id)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(result.rows_affected() == 1)
 }
