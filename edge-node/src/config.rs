@@ -15,6 +15,9 @@ pub struct EdgeConfig {
     /// Longest wait between reconnect attempts to the hub. Why 5 s by default: a hub that comes
     /// back is reached within the 10 s the spine promises, even counting jitter and handshake.
     pub reconnect_backoff_max_ms: u64,
+    /// How long sent ops may wait for the hub's ack before the edge reconnects to learn their
+    /// outcome (see [`crate::sync::ACK_TIMEOUT_MS`]).
+    pub ack_timeout_ms: u64,
 }
 
 impl EdgeConfig {

@@ -37,6 +37,10 @@ enum Command {
             default_value_t = 5_000
         )]
         reconnect_backoff_max_ms: u64,
+        /// How long sent ops may wait for the hub's ack before reconnecting to learn their
+        /// outcome, in milliseconds.
+        #[arg(long, env = "KIBANDA_ACK_TIMEOUT_MS", default_value_t = edge_node::sync::ACK_TIMEOUT_MS)]
+        ack_timeout_ms: u64,
     },
     /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
     Enroll {
@@ -96,11 +100,13 @@ async fn run() -> anyhow::Result<()> {
             data_dir,
             listen,
             reconnect_backoff_max_ms,
+            ack_timeout_ms,
         } => {
             let config = EdgeConfig {
                 data_dir: data_dir.unwrap_or_else(default_data_dir),
                 listen,
                 reconnect_backoff_max_ms,
+                ack_timeout_ms,
             };
             let store_path = config.store_path();
             let app = App::build(config).await?;

@@ -46,7 +46,7 @@ impl App {
         let state = AppState {
             orders: Arc::new(OrderService::new(store.clone(), currency)),
             store,
-            sync: Arc::new(SyncState::default()),
+            sync: Arc::new(SyncState::with_ack_timeout_ms(config.ack_timeout_ms)),
             outlet_name,
         };
         let listener = TcpListener::bind(config.listen).await?;

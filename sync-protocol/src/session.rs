@@ -200,6 +200,16 @@ impl UpstreamSession {
         self.feed_through_seq = self.feed_through_seq.max(seq);
     }
 
+    /// Ops sent on this connection and not yet acknowledged: their outcome is unknown until the
+    /// hub acks them (or a new connection's `Welcome` says how far it got).
+    pub fn ops_in_flight(&self) -> u64 {
+        self.sent_through_seq.saturating_sub(self.acked_through_seq)
+    }
+
+    pub fn is_welcomed(&self) -> bool {
+        self.welcomed
+    }
+
     pub fn is_caught_up(&self) -> bool {
         self.welcomed && self.acked_through_seq >= self.local_last_seq
     }

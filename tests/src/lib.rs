@@ -204,6 +204,7 @@ impl RunningEdge {
                 data_dir: data_dir.to_path_buf(),
                 listen: "127.0.0.1:0".parse().unwrap(),
                 reconnect_backoff_max_ms: 5_000,
+                ack_timeout_ms: 2_000,
             }))
             .unwrap();
         let http = app.local_addr().unwrap();

@@ -29,6 +29,9 @@ pub const FEED_SAFETY_POLL_MS: u64 = 5_000;
 #[derive(Default)]
 pub struct Faults {
     pub drop_acks_after_commit: AtomicU64,
+    /// Commit batches but never answer them, keeping the connection open (a hub that hangs
+    /// after its commit).
+    pub stall_acks: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Clone)]
@@ -330,6 +333,10 @@ impl SyncServer {
                             let lag_ms = (crate::now_ms() - last.hlc.wall_ms as i64).max(0);
                             metrics::gauge!("kibanda_sync_lag_seconds", "outlet" => device.outlet_id.to_string())
                                 .set(lag_ms as f64 / 1000.0);
+                        }
+                        if self.faults.stall_acks.load(Ordering::SeqCst) {
+                            tracing::warn!("fault injection: withholding an ack after commit");
+                            return Ok(true);
                         }
                         if self.take_ack_drop_fault() {
                             tracing::warn!("fault injection: dropping an ack after commit");

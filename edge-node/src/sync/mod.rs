@@ -26,18 +26,37 @@ pub const HEARTBEAT_INTERVAL_MS: u64 = 5_000;
 /// An un-synced op older than this raises the backlog alert. Why 1 h: a shop can ride out a
 /// short outage, but an hour of sales not at the hub is worth a manager's attention.
 pub const BACKLOG_ALERT_AGE_MS: i64 = 3_600_000;
+/// How long ops may stay sent-but-unacknowledged (or the Welcome may take) before the edge
+/// treats their outcome as unknown and reconnects: the hub's Welcome then says exactly how far
+/// it got, and only the rest is re-sent. Why 15 s: three heartbeats; far above a healthy batch.
+pub const ACK_TIMEOUT_MS: u64 = 15_000;
 /// How often an edge that is not enrolled looks again (enrollment runs as its own command).
 pub const ENROLLMENT_POLL_MS: u64 = 1_000;
 
 /// Shared between the sync loop and the API.
-#[derive(Default)]
 pub struct SyncState {
+    ack_timeout_ms: u64,
     connected: AtomicBool,
     last_error: Mutex<Option<String>>,
     new_ops: Notify,
 }
 
+impl Default for SyncState {
+    fn default() -> Self {
+        SyncState::with_ack_timeout_ms(ACK_TIMEOUT_MS)
+    }
+}
+
 impl SyncState {
+    pub fn with_ack_timeout_ms(ack_timeout_ms: u64) -> SyncState {
+        SyncState {
+            ack_timeout_ms,
+            connected: AtomicBool::new(false),
+            last_error: Mutex::new(None),
+            new_ops: Notify::new(),
+        }
+    }
+
     /// Wakes the sync loop: new ops are in the log.
     pub fn notify_new_ops(&self) {
         self.new_ops.notify_one();
@@ -73,6 +92,8 @@ pub enum SyncError {
     ConnectTimeout,
     #[error("hub closed the sync stream")]
     StreamClosed,
+    #[error("{ops} ops sent without an answer from the hub; reconnecting to learn their outcome")]
+    OutcomeUnknown { ops: u64 },
     #[error("feed entry from the hub cannot be read: {0}")]
     Feed(sync_protocol::op::OpDecodeError),
 }
@@ -224,7 +245,10 @@ async fn stream_ops(
         }
     });
     let result = async {
-        let mut heartbeat = tokio::time::interval(Duration::from_millis(HEARTBEAT_INTERVAL_MS));
+        // Heartbeats double as the clock of the ack timeout, so tick at least that often.
+        let tick_ms = HEARTBEAT_INTERVAL_MS.min(state.ack_timeout_ms.max(50) / 2);
+        let mut heartbeat = tokio::time::interval(Duration::from_millis(tick_ms));
+        let mut last_progress = std::time::Instant::now();
         loop {
             while let Some(wanted) = session.wants_ops() {
                 let ops = read_store(store, move |s| s.ops_from(wanted.from_seq, wanted.count_max)).await?;
@@ -247,10 +271,12 @@ async fn stream_ops(
                             state.connected.store(true, Ordering::Relaxed);
                             state.set_error(None);
                             *attempt = 0;
+                            last_progress = std::time::Instant::now();
                             tracing::info!(acked_through_seq, "connected to hub");
                         }
                         UpstreamEvent::Acked { acked_through_seq } => {
                             read_store(store, move |s| s.record_ack(acked_through_seq)).await?;
+                            last_progress = std::time::Instant::now();
                         }
                         UpstreamEvent::Heartbeat => {}
                         UpstreamEvent::Feed { entries } => {
@@ -272,6 +298,10 @@ async fn stream_ops(
                     session.local_ops_through(outbox.last_seq);
                 }
                 _ = heartbeat.tick() => {
+                    let waiting = !session.is_welcomed() || session.ops_in_flight() > 0;
+                    if waiting && last_progress.elapsed() > Duration::from_millis(state.ack_timeout_ms) {
+                        return Err(SyncError::OutcomeUnknown { ops: session.ops_in_flight() });
+                    }
                     writer.send(&Message::Heartbeat { sent_at_ms: crate::now_ms().max(0) as u64 }).await?;
                 }
             }
