@@ -15,6 +15,8 @@ pub struct EdgeConfig {
     /// Longest wait between reconnect attempts to the hub. Why 5 s by default: a hub that comes
     /// back is reached within the 10 s the spine promises, even counting jitter and handshake.
     pub reconnect_backoff_max_ms: u64,
+    /// A staff session that has not heartbeated for this long is signed out.
+    pub staff_idle_timeout_ms: i64,
 }
 
 impl EdgeConfig {

@@ -11,6 +11,7 @@
 pub mod api;
 pub mod config;
 pub mod enroll;
+pub mod printers;
 pub mod services;
 pub mod startup;
 pub mod store;

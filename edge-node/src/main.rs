@@ -37,6 +37,13 @@ enum Command {
             default_value_t = 5_000
         )]
         reconnect_backoff_max_ms: u64,
+        /// Sign a staff member out after this long without a heartbeat, in milliseconds.
+        #[arg(
+            long,
+            env = "KIBANDA_STAFF_IDLE_TIMEOUT_MS",
+            default_value_t = edge_node::services::staff::SESSION_IDLE_TIMEOUT_MS_DEFAULT
+        )]
+        staff_idle_timeout_ms: i64,
     },
     /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
     Enroll {
@@ -46,6 +53,20 @@ enum Command {
         /// The one-time enrollment code.
         #[arg(long, env = "KIBANDA_ENROLLMENT_CODE")]
         code: String,
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+    /// Create a staff member on this box (e.g. the first manager of a box never online).
+    AddStaff {
+        /// The name shown on terminals and receipts.
+        #[arg(long, env = "KIBANDA_STAFF_NAME")]
+        name: String,
+        /// cashier, bartender, server, kitchen, supervisor, manager or inventory_clerk.
+        #[arg(long, env = "KIBANDA_STAFF_ROLE")]
+        role: String,
+        /// 4 to 8 digits; stored only as an argon2 hash.
+        #[arg(long, env = "KIBANDA_STAFF_PIN")]
+        pin: String,
         #[arg(long, env = "KIBANDA_DATA_DIR")]
         data_dir: Option<PathBuf>,
     },
@@ -84,11 +105,13 @@ async fn run() -> anyhow::Result<()> {
             data_dir,
             listen,
             reconnect_backoff_max_ms,
+            staff_idle_timeout_ms,
         } => {
             let config = EdgeConfig {
                 data_dir: data_dir.unwrap_or_else(default_data_dir),
                 listen,
                 reconnect_backoff_max_ms,
+                staff_idle_timeout_ms,
             };
             let store_path = config.store_path();
             let app = App::build(config).await?;
@@ -125,6 +148,28 @@ async fn run() -> anyhow::Result<()> {
                 enrollment.outlet_code,
                 enrollment.outlet_name,
                 enrollment.hub_addr
+            );
+            Ok(())
+        }
+        Command::AddStaff {
+            name,
+            role,
+            pin,
+            data_dir,
+        } => {
+            let store = open_store(data_dir)?;
+            let member = edge_node::services::staff::create_staff(
+                &store,
+                &name,
+                &role,
+                &pin,
+                edge_node::now_ms(),
+            )?;
+            println!(
+                "added {} ({}) with id {}",
+                member.name,
+                member.role.as_str(),
+                member.id
             );
             Ok(())
         }

@@ -3,9 +3,8 @@
 
 use crate::api::{self, AppState};
 use crate::config::EdgeConfig;
-use crate::services::orders::OrderService;
+use crate::printers::queue::PrintQueueLimits;
 use crate::store::Store;
-use crate::sync::SyncState;
 use shared_model::{CatalogItem, Currency};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -43,12 +42,8 @@ impl App {
             Some(enrollment) => enrollment.outlet_name.as_str().into(),
             None => "Kibanda demo outlet".into(),
         };
-        let state = AppState {
-            orders: Arc::new(OrderService::new(store.clone(), currency)),
-            store,
-            sync: Arc::new(SyncState::default()),
-            outlet_name,
-        };
+        let mut state = AppState::new(store, currency, outlet_name, PrintQueueLimits::default())?;
+        state.staff_idle_timeout_ms = config.staff_idle_timeout_ms;
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
             state,
@@ -70,11 +65,13 @@ impl App {
             self.state.sync.clone(),
             self.config.reconnect_backoff_max_ms,
         ));
+        let print_task = tokio::spawn(self.state.printing.queue().clone().run());
         let router = api::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await;
         sync_task.abort();
+        print_task.abort();
         served?;
         Ok(())
     }

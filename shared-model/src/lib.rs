@@ -18,6 +18,7 @@ pub mod events;
 pub mod ids;
 pub mod money;
 pub mod order;
+pub mod staff;
 pub mod tax;
 
 pub use allocation::allocate_largest_remainder;

@@ -7,9 +7,10 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
+use crate::services::staff::Caller;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use shared_model::{ItemId, OrderId, OrderType};
 
@@ -114,16 +115,21 @@ pub async fn close(
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/void", params(("id" = String, Path)), request_body = VoidRequest,
-    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = OrderDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn void(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<VoidRequest>, JsonRejection>,
 ) -> Result<Json<OrderDto>, ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let order = state.orders.void(id, request.reason, now_ms()).await?;
+    let approval = super::staff::approval(request.approval)?;
+    let order = state
+        .orders
+        .void(id, request.reason, caller, approval, now_ms())
+        .await?;
     state.sync.notify_new_ops();
     Ok(Json(OrderDto::from(&order)))
 }

@@ -2,8 +2,12 @@
 
 pub mod catalog;
 pub mod devices;
+pub mod kitchen;
 pub mod orders;
+pub mod printing;
 pub mod receipts;
+pub mod staff;
+pub mod stream;
 
 use crate::store::StoreError;
 
@@ -16,4 +20,16 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
+}
+
+/// [`blocking`] for work that fails with a use case's own error type.
+pub(crate) async fn blocking_with<T, E, F>(work: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| E::from(StoreError::Corrupt(format!("store task failed: {e}"))))?
 }

@@ -3,8 +3,10 @@
 //! Each one decides with `shared-model`'s rules and commits the new state and its op in one
 //! SQLite transaction before returning, so an answer to a terminal is always durable.
 
+use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
 use crate::store::{Store, StoreError};
 use shared_model::order::{AddLineError, CloseError, PaymentError, VoidError};
+use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::tax::RoundingMode;
 use shared_model::{
     Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
@@ -28,6 +30,8 @@ pub enum OrderError {
     Close(#[from] CloseError),
     #[error(transparent)]
     Void(#[from] VoidError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -136,17 +140,53 @@ impl OrderService {
         .map(|(order, _)| order)
     }
 
+    /// Voids an order. Once any of its lines went to the kitchen this is "void after send", a
+    /// high-risk action: the caller's role or an override must allow it, and the audit entry
+    /// commits with the void.
     pub async fn void(
         &self,
         order_id: OrderId,
         reason: String,
+        caller: Caller,
+        approval: Option<OverrideRequest>,
         now_ms: i64,
     ) -> Result<Order, OrderError> {
         let store = self.store.clone();
         run(move || {
-            store.commit_order_change(order_id, now_ms, |order, _| {
+            // Argon2 is slow: check an override PIN only when the order was already sent. The
+            // decision below re-reads "sent" inside the transaction, so a send that races in
+            // between is caught there.
+            let clearance = if store.order_sent_to_kitchen(order_id)? {
+                match clear_high_risk(
+                    &store,
+                    &caller,
+                    approval.as_ref(),
+                    Action::VoidAfterSend,
+                    now_ms,
+                ) {
+                    Ok(clearance) => Some(clearance),
+                    Err(AccessError::Store(error)) => return Err(error),
+                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                }
+            } else {
+                None
+            };
+            store.commit_order_change_audited(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
-                Ok(order.void(&reason, now_ms)?)
+                let event = order.void(&reason, now_ms)?;
+                if !context.sent_to_kitchen(order_id)? {
+                    return Ok((event, None));
+                }
+                let clearance =
+                    clearance
+                        .as_ref()
+                        .ok_or(OrderError::Access(AccessError::Denied(
+                            AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
+                        )))?;
+                let reason = AuditReason::parse(&reason)
+                    .map_err(|_| OrderError::Void(VoidError::BadReason))?;
+                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                Ok((event, Some(audit)))
             })
         })
         .await
