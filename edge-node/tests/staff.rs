@@ -540,3 +540,72 @@ async fn a_drawer_no_sale_needs_the_permission_or_an_override_and_is_always_audi
     let (_, jobs) = edge.call("GET", "/v1/print-jobs", None).await;
     assert_eq!(jobs[0]["kind"], "drawer_kick");
 }
+
+// ---- staff from the hub ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn staff_sent_down_by_the_hub_sign_in_with_their_pin_and_a_hub_logout_ends_their_session() {
+    use sync_protocol::feed::{FeedBody, StaffV1};
+    use sync_protocol::op::RoleV1;
+    let edge = edge();
+    let staff_id = uuid::Uuid::now_v7();
+    let pin = shared_model::staff::Pin::parse("2580").unwrap();
+    let hub_staff = StaffV1 {
+        id: *staff_id.as_bytes(),
+        name: "Wanjiru".into(),
+        role: RoleV1::Supervisor,
+        pin_hash_phc: edge_node::services::staff::hash_pin(&pin).unwrap(),
+        disabled: false,
+    };
+    edge.store
+        .apply_feed(&[(1, FeedBody::StaffUpserted(hub_staff.clone()))], 10)
+        .unwrap();
+    let from_hub = Staff {
+        id: staff_id.to_string(),
+        pin: "2580",
+    };
+    let session = edge.sign_in(&from_hub).await;
+    assert_eq!(session["role"], "supervisor");
+
+    let seq = edge.last_seq();
+    edge.store
+        .apply_feed(
+            &[(
+                2,
+                FeedBody::StaffLoggedOut {
+                    staff_id: *staff_id.as_bytes(),
+                },
+            )],
+            20,
+        )
+        .unwrap();
+    let (status, _) = edge.call("GET", "/v1/staff/sessions/current", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(edge.op_bodies_after(seq).iter().any(|body| matches!(
+        body,
+        OpBody::Staff(StaffEventV1::SignedOut { reason, .. }) if reason == "forced_by_hub"
+    )));
+
+    // Disabled at the hub: the PIN no longer opens a session.
+    edge.store
+        .apply_feed(
+            &[(
+                3,
+                FeedBody::StaffUpserted(StaffV1 {
+                    disabled: true,
+                    ..hub_staff
+                }),
+            )],
+            30,
+        )
+        .unwrap();
+    let (status, error) = edge
+        .call(
+            "POST",
+            "/v1/staff/sessions",
+            Some(json!({"staff_id": from_hub.id, "pin": from_hub.pin})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error["code"], "invalid_pin");
+}

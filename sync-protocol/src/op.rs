@@ -547,7 +547,7 @@ pub enum StaffEventV1 {
     SignedOut {
         session_id: [u8; 16],
         staff_id: [u8; 16],
-        /// `sign_out`, `idle_timeout`, `forced` or `replaced`.
+        /// `sign_out`, `idle_timeout`, `forced`, `replaced` or `forced_by_hub`.
         reason: String,
         /// Who forced it, for a forced logout.
         by_staff_id: Option<[u8; 16]>,

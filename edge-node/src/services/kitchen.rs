@@ -167,7 +167,7 @@ impl KitchenService {
         Ok(super::blocking(move || store.kitchen_routes()).await?)
     }
 
-    /// Replaces the routing rules (manager or supervisor).
+    /// Replaces the routing rules (managers: routing decides which printer and screen cooks).
     pub async fn replace_routes(
         &self,
         caller: &Caller,

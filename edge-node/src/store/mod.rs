@@ -352,8 +352,9 @@ impl Store {
     }
 
     /// Applies feed entries and moves the cursor past them, in one transaction. Entries at or
-    /// below the cursor are skipped (re-sends). Returns the cursor after.
-    pub fn apply_feed(&self, entries: &[(u64, FeedBody)]) -> Result<u64, StoreError> {
+    /// below the cursor are skipped (re-sends). Returns the cursor after. `now_ms` stamps the
+    /// sessions a staff entry ends.
+    pub fn apply_feed(&self, entries: &[(u64, FeedBody)], now_ms: i64) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let mut cursor: i64 = tx.query_row(
@@ -384,6 +385,18 @@ impl Store {
                 }
                 FeedBody::CatalogItemRemoved { item_id } => {
                     tx.execute("DELETE FROM catalog_items WHERE id = ?1", params![item_id])?;
+                }
+                FeedBody::StaffUpserted(staff) => {
+                    apply_staff_from_hub_tx(&tx, self.node_id, staff, now_ms)?;
+                }
+                FeedBody::StaffLoggedOut { staff_id } => {
+                    end_sessions_of_staff_tx(
+                        &tx,
+                        self.node_id,
+                        Uuid::from_bytes(*staff_id),
+                        SessionEnd::ForcedByHub,
+                        now_ms,
+                    )?;
                 }
             }
             cursor = seq;

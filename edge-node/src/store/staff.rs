@@ -104,6 +104,8 @@ pub enum SessionEnd {
     },
     /// Another staff member signed in on the same device.
     Replaced,
+    /// The hub ended it (a forced logout at HQ, or the staff member was disabled there).
+    ForcedByHub,
 }
 
 impl SessionEnd {
@@ -113,6 +115,7 @@ impl SessionEnd {
             SessionEnd::IdleTimeout => "idle_timeout",
             SessionEnd::Forced { .. } => "forced",
             SessionEnd::Replaced => "replaced",
+            SessionEnd::ForcedByHub => "forced_by_hub",
         }
     }
 
@@ -300,8 +303,8 @@ impl Store {
     }
 
     /// Redeems an open pairing code and registers the device in one transaction. A miss counts
-    /// against `failures_max`; when it is reached every open code is revoked, so guessing six
-    /// digits stays hopeless.
+    /// against `failures_max` misses in a row; when it is reached every open code is revoked, so
+    /// guessing six digits stays hopeless.
     #[allow(clippy::too_many_arguments)]
     pub fn redeem_pairing_code(
         &self,
@@ -348,6 +351,11 @@ impl Store {
         tx.execute(
             "UPDATE pairing_codes SET used_at_ms = ?2 WHERE code_hash = ?1",
             params![code_hash.as_slice(), now_ms],
+        )?;
+        // The budget counts misses in a row: a device that got its code right starts it again.
+        tx.execute(
+            "UPDATE counters SET value = 0 WHERE name = 'pairing_failures'",
+            [],
         )?;
         insert_device_tx(&tx, self.node_id, device_id, name, kind, token_hash, now_ms)?;
         tx.commit()?;
@@ -769,4 +777,57 @@ fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
         disabled,
         locked_until_ms,
     })
+}
+
+/// Applies a staff member sent down by the hub: inserted or updated (the hub's PIN hash and role
+/// win), and signed out everywhere when the hub disabled them.
+pub(crate) fn apply_staff_from_hub_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    staff: &sync_protocol::feed::StaffV1,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let id = Uuid::from_bytes(staff.id);
+    let role = Role::from(staff.role);
+    tx.execute(
+        "INSERT INTO staff (id, name, role, pin_hash, origin, created_at_ms, disabled_at_ms)
+         VALUES (?1, ?2, ?3, ?4, 'hub', ?5, CASE WHEN ?6 THEN ?5 END)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role,
+            pin_hash = excluded.pin_hash, origin = 'hub',
+            disabled_at_ms = CASE WHEN ?6 THEN coalesce(staff.disabled_at_ms, ?5) END",
+        params![
+            id.to_string(),
+            staff.name,
+            role.as_str(),
+            staff.pin_hash_phc,
+            now_ms,
+            staff.disabled
+        ],
+    )?;
+    if staff.disabled {
+        end_sessions_of_staff_tx(tx, node_id, id, SessionEnd::ForcedByHub, now_ms)?;
+    }
+    Ok(())
+}
+
+/// Ends every open session of `staff_id`, each with its op.
+pub(crate) fn end_sessions_of_staff_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    staff_id: Uuid,
+    end: SessionEnd,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let open: Vec<String> = {
+        let mut statement = tx.prepare_cached(
+            "SELECT id FROM staff_sessions WHERE staff_id = ?1 AND ended_at_ms IS NULL",
+        )?;
+        statement
+            .query_map(params![staff_id.to_string()], |row| row.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for session_id in open {
+        end_session_tx(tx, node_id, parse_uuid(&session_id)?, end, now_ms)?;
+    }
+    Ok(())
 }
