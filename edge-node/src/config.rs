@@ -17,6 +17,8 @@ pub struct EdgeConfig {
     pub reconnect_backoff_max_ms: u64,
     /// A staff session that has not heartbeated for this long is signed out.
     pub staff_idle_timeout_ms: i64,
+    /// Advertise the LAN API over mDNS (`_kibanda._tcp`) so terminals find it unconfigured.
+    pub mdns: bool,
 }
 
 impl EdgeConfig {

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod enroll;
 pub mod printers;
 pub mod services;

@@ -44,6 +44,9 @@ enum Command {
             default_value_t = edge_node::services::staff::SESSION_IDLE_TIMEOUT_MS_DEFAULT
         )]
         staff_idle_timeout_ms: i64,
+        /// Advertise the LAN API over mDNS (`_kibanda._tcp`) so terminals find the edge.
+        #[arg(long, env = "KIBANDA_MDNS", default_value_t = true, action = clap::ArgAction::Set)]
+        mdns: bool,
     },
     /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
     Enroll {
@@ -106,12 +109,14 @@ async fn run() -> anyhow::Result<()> {
             listen,
             reconnect_backoff_max_ms,
             staff_idle_timeout_ms,
+            mdns,
         } => {
             let config = EdgeConfig {
                 data_dir: data_dir.unwrap_or_else(default_data_dir),
                 listen,
                 reconnect_backoff_max_ms,
                 staff_idle_timeout_ms,
+                mdns,
             };
             let store_path = config.store_path();
             let app = App::build(config).await?;

@@ -16,6 +16,7 @@ pub struct App {
     pub catalog: Vec<CatalogItem>,
     pub seeded_demo_catalog: bool,
     config: EdgeConfig,
+    outlet_id: Option<uuid::Uuid>,
 }
 
 impl App {
@@ -38,6 +39,7 @@ impl App {
             Some(enrollment) => Currency::parse(&enrollment.currency)?,
             None => Currency::kes(),
         };
+        let outlet_id = enrollment.as_ref().map(|enrollment| enrollment.outlet_id);
         let outlet_name: Arc<str> = match &enrollment {
             Some(enrollment) => enrollment.outlet_name.as_str().into(),
             None => "Kibanda demo outlet".into(),
@@ -51,6 +53,7 @@ impl App {
             catalog,
             seeded_demo_catalog,
             config,
+            outlet_id,
         })
     }
 
@@ -66,6 +69,24 @@ impl App {
             self.config.reconnect_backoff_max_ms,
         ));
         let print_task = tokio::spawn(self.state.printing.queue().clone().run());
+        // Kept alive while serving; dropping it says goodbye on the LAN. A LAN without
+        // multicast still works for terminals configured with the address, so a failure here
+        // is a warning, not a reason to stay down.
+        let _advertisement = match (self.config.mdns, self.listener.local_addr()) {
+            (true, Ok(addr)) => match crate::discovery::advertise(
+                self.state.store.node_id(),
+                self.outlet_id,
+                &self.state.outlet_name,
+                addr.port(),
+            ) {
+                Ok(advertisement) => Some(advertisement),
+                Err(error) => {
+                    tracing::warn!(%error, "mDNS advertisement failed; terminals need the address");
+                    None
+                }
+            },
+            _ => None,
+        };
         let router = api::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())

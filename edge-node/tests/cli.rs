@@ -59,6 +59,10 @@ fn help_documents_every_flag_with_its_environment_variable() {
                 "--listen",
                 "KIBANDA_LISTEN",
                 "0.0.0.0:4200",
+                "--staff-idle-timeout-ms",
+                "KIBANDA_STAFF_IDLE_TIMEOUT_MS",
+                "--mdns",
+                "KIBANDA_MDNS",
             ][..],
         ),
         (

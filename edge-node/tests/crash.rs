@@ -44,6 +44,8 @@ fn start(data_dir: &std::path::Path, port: u16) -> Child {
         ])
         .arg(data_dir)
         .env("KIBANDA_LOG", "error")
+        // Discovery is not under test here; hundreds of restarts need not multicast.
+        .env("KIBANDA_MDNS", "false")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
