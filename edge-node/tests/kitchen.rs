@@ -379,3 +379,50 @@ async fn the_stream_refuses_a_client_without_a_device_token() {
         other => panic!("expected an HTTP refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn two_terminals_sending_one_order_at_once_make_one_set_of_tickets() {
+    let edge = std::sync::Arc::new(edge());
+    let id = edge.order_with("sku-samosa").await;
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let edge = edge.clone();
+        let path = format!("/v1/orders/{id}/send");
+        tasks.push(tokio::spawn(async move {
+            edge.call("POST", &path, None).await.0
+        }));
+    }
+    let mut created = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    let (_, tickets) = edge.call("GET", "/v1/kitchen/tickets", None).await;
+    assert_eq!(tickets.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_resuming_from_before_the_oldest_kept_event_is_told_to_reload() {
+    let edge = edge();
+    let served = serve(&edge).await;
+    for _ in 0..3 {
+        let id = edge.order_with("sku-samosa").await;
+        send(&edge, &id).await;
+    }
+    // Pruning as the store does past STREAM_EVENTS_KEPT: events 1 and 2 are gone.
+    let sqlite = rusqlite::Connection::open(edge.dir.path().join("edge.sqlite")).unwrap();
+    sqlite
+        .execute("DELETE FROM stream_events WHERE seq <= 2", [])
+        .unwrap();
+    let token = edge.token.clone();
+    let mut socket = connect(&served, &token, 1).await;
+    let reset = next_event(&mut socket).await;
+    assert_eq!(reset["kind"], "stream.reset");
+    assert_eq!(reset["body"]["oldest_seq"], 3);
+    let kept = next_event(&mut socket).await;
+    assert_eq!(kept["seq"], 3);
+}

@@ -24,6 +24,9 @@ use utoipa::IntoParams;
 /// Most events read from SQLite and sent per batch on the stream. Why 256: a reconnecting KDS
 /// catches up in a few batches without one read holding the store's lock for long.
 pub const STREAM_BATCH_MAX: usize = 256;
+/// Most live streams open at once. Why 64: an outlet runs a few KDS screens and terminals;
+/// each stream holds a task and a socket, and a runaway client must not starve the till.
+pub const STREAM_CONNECTIONS_MAX: usize = 64;
 /// Largest WebSocket message accepted from a client. Why 4 KiB: clients only send pings and
 /// closes on this stream; anything bigger is not a client we know.
 pub const STREAM_CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
@@ -210,12 +213,51 @@ pub async fn stream(
 ) -> Result<Response, ApiError> {
     let Query(query) = query?;
     let after = query.after.unwrap_or(0);
+    let permit = state.streams.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too_many_streams",
+            format!("at most {STREAM_CONNECTIONS_MAX} live streams at once"),
+            None,
+        )
+    })?;
     Ok(upgrade
         .max_message_size(STREAM_CLIENT_MESSAGE_BYTES_MAX)
-        .on_upgrade(move |socket| serve_stream(state, socket, after)))
+        .on_upgrade(move |socket| async move {
+            serve_stream(state, socket, after).await;
+            drop(permit);
+        }))
 }
 
 async fn serve_stream(state: AppState, mut socket: WebSocket, mut after: u64) {
+    // A client resuming from before the oldest kept event missed some for good: tell it to
+    // reload the tickets (GET /v1/kitchen/tickets), then carry on from what is kept.
+    let store = state.store.clone();
+    let oldest = match crate::services::blocking(move || store.first_stream_seq()).await {
+        Ok(oldest) => oldest,
+        Err(error) => {
+            tracing::error!(%error, "stream read failed");
+            return;
+        }
+    };
+    if let Some(oldest) = oldest
+        && after > 0
+        && after + 1 < oldest
+    {
+        let reset = serde_json::json!({
+            "seq": after,
+            "kind": "stream.reset",
+            "at_ms": crate::now_ms(),
+            "body": {"oldest_seq": oldest},
+        });
+        if socket
+            .send(Message::Text(reset.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+    }
     // Subscribe before the first read: an event committed after that read moves the watched
     // sequence, so the wait below wakes for it.
     let mut wake = state.events.subscribe();

@@ -47,6 +47,8 @@ pub struct AppState {
     pub events: Arc<EventBus>,
     /// A staff session not heartbeating for this long is signed out.
     pub staff_idle_timeout_ms: i64,
+    /// Permits for open live streams ([`kitchen::STREAM_CONNECTIONS_MAX`]).
+    pub streams: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -69,6 +71,7 @@ impl AppState {
             outlet_name,
             store,
             staff_idle_timeout_ms: SESSION_IDLE_TIMEOUT_MS_DEFAULT,
+            streams: Arc::new(tokio::sync::Semaphore::new(kitchen::STREAM_CONNECTIONS_MAX)),
         })
     }
 }

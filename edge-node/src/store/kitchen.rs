@@ -15,6 +15,11 @@ use std::collections::HashMap;
 use sync_protocol::op::{KitchenEventV1, KitchenLineV1, KitchenTicketV1, OpBody};
 use uuid::Uuid;
 
+/// Live events kept for resuming clients. Why 50,000: a busy kitchen writes a few thousand a
+/// day, so a KDS can resume after days off the network; older events are pruned as new ones
+/// are written, and a client resuming from before the oldest kept is told to reload.
+pub const STREAM_EVENTS_KEPT: u64 = 50_000;
+
 /// What a routing rule matches on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -455,6 +460,14 @@ impl Store {
             .collect()
     }
 
+    /// The oldest live event still kept, if any.
+    pub fn first_stream_seq(&self) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> =
+            self.lock()
+                .query_row("SELECT min(seq) FROM stream_events", [], |row| row.get(0))?;
+        Ok(seq.map(|seq| seq as u64))
+    }
+
     pub fn last_stream_seq(&self) -> Result<u64, StoreError> {
         let seq: i64 = self.lock().query_row(
             "SELECT coalesce(max(seq), 0) FROM stream_events",
@@ -578,6 +591,10 @@ pub(crate) fn append_stream_event_tx(
         "INSERT INTO stream_events (kind, body, at_ms) VALUES (?1, ?2, ?3) RETURNING seq",
         params![kind, body.to_string(), now_ms],
         |row| row.get(0),
+    )?;
+    tx.execute(
+        "DELETE FROM stream_events WHERE seq <= ?1",
+        params![seq - STREAM_EVENTS_KEPT as i64],
     )?;
     Ok(seq as u64)
 }
