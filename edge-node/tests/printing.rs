@@ -14,6 +14,12 @@ use std::sync::Arc;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
+/// `DLE EOT 4`, the paper status query the queue sends before each job.
+const STATUS_QUERY: [u8; 3] = [0x10, 0x04, 0x04];
+/// Paper status answers: fixed bits only (paper present), and paper end (bits 5 and 6).
+const PAPER_OK: u8 = 0x12;
+const PAPER_END: u8 = 0x72;
+
 /// A fake printer: accepts one connection and returns everything written until EOF.
 async fn printer() -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -21,8 +27,28 @@ async fn printer() -> (std::net::SocketAddr, tokio::task::JoinHandle<Vec<u8>>) {
     (addr, tokio::spawn(capture(listener)))
 }
 
+/// One connection of a printer without status support: the query goes unanswered. Returns
+/// what was printed after the query.
 async fn capture(listener: TcpListener) -> Vec<u8> {
     let (mut socket, _) = listener.accept().await.unwrap();
+    let mut bytes = Vec::new();
+    socket.read_to_end(&mut bytes).await.unwrap();
+    assert!(
+        bytes.starts_with(&STATUS_QUERY),
+        "the paper status is asked first"
+    );
+    bytes.split_off(STATUS_QUERY.len())
+}
+
+/// One connection of a printer that answers the status query with `status`; returns what was
+/// printed after it.
+async fn capture_answering(listener: &TcpListener, status: u8) -> Vec<u8> {
+    use tokio::io::AsyncWriteExt;
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut query = [0_u8; 3];
+    socket.read_exact(&mut query).await.unwrap();
+    assert_eq!(query, STATUS_QUERY);
+    socket.write_all(&[status]).await.unwrap();
     let mut bytes = Vec::new();
     socket.read_to_end(&mut bytes).await.unwrap();
     bytes
@@ -236,4 +262,44 @@ async fn bad_printer_and_template_input_is_refused() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error["code"], "order_not_found");
+}
+
+#[tokio::test]
+async fn a_printer_out_of_paper_keeps_its_job_until_the_roll_is_replaced() {
+    let edge = edge();
+    signed_in_manager(&edge).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    add_printer(
+        &edge,
+        json!({"name": "till", "addr": addr.to_string(), "role": "receipt"}),
+    )
+    .await;
+    let mut attempts = edge.state.printing.queue().attempts();
+    let worker = tokio::spawn(edge.state.printing.queue().clone().run());
+    let id = edge.order_with("sku-chai").await;
+    edge.call(
+        "POST",
+        &format!("/v1/orders/{id}/receipt/print"),
+        Some(json!({})),
+    )
+    .await;
+
+    let printed = capture_answering(&listener, PAPER_END).await;
+    assert!(
+        printed.is_empty(),
+        "nothing is sent to a printer without paper"
+    );
+    attempts.wait_for(|count| *count >= 1).await.unwrap();
+    let job = &edge.store.recent_print_jobs(1).unwrap()[0];
+    assert_eq!(job.state, PrintJobState::Pending);
+    assert_eq!(job.last_error.as_deref(), Some("out of paper"));
+
+    let printed = capture_answering(&listener, PAPER_OK).await;
+    assert!(contains(&printed, b"1 x Masala chai"));
+    attempts
+        .wait_for(|_| edge.store.recent_print_jobs(1).unwrap()[0].state == PrintJobState::Done)
+        .await
+        .unwrap();
+    worker.abort();
 }

@@ -2,12 +2,13 @@
 //! exponential backoff.
 //!
 //! Jobs live in the store, so a restart loses nothing: the worker picks up whatever is still
-//! pending. A printer that is off, unplugged or refusing connections just makes its jobs wait.
+//! pending. A printer that is off, unplugged or refusing connections just makes its jobs wait;
+//! so does one that reports its paper roll ended (ESC/POS `DLE EOT 4`, asked before each job).
 
 use crate::store::{PrintJob, Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
@@ -24,6 +25,14 @@ pub const PRINT_CONNECT_TIMEOUT_MS: u64 = 3_000;
 /// How long writing one job may take. Why 10 s: a receipt is a few KiB; a printer that stalls
 /// longer (paper out, cover open) is retried later instead of blocking the queue.
 pub const PRINT_WRITE_TIMEOUT_MS: u64 = 10_000;
+/// How long to wait for the answer to the paper status query. Why 500 ms: a printer that
+/// supports it answers in a few milliseconds even while printing (it is a real-time command);
+/// one that does not never answers, and its jobs must not wait long for nothing.
+pub const PRINT_STATUS_TIMEOUT_MS: u64 = 500;
+/// `DLE EOT 4`: the real-time paper roll sensor status query of ESC/POS.
+const PAPER_STATUS_QUERY: [u8; 3] = [0x10, 0x04, 0x04];
+/// Bits 5 and 6 of the answer: the paper roll has ended.
+const PAPER_END_BITS: u8 = 0x60;
 /// Jobs attempted per pass. Why: bounds one pass's work; the next pass starts at once.
 pub const PRINT_BATCH_MAX: usize = 32;
 /// Longest sleep when nothing is due. Why: a safety net; new jobs wake the worker directly.
@@ -36,6 +45,7 @@ pub struct PrintQueueLimits {
     pub attempts_max: u32,
     pub connect_timeout_ms: u64,
     pub write_timeout_ms: u64,
+    pub status_timeout_ms: u64,
 }
 
 impl Default for PrintQueueLimits {
@@ -46,6 +56,7 @@ impl Default for PrintQueueLimits {
             attempts_max: PRINT_ATTEMPTS_MAX,
             connect_timeout_ms: PRINT_CONNECT_TIMEOUT_MS,
             write_timeout_ms: PRINT_WRITE_TIMEOUT_MS,
+            status_timeout_ms: PRINT_STATUS_TIMEOUT_MS,
         }
     }
 }
@@ -158,6 +169,22 @@ impl PrintQueue {
         .await
         .map_err(|_| "connect timed out".to_owned())?
         .map_err(|error| format!("connect: {error}"))?;
+        // Out of paper, the printer would still take the bytes and lose the job: ask first.
+        stream
+            .write_all(&PAPER_STATUS_QUERY)
+            .await
+            .map_err(|error| format!("status query: {error}"))?;
+        let status = tokio::time::timeout(
+            Duration::from_millis(self.limits.status_timeout_ms),
+            stream.read_u8(),
+        )
+        .await;
+        if let Ok(Ok(status)) = status
+            && status & PAPER_END_BITS == PAPER_END_BITS
+        {
+            return Err("out of paper".to_owned());
+        }
+        // No answer: a printer without status support; print anyway.
         let write = async {
             stream.write_all(&job.payload).await?;
             stream.flush().await?;

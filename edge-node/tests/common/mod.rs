@@ -44,6 +44,8 @@ pub fn edge_with(configure: impl FnOnce(&mut AppState)) -> TestEdge {
             // Fast retries so a test awaiting a retry does not wait seconds.
             backoff_base_ms: 5,
             backoff_max_ms: 20,
+            // The fake printers below answer the paper status query at once or not at all.
+            status_timeout_ms: 50,
             ..PrintQueueLimits::default()
         },
     )
