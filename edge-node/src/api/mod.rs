@@ -79,7 +79,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/v1/catalog/items", get(catalog::list_items))
-        .route("/v1/orders", post(orders::open))
+        .route("/v1/orders", get(orders::list).post(orders::open))
         .route("/v1/orders/{id}", get(orders::get))
         .route("/v1/orders/{id}/lines", post(orders::add_line))
         .route("/v1/orders/{id}/payments", post(orders::take_payment))

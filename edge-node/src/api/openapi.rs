@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         super::health::healthz,
         super::catalog::list_items,
         super::orders::open,
+        super::orders::list,
         super::orders::get,
         super::orders::add_line,
         super::orders::take_payment,

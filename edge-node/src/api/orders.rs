@@ -45,6 +45,42 @@ pub async fn open(
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// The order number shown on the ticket or receipt.
+    pub number: Option<u64>,
+    /// `open`, `sent`, `partially_paid`, `paid`, `closed` or `voided`.
+    pub state: Option<String>,
+}
+
+/// Order recall: by number and/or state (e.g. every open order), newest first.
+#[utoipa::path(get, path = "/v1/orders", params(OrderQuery),
+    responses((status = 200, body = [OrderDto]), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<OrderDto>>, ApiError> {
+    let axum::extract::Query(query) = query?;
+    let order_state =
+        match query.state.as_deref() {
+            None => None,
+            Some(text) => Some(parse_order_state(text).ok_or_else(|| {
+                ApiError::invalid("state", format!("unknown order state {text:?}"))
+            })?),
+        };
+    let orders = state.orders.find(query.number, order_state).await?;
+    Ok(Json(orders.iter().map(OrderDto::from).collect()))
+}
+
+fn parse_order_state(text: &str) -> Option<shared_model::OrderState> {
+    use shared_model::OrderState::*;
+    [Open, Sent, PartiallyPaid, Paid, Closed, Voided]
+        .into_iter()
+        .find(|candidate| candidate.as_str() == text)
+}
+
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
     responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody)),
     security(("device_token" = [])))]

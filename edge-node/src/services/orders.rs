@@ -15,6 +15,10 @@ use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
 
+/// Most orders one recall returns. Why 200: a terminal's open-orders screen shows a busy
+/// evening's worth; older orders are found by number.
+pub const ORDERS_LIST_MAX: usize = 200;
+
 /// Why an order command was refused. Each maps to one structured API error.
 #[derive(Debug, Error)]
 pub enum OrderError {
@@ -191,6 +195,19 @@ impl OrderService {
         })
         .await
         .map(|(order, _)| order)
+    }
+
+    /// Order recall: by number and/or state, newest first, at most [`ORDERS_LIST_MAX`].
+    pub async fn find(
+        &self,
+        number: Option<u64>,
+        state: Option<shared_model::OrderState>,
+    ) -> Result<Vec<Order>, OrderError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || {
+            store.orders_matching(number, state.map(|s| s.as_str()), ORDERS_LIST_MAX)
+        })
+        .await?)
     }
 
     pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {

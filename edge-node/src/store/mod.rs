@@ -196,6 +196,27 @@ impl Store {
 
     // ---- orders ----------------------------------------------------------------------------
 
+    /// Orders with `number` and/or in `state`, newest first, at most `count_max`.
+    pub fn orders_matching(
+        &self,
+        number: Option<u64>,
+        state: Option<&str>,
+        count_max: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT doc FROM orders WHERE (?1 IS NULL OR number = ?1) AND (?2 IS NULL OR state = ?2)
+             ORDER BY number DESC LIMIT ?3",
+        )?;
+        let docs = statement
+            .query_map(
+                params![number.map(|n| n as i64), state, count_max as i64],
+                |row| row.get::<_, String>(0),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
+    }
+
     pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let connection = self.lock();
         load_order(&connection, id)
