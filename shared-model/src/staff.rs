@@ -90,6 +90,8 @@ pub enum Action {
     ManageDevices,
     ManageStaff,
     ManagePrinters,
+    /// Lay out areas and tables.
+    ManageFloorPlan,
     /// End another staff member's session.
     ForceLogout,
     // ---- high-risk: need the permission or an override in the same request ----
@@ -127,6 +129,7 @@ impl Action {
             Action::ManageDevices => "manage_devices",
             Action::ManageStaff => "manage_staff",
             Action::ManagePrinters => "manage_printers",
+            Action::ManageFloorPlan => "manage_floor_plan",
             Action::ForceLogout => "force_logout",
             Action::VoidAfterSend => "void_after_send",
             Action::Refund => "refund",

@@ -78,6 +78,8 @@ pub enum OpBody {
     Staff(StaffEventV1),
     /// Orders sent to the kitchen and orders ready for pickup.
     Kitchen(KitchenEventV1),
+    /// Guests seated at a table with a new order, and orders moved between tables.
+    Table(TableEventV1),
 }
 
 impl OpBody {
@@ -386,6 +388,22 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableEventV1 {
+    Seated {
+        table: String,
+        order_id: [u8; 16],
+        guests: u32,
+        at_ms: i64,
+    },
+    Transferred {
+        order_id: [u8; 16],
+        from_table: String,
+        to_table: String,
+        at_ms: i64,
+    },
+}
+
 // ---- edge facts: staff, audit, devices, kitchen ----------------------------------------------
 //
 // These are facts the hub stores and reports on; it does not fold them into orders.
@@ -669,6 +687,12 @@ mod tests {
                     }],
                 }],
                 at_ms: 8,
+            }),
+            OpBody::Table(TableEventV1::Transferred {
+                order_id: [4; 16],
+                from_table: "T1".into(),
+                to_table: "T7".into(),
+                at_ms: 9,
             }),
         ];
         for body in bodies {

@@ -91,6 +91,7 @@ pub async fn ingest_batch(
                     OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
                     OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
                     OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
+                    OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
                 });
             (op.seq, event)
         })

@@ -519,3 +519,44 @@ pub struct ReceiptTemplateDto {
     #[serde(default)]
     pub fiscal_lines: Vec<String>,
 }
+
+// ---- tables ----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FloorTableDto {
+    pub area: String,
+    /// The table's label, e.g. `T4`; unique.
+    pub code: String,
+    pub seats: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FloorPlanRequest {
+    pub tables: Vec<FloorTableDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableDto {
+    pub code: String,
+    pub area: String,
+    pub seats: u32,
+    /// `free`, `seated`, `ordered` or `paying`.
+    pub status: String,
+    pub order_id: Option<String>,
+    pub guests: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeatRequest {
+    pub guests: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The code of a free table.
+    pub table: String,
+}

@@ -5,6 +5,7 @@ use crate::services::kitchen::KitchenError;
 use crate::services::orders::OrderError;
 use crate::services::printing::PrintError;
 use crate::services::staff::{AccessError, StaffError};
+use crate::services::tables::TableError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -288,5 +289,27 @@ impl From<axum::extract::rejection::QueryRejection> for ApiError {
             rejection.body_text(),
             None,
         )
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(error: TableError) -> Self {
+        let message = error.to_string();
+        let conflict =
+            |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
+        match error {
+            TableError::Access(access) => ApiError::from(access),
+            TableError::Store(store) => ApiError::from(store),
+            TableError::BadField { field, .. } => ApiError::invalid(field, message),
+            TableError::NoSuchTable => {
+                ApiError::new(StatusCode::NOT_FOUND, "table_not_found", message, None)
+            }
+            TableError::OrderNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
+            }
+            TableError::TableTaken => conflict("table_taken"),
+            TableError::OrderNotAtATable => conflict("order_not_at_a_table"),
+            TableError::TableInUse => conflict("table_in_use"),
+        }
     }
 }

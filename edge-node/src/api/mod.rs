@@ -14,6 +14,7 @@ pub mod orders;
 pub mod printing;
 pub mod staff;
 pub mod sync;
+pub mod tables;
 
 use crate::printers::queue::{PrintQueue, PrintQueueLimits};
 use crate::services::kitchen::KitchenService;
@@ -21,6 +22,7 @@ use crate::services::orders::OrderService;
 use crate::services::printing::PrintService;
 use crate::services::staff::{Caller, SESSION_IDLE_TIMEOUT_MS_DEFAULT};
 use crate::services::stream::EventBus;
+use crate::services::tables::TableService;
 use crate::store::{Store, StoreError};
 use crate::sync::SyncState;
 use axum::Router;
@@ -43,6 +45,7 @@ pub struct AppState {
     pub sync: Arc<SyncState>,
     pub outlet_name: Arc<str>,
     pub kitchen: Arc<KitchenService>,
+    pub tables: Arc<TableService>,
     pub printing: Arc<PrintService>,
     pub events: Arc<EventBus>,
     /// A staff session not heartbeating for this long is signed out.
@@ -65,6 +68,7 @@ impl AppState {
         Ok(AppState {
             orders: Arc::new(OrderService::new(store.clone(), currency)),
             kitchen: Arc::new(KitchenService::new(store.clone(), events.clone())),
+            tables: Arc::new(TableService::new(store.clone(), currency)),
             printing: Arc::new(PrintService::new(store.clone(), queue, outlet_name.clone())),
             events,
             sync: Arc::new(SyncState::default()),
@@ -127,6 +131,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/kitchen/all-day", get(kitchen::all_day))
         .route("/v1/stream", get(kitchen::stream))
+        // tables
+        .route("/v1/floor-plan", get(tables::floor).put(tables::replace))
+        .route("/v1/tables/{code}/orders", post(tables::seat))
+        .route("/v1/orders/{id}/transfer", post(tables::transfer))
         // printing
         .route("/v1/printers", get(printing::list).post(printing::add))
         .route("/v1/print-jobs", get(printing::jobs))

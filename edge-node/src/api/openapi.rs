@@ -49,6 +49,10 @@ use utoipa::{Modify, OpenApi};
         super::printing::template,
         super::printing::put_template,
         super::printing::print_receipt,
+        super::tables::floor,
+        super::tables::replace,
+        super::tables::seat,
+        super::tables::transfer,
     ),
     components(schemas(ErrorBody, dto::OrderDto, dto::LineDto, dto::TaxDto, dto::PaymentDto,
         dto::CatalogItemDto, dto::OpenOrderRequest, dto::AddLineRequest, dto::PaymentRequest,
@@ -60,7 +64,8 @@ use utoipa::{Modify, OpenApi};
         dto::TicketLineDto, dto::TicketDto, dto::SendResponse, dto::TicketActionRequest,
         dto::TicketActionResponse, dto::AllDayCountDto, dto::AddPrinterRequest, dto::PrinterDto,
         dto::PrintJobDto, dto::PrintReceiptRequest, dto::PrintReceiptResponse,
-        dto::ReceiptTemplateDto)),
+        dto::ReceiptTemplateDto, dto::FloorTableDto, dto::FloorPlanRequest, dto::TableDto,
+        dto::SeatRequest, dto::TransferRequest)),
     modifiers(&DeviceToken)
 )]
 pub struct EdgeApiDoc;

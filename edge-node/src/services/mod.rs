@@ -8,6 +8,7 @@ pub mod printing;
 pub mod receipts;
 pub mod staff;
 pub mod stream;
+pub mod tables;
 
 use crate::store::StoreError;
 

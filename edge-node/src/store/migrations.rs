@@ -81,6 +81,14 @@ const MIGRATIONS: &[&str] = &[
         last_error TEXT, created_at_ms INTEGER NOT NULL, done_at_ms INTEGER);
      CREATE INDEX print_jobs_due ON print_jobs (state, next_attempt_at_ms);
      CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 4: the floor plan and which order sits at which table
+    "CREATE TABLE floor_tables (
+        code TEXT PRIMARY KEY, area TEXT NOT NULL, seats INTEGER NOT NULL,
+        position INTEGER NOT NULL);
+     CREATE TABLE table_orders (
+        order_id TEXT PRIMARY KEY, table_code TEXT NOT NULL, guests INTEGER NOT NULL,
+        seated_at_ms INTEGER NOT NULL);
+     CREATE INDEX table_orders_by_table ON table_orders (table_code);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -8,10 +8,12 @@ mod kitchen;
 mod migrations;
 mod printing;
 mod staff;
+mod tables;
 
 pub use kitchen::*;
 pub use printing::*;
 pub use staff::*;
+pub use tables::*;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
@@ -580,7 +582,11 @@ pub(crate) fn load_order(
     doc.map(|doc| parse_json(&doc)).transpose()
 }
 
-fn save_order(tx: &Transaction<'_>, order: &Order, now_ms: i64) -> Result<(), StoreError> {
+pub(crate) fn save_order(
+    tx: &Transaction<'_>,
+    order: &Order,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let doc = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         "INSERT INTO orders (id, number, state, doc, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
