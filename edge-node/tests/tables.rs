@@ -178,3 +178,91 @@ async fn bad_floor_plans_are_refused_and_a_table_with_guests_cannot_be_removed()
     let (_, floor) = edge.call("GET", "/v1/floor-plan", None).await;
     assert_eq!(floor.as_array().unwrap().len(), 3, "the plan is unchanged");
 }
+
+// ---- bar tabs --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_bar_tab_opens_by_name_is_recalled_by_name_and_stops_at_its_limit() {
+    let edge = edge();
+    let seq = edge.last_seq();
+    let (status, tab) = edge
+        .call(
+            "POST",
+            "/v1/tabs",
+            Some(json!({"name": "Otieno", "limit_minor": 50_000, "preauth_ref": "PA-77"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{tab}");
+    assert_eq!(tab["order"]["type"], "bar_tab");
+    let id = tab["order"]["id"].as_str().unwrap().to_owned();
+    assert!(matches!(
+        &edge.op_bodies_after(seq)[1],
+        OpBody::Tab(sync_protocol::op::TabEventV1::Opened { name, limit_minor: Some(50_000), .. })
+            if name == "Otieno"
+    ));
+    edge.call("POST", "/v1/tabs", Some(json!({"name": "Wambui"})))
+        .await;
+
+    let (_, found) = edge.call("GET", "/v1/tabs?name=otie", None).await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    assert_eq!(found[0]["preauth_ref"], "PA-77");
+    let (_, all) = edge.call("GET", "/v1/tabs", None).await;
+    assert_eq!(all.as_array().unwrap().len(), 2);
+    let (_, none) = edge.call("GET", "/v1/tabs?name=%25", None).await;
+    assert_eq!(
+        none.as_array().unwrap().len(),
+        0,
+        "a % in the name is not a wildcard"
+    );
+
+    // 2 cappuccinos = 60,000: over the 50,000 limit; 1 = 30,000 fits.
+    let path = format!("/v1/orders/{id}/lines");
+    let before = edge.last_seq();
+    let (status, error) = edge
+        .call(
+            "POST",
+            &path,
+            Some(json!({"item_id": "sku-cappuccino", "quantity": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "tab_limit_exceeded");
+    assert_eq!(edge.last_seq(), before, "the refused line wrote nothing");
+    let (status, _) = edge
+        .call(
+            "POST",
+            &path,
+            Some(json!({"item_id": "sku-cappuccino", "quantity": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    // Closing the tab's order closes the tab.
+    edge.call(
+        "POST",
+        &format!("/v1/orders/{id}/payments"),
+        Some(json!({"tender": "card", "amount_minor": 30_000})),
+    )
+    .await;
+    edge.call("POST", &format!("/v1/orders/{id}/close"), None)
+        .await;
+    let (_, open) = edge.call("GET", "/v1/tabs", None).await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["name"], "Wambui");
+}
+
+#[tokio::test]
+async fn bad_tab_input_is_refused_and_opens_nothing() {
+    let edge = edge();
+    let seq = edge.last_seq();
+    for (body, field) in [
+        (json!({"name": " "}), "name"),
+        (json!({"name": "Otieno", "limit_minor": 0}), "limit_minor"),
+        (json!({"name": "Otieno", "preauth_ref": ""}), "preauth_ref"),
+    ] {
+        let (status, error) = edge.call("POST", "/v1/tabs", Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["field"], field);
+    }
+    assert_eq!(edge.last_seq(), seq);
+}

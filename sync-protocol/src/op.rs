@@ -80,6 +80,8 @@ pub enum OpBody {
     Kitchen(KitchenEventV1),
     /// Guests seated at a table with a new order, and orders moved between tables.
     Table(TableEventV1),
+    /// Bar tabs opened by name.
+    Tab(TabEventV1),
 }
 
 impl OpBody {
@@ -404,6 +406,19 @@ pub enum TableEventV1 {
     },
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TabEventV1 {
+    Opened {
+        order_id: [u8; 16],
+        name: String,
+        /// The most the tab may run up to, in minor units.
+        limit_minor: Option<i64>,
+        /// The card terminal's pre-authorisation reference, when a card secures the tab.
+        preauth_ref: Option<String>,
+        at_ms: i64,
+    },
+}
+
 // ---- edge facts: staff, audit, devices, kitchen ----------------------------------------------
 //
 // These are facts the hub stores and reports on; it does not fold them into orders.
@@ -693,6 +708,13 @@ mod tests {
                 from_table: "T1".into(),
                 to_table: "T7".into(),
                 at_ms: 9,
+            }),
+            OpBody::Tab(TabEventV1::Opened {
+                order_id: [5; 16],
+                name: "Otieno".into(),
+                limit_minor: Some(500_000),
+                preauth_ref: Some("PA-1234".into()),
+                at_ms: 10,
             }),
         ];
         for body in bodies {

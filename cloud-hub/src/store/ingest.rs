@@ -92,6 +92,7 @@ pub async fn ingest_batch(
                     OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
                     OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
                     OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
+                    OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
                 });
             (op.seq, event)
         })

@@ -560,3 +560,23 @@ pub struct TransferRequest {
     /// The code of a free table.
     pub table: String,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTabRequest {
+    pub name: String,
+    /// The most the tab may run up to.
+    #[serde(default)]
+    pub limit_minor: Option<i64>,
+    /// The card terminal's pre-authorisation reference, when a card secures the tab.
+    #[serde(default)]
+    pub preauth_ref: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TabDto {
+    pub name: String,
+    pub limit_minor: Option<i64>,
+    pub preauth_ref: Option<String>,
+    pub order: OrderDto,
+}

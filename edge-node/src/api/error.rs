@@ -126,6 +126,7 @@ impl From<OrderError> for ApiError {
         match error {
             OrderError::Store(store) => ApiError::from(store),
             OrderError::Access(access) => ApiError::from(access),
+            OrderError::TabLimit { .. } => conflict("tab_limit_exceeded"),
             OrderError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
             }

@@ -135,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/floor-plan", get(tables::floor).put(tables::replace))
         .route("/v1/tables/{code}/orders", post(tables::seat))
         .route("/v1/orders/{id}/transfer", post(tables::transfer))
+        .route("/v1/tabs", get(tables::tabs).post(tables::open_tab))
         // printing
         .route("/v1/printers", get(printing::list).post(printing::add))
         .route("/v1/print-jobs", get(printing::jobs))

@@ -53,6 +53,8 @@ use utoipa::{Modify, OpenApi};
         super::tables::replace,
         super::tables::seat,
         super::tables::transfer,
+        super::tables::open_tab,
+        super::tables::tabs,
     ),
     components(schemas(ErrorBody, dto::OrderDto, dto::LineDto, dto::TaxDto, dto::PaymentDto,
         dto::CatalogItemDto, dto::OpenOrderRequest, dto::AddLineRequest, dto::PaymentRequest,
@@ -65,7 +67,7 @@ use utoipa::{Modify, OpenApi};
         dto::TicketActionResponse, dto::AllDayCountDto, dto::AddPrinterRequest, dto::PrinterDto,
         dto::PrintJobDto, dto::PrintReceiptRequest, dto::PrintReceiptResponse,
         dto::ReceiptTemplateDto, dto::FloorTableDto, dto::FloorPlanRequest, dto::TableDto,
-        dto::SeatRequest, dto::TransferRequest)),
+        dto::SeatRequest, dto::TransferRequest, dto::OpenTabRequest, dto::TabDto)),
     modifiers(&DeviceToken)
 )]
 pub struct EdgeApiDoc;

@@ -1,7 +1,9 @@
 //! Floor plan and table routes.
 
 use super::AppState;
-use super::dto::{FloorPlanRequest, OrderDto, SeatRequest, TableDto, TransferRequest};
+use super::dto::{
+    FloorPlanRequest, OpenTabRequest, OrderDto, SeatRequest, TabDto, TableDto, TransferRequest,
+};
 use super::error::{ApiError, ErrorBody};
 use super::staff::uuid_path;
 use crate::now_ms;
@@ -84,4 +86,55 @@ pub async fn transfer(
         .await?;
     state.sync.notify_new_ops();
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn tab_dto(tab: &crate::store::Tab) -> TabDto {
+    TabDto {
+        name: tab.name.clone(),
+        limit_minor: tab.limit_minor,
+        preauth_ref: tab.preauth_ref.clone(),
+        order: OrderDto::from(&tab.order),
+    }
+}
+
+/// Opens a bar tab: a `bar_tab` order known by name. Lines, payments and closing use the order
+/// routes; a line that would pass the limit is refused with `tab_limit_exceeded`.
+#[utoipa::path(post, path = "/v1/tabs", request_body = OpenTabRequest,
+    responses((status = 201, body = TabDto), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn open_tab(
+    State(state): State<AppState>,
+    body: Result<Json<OpenTabRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<TabDto>), ApiError> {
+    let Json(request) = body?;
+    let tab = state
+        .tables
+        .open_tab(
+            request.name,
+            request.limit_minor,
+            request.preauth_ref,
+            now_ms(),
+        )
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(tab_dto(&tab))))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TabQuery {
+    /// Part of the tab's name, any case.
+    pub name: Option<String>,
+}
+
+/// Open tabs, oldest first: recall a tab by name.
+#[utoipa::path(get, path = "/v1/tabs", params(TabQuery),
+    responses((status = 200, body = [TabDto])), security(("device_token" = [])))]
+pub async fn tabs(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<TabQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TabDto>>, ApiError> {
+    let axum::extract::Query(query) = query?;
+    let tabs = state.tables.tabs(query.name).await?;
+    Ok(Json(tabs.iter().map(tab_dto).collect()))
 }

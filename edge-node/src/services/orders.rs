@@ -34,6 +34,8 @@ pub enum OrderError {
     Close(#[from] CloseError),
     #[error(transparent)]
     Void(#[from] VoidError),
+    #[error("this line would take the tab over its limit of {limit_minor}")]
+    TabLimit { limit_minor: i64 },
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
@@ -93,10 +95,21 @@ impl OrderService {
         let rounding = self.rounding;
         run(move || {
             let item = store.catalog_item(&item_id)?;
-            store.commit_order_change(order_id, now_ms, |order, _| {
+            store.commit_order_change(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let item = item.ok_or_else(|| OrderError::UnknownItem(item_id.0.clone()))?;
-                Ok(order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?)
+                let event = order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?;
+                // A bar tab with a limit refuses the line that would take it over the limit.
+                if let Some(limit_minor) = context.tab_limit_minor(order_id)? {
+                    let mut after = order.clone();
+                    after.apply(&event).map_err(|error| {
+                        StoreError::Corrupt(format!("a decided line does not apply: {error}"))
+                    })?;
+                    if after.totals().total_minor > limit_minor {
+                        return Err(OrderError::TabLimit { limit_minor });
+                    }
+                }
+                Ok(event)
             })
         })
         .await

@@ -1,7 +1,8 @@
-//! Tables: the floor plan, seating guests with a new order, moving an order to another table.
+//! Tables and tabs: the floor plan, seating guests with a new order, moving an order to another
+//! table, and bar tabs opened by name with an optional limit and card pre-authorisation.
 
 use super::staff::{AccessError, Caller};
-use crate::store::{FloorTable, Store, StoreError, TableRefusal, TableView};
+use crate::store::{FloorTable, Store, StoreError, Tab, TableRefusal, TableView};
 use shared_model::staff::Action;
 use shared_model::{Currency, Order, OrderId};
 use std::sync::Arc;
@@ -16,6 +17,16 @@ pub const FLOOR_TABLES_MAX: usize = 500;
 pub const TABLE_SEATS_MAX: u32 = 99;
 /// Longest table code or area name. Why: labels on a small floor view.
 pub const TABLE_LABEL_CHARS_MAX: usize = 32;
+
+/// Longest tab name. Why: it is called out across a bar and printed on the bill.
+pub const TAB_NAME_CHARS_MAX: usize = 64;
+/// Longest card pre-authorisation reference. Why: terminal references are short codes.
+pub const PREAUTH_REF_CHARS_MAX: usize = 64;
+/// Highest tab limit, in minor units. Why: ten million in the major unit is beyond any bar
+/// tab; a larger number is a typo that would make the limit meaningless.
+pub const TAB_LIMIT_MINOR_MAX: i64 = 1_000_000_000;
+/// Most tabs one listing returns. Why: a bar's open tabs fit on one screen.
+pub const TABS_LIST_MAX: usize = 200;
 
 #[derive(Debug, Error)]
 pub enum TableError {
@@ -135,6 +146,64 @@ impl TableService {
         super::blocking(move || store.seat_at_table(&table, guests, order_id, currency, now_ms))
             .await?
             .map_err(TableError::from)
+    }
+
+    /// Opens a bar tab by name.
+    pub async fn open_tab(
+        &self,
+        name: String,
+        limit_minor: Option<i64>,
+        preauth_ref: Option<String>,
+        now_ms: i64,
+    ) -> Result<Tab, TableError> {
+        let bad = |field, message: String| TableError::BadField { field, message };
+        let name = name.trim().to_owned();
+        if name.is_empty()
+            || name.chars().count() > TAB_NAME_CHARS_MAX
+            || name.chars().any(char::is_control)
+        {
+            return Err(bad(
+                "name",
+                format!("a tab name is 1 to {TAB_NAME_CHARS_MAX} printable characters"),
+            ));
+        }
+        if limit_minor.is_some_and(|limit| !(1..=TAB_LIMIT_MINOR_MAX).contains(&limit)) {
+            return Err(bad(
+                "limit_minor",
+                format!("a tab limit is 1 to {TAB_LIMIT_MINOR_MAX} minor units"),
+            ));
+        }
+        let preauth_ref = preauth_ref.map(|text| text.trim().to_owned());
+        if preauth_ref.as_ref().is_some_and(|text| {
+            text.is_empty()
+                || text.chars().count() > PREAUTH_REF_CHARS_MAX
+                || text.chars().any(char::is_control)
+        }) {
+            return Err(bad(
+                "preauth_ref",
+                format!("a pre-authorisation reference is 1 to {PREAUTH_REF_CHARS_MAX} characters"),
+            ));
+        }
+        let store = self.store.clone();
+        let currency = self.currency;
+        let order_id = OrderId(Uuid::now_v7());
+        Ok(super::blocking(move || {
+            store.open_tab(
+                &name,
+                limit_minor,
+                preauth_ref.as_deref(),
+                order_id,
+                currency,
+                now_ms,
+            )
+        })
+        .await?)
+    }
+
+    /// Open tabs, optionally those whose name contains `name`.
+    pub async fn tabs(&self, name: Option<String>) -> Result<Vec<Tab>, TableError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || store.open_tabs(name.as_deref(), TABS_LIST_MAX)).await?)
     }
 
     pub async fn transfer(

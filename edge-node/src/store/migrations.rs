@@ -89,6 +89,11 @@ const MIGRATIONS: &[&str] = &[
         order_id TEXT PRIMARY KEY, table_code TEXT NOT NULL, guests INTEGER NOT NULL,
         seated_at_ms INTEGER NOT NULL);
      CREATE INDEX table_orders_by_table ON table_orders (table_code);",
+    // 5: bar tabs
+    "CREATE TABLE tabs (
+        order_id TEXT PRIMARY KEY, name TEXT NOT NULL, limit_minor INTEGER, preauth_ref TEXT,
+        opened_at_ms INTEGER NOT NULL);
+     CREATE INDEX tabs_by_name ON tabs (name COLLATE NOCASE);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

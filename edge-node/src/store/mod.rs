@@ -534,6 +534,20 @@ impl NewOrderNumber<'_> {
         Ok(number)
     }
 
+    /// The tab limit of `order_id`, if it is a bar tab with one (read inside the order's
+    /// transaction).
+    pub fn tab_limit_minor(&self, order_id: OrderId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT limit_minor FROM tabs WHERE order_id = ?1",
+                params![order_id.to_string()],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
     /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
     /// transaction, so a concurrent send cannot slip between the check and the change).
     pub fn sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {

@@ -1,4 +1,4 @@
-//! The floor plan: areas and tables with seats, the order seated at each table, and table
+//! The floor plan and bar tabs. Tables: areas and tables with seats, the order seated at each table, and table
 //! status derived from that order (free, seated, ordered, paying).
 //!
 //! Seating guests opens a dine-in order and links it to the table in one transaction with both
@@ -7,7 +7,7 @@
 use super::{Store, StoreError, append_op, append_op_body, save_order};
 use rusqlite::{OptionalExtension, Transaction, params};
 use shared_model::{Currency, Order, OrderEvent, OrderId, OrderState, OrderType};
-use sync_protocol::op::{OpBody, TableEventV1};
+use sync_protocol::op::{OpBody, TabEventV1, TableEventV1};
 
 /// A table on the floor plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,22 +145,14 @@ impl Store {
         if occupant_tx(&tx, table_code)?.is_some() {
             return Ok(Err(TableRefusal::TableTaken));
         }
-        let current: i64 = tx.query_row(
-            "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value",
-            [],
-            |row| row.get(0),
-        )?;
-        let event = OrderEvent::Opened {
+        let order = open_order_tx(
+            &tx,
+            self.node_id,
             order_id,
-            number: current as u64,
-            order_type: OrderType::DineIn,
+            OrderType::DineIn,
             currency,
-            opened_at_ms: now_ms,
-        };
-        let order = Order::from_opened(&event)
-            .ok_or_else(|| StoreError::Corrupt("an opened event must open an order".into()))?;
-        save_order(&tx, &order, now_ms)?;
-        append_op(&tx, self.node_id, &event, now_ms)?;
+            now_ms,
+        )?;
         tx.execute(
             "INSERT INTO table_orders (order_id, table_code, guests, seated_at_ms)
              VALUES (?1, ?2, ?3, ?4)",
@@ -219,6 +211,128 @@ impl Store {
         tx.commit()?;
         Ok(Ok(()))
     }
+}
+
+/// A bar tab: an order opened by name.
+#[derive(Debug, Clone)]
+pub struct Tab {
+    pub name: String,
+    pub limit_minor: Option<i64>,
+    pub preauth_ref: Option<String>,
+    pub order: Order,
+}
+
+impl Store {
+    /// Opens a bar tab: a `bar_tab` order and its name, limit and pre-authorisation, with both
+    /// ops, in one transaction.
+    pub fn open_tab(
+        &self,
+        name: &str,
+        limit_minor: Option<i64>,
+        preauth_ref: Option<&str>,
+        order_id: OrderId,
+        currency: Currency,
+        now_ms: i64,
+    ) -> Result<Tab, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let order = open_order_tx(
+            &tx,
+            self.node_id,
+            order_id,
+            OrderType::BarTab,
+            currency,
+            now_ms,
+        )?;
+        tx.execute(
+            "INSERT INTO tabs (order_id, name, limit_minor, preauth_ref, opened_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![order_id.to_string(), name, limit_minor, preauth_ref, now_ms],
+        )?;
+        let body = OpBody::Tab(TabEventV1::Opened {
+            order_id: *order_id.0.as_bytes(),
+            name: name.to_owned(),
+            limit_minor,
+            preauth_ref: preauth_ref.map(str::to_owned),
+            at_ms: now_ms,
+        });
+        append_op_body(&tx, self.node_id, "tab.opened", &body, now_ms)?;
+        tx.commit()?;
+        Ok(Tab {
+            name: name.to_owned(),
+            limit_minor,
+            preauth_ref: preauth_ref.map(str::to_owned),
+            order,
+        })
+    }
+
+    /// Open tabs whose name contains `name` (any case), oldest first, at most `count_max`.
+    pub fn open_tabs(&self, name: Option<&str>, count_max: usize) -> Result<Vec<Tab>, StoreError> {
+        let connection = self.lock();
+        let pattern = name.map(|name| {
+            // LIKE wildcards in a name are matched literally.
+            let escaped = name
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            format!("%{escaped}%")
+        });
+        let mut statement = connection.prepare_cached(
+            "SELECT t.name, t.limit_minor, t.preauth_ref, o.doc FROM tabs t
+             JOIN orders o ON o.id = t.order_id
+             WHERE o.state NOT IN ('closed', 'voided')
+               AND (?1 IS NULL OR t.name LIKE ?1 ESCAPE '\\')
+             ORDER BY t.opened_at_ms, t.order_id LIMIT ?2",
+        )?;
+        let rows = statement
+            .query_map(params![pattern, count_max as i64], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, Option<i64>>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                    row.get::<_, String>(3)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(name, limit_minor, preauth_ref, doc)| {
+                Ok(Tab {
+                    name,
+                    limit_minor,
+                    preauth_ref,
+                    order: super::parse_json(&doc)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// Opens a new order inside the caller's transaction: the next number, the order row, its op.
+fn open_order_tx(
+    tx: &Transaction<'_>,
+    node_id: uuid::Uuid,
+    order_id: OrderId,
+    order_type: OrderType,
+    currency: Currency,
+    now_ms: i64,
+) -> Result<Order, StoreError> {
+    let number: i64 = tx.query_row(
+        "UPDATE counters SET value = value + 1 WHERE name = 'order_number' RETURNING value",
+        [],
+        |row| row.get(0),
+    )?;
+    let event = OrderEvent::Opened {
+        order_id,
+        number: number as u64,
+        order_type,
+        currency,
+        opened_at_ms: now_ms,
+    };
+    let order = Order::from_opened(&event)
+        .ok_or_else(|| StoreError::Corrupt("an opened event must open an order".into()))?;
+    save_order(tx, &order, now_ms)?;
+    append_op(tx, node_id, &event, now_ms)?;
+    Ok(order)
 }
 
 fn table_exists_tx(tx: &Transaction<'_>, code: &str) -> Result<bool, StoreError> {
