@@ -105,6 +105,8 @@ impl PrintQueue {
                 Ok(more_due) => more_due,
                 Err(error) => {
                     tracing::error!(%error, "print queue pass failed");
+                    // A store that keeps failing must not turn this loop into a busy spin.
+                    tokio::time::sleep(Duration::from_millis(self.limits.backoff_base_ms)).await;
                     false
                 }
             };

@@ -93,7 +93,8 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE tabs (
         order_id TEXT PRIMARY KEY, name TEXT NOT NULL, limit_minor INTEGER, preauth_ref TEXT,
         opened_at_ms INTEGER NOT NULL);
-     CREATE INDEX tabs_by_name ON tabs (name COLLATE NOCASE);",
+     CREATE INDEX tabs_by_name ON tabs (name COLLATE NOCASE);
+     CREATE INDEX print_jobs_by_subject ON print_jobs (subject, kind);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {
