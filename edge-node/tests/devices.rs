@@ -222,3 +222,21 @@ async fn bad_registration_input_gets_a_structured_error() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(error["field"], "kind");
 }
+
+#[tokio::test]
+async fn at_most_five_pairing_codes_are_open_at_once() {
+    let edge = edge();
+    signed_in_manager(&edge).await;
+    for _ in 0..edge_node::services::devices::PAIRING_CODES_OPEN_MAX {
+        pairing_code(&edge, "terminal").await;
+    }
+    let (status, error) = edge
+        .call(
+            "POST",
+            "/v1/devices/pairing-codes",
+            Some(json!({"kind": "terminal"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "too_many_pairing_codes");
+}

@@ -426,3 +426,55 @@ async fn a_client_resuming_from_before_the_oldest_kept_event_is_told_to_reload()
     let kept = next_event(&mut socket).await;
     assert_eq!(kept["seq"], 3);
 }
+
+#[tokio::test]
+async fn a_course_is_fired_on_its_own_and_the_held_lines_follow_later() {
+    let edge = edge();
+    let id = edge.order_with("sku-samosa").await;
+    add_line(&edge, &id, "sku-mandazi", 2).await;
+    let (_, order) = edge.call("GET", &format!("/v1/orders/{id}"), None).await;
+    let starter = order["lines"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/orders/{id}/send");
+
+    let (status, fired) = edge
+        .call("POST", &path, Some(json!({"line_ids": [starter]})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fired}");
+    let lines: Vec<&str> = fired["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|ticket| ticket["lines"].as_array().unwrap())
+        .map(|line| line["item_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        ["sku-samosa"],
+        "the held line stays out of the kitchen"
+    );
+
+    for (body, field) in [
+        (json!({"line_ids": []}), "line_ids"),
+        (json!({"line_ids": ["not-a-uuid"]}), "line_ids"),
+        (
+            json!({"line_ids": [uuid::Uuid::now_v7().to_string()]}),
+            "line_ids",
+        ),
+    ] {
+        let (status, error) = edge.call("POST", &path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["field"], field);
+    }
+    let (status, _) = edge
+        .call("POST", &path, Some(json!({"line_ids": [starter]})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a fired line is not fired twice"
+    );
+
+    let (status, main) = edge.call("POST", &path, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(main["tickets"][0]["lines"][0]["item_id"], "sku-mandazi");
+}

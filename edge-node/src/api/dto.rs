@@ -424,6 +424,15 @@ impl TicketDto {
     }
 }
 
+/// Optional body of a send: fire only these lines (a course) and hold the rest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Absent (or no body at all): every unsent line.
+    #[serde(default)]
+    pub line_ids: Option<Vec<String>>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendResponse {
     pub tickets: Vec<TicketDto>,

@@ -3,8 +3,8 @@
 
 use super::AppState;
 use super::dto::{
-    AllDayCountDto, KitchenRouteDto, KitchenRoutesRequest, SendResponse, TicketActionRequest,
-    TicketActionResponse, TicketDto,
+    AllDayCountDto, KitchenRouteDto, KitchenRoutesRequest, SendRequest, SendResponse,
+    TicketActionRequest, TicketActionResponse, TicketDto,
 };
 use super::error::{ApiError, ErrorBody};
 use super::staff::uuid_path;
@@ -31,16 +31,30 @@ pub const STREAM_CONNECTIONS_MAX: usize = 64;
 /// closes on this stream; anything bigger is not a client we know.
 pub const STREAM_CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
 
+/// Sends the order's unsent lines to the kitchen, one ticket per station. With a body
+/// `{"line_ids": [...]}` only those lines are fired (a course); the others are held for a later
+/// send.
 #[utoipa::path(post, path = "/v1/orders/{id}/send", params(("id" = String, Path)),
-    responses((status = 201, body = SendResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    request_body(content = Option<SendRequest>),
+    responses((status = 201, body = SendResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn send(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
+    body: Result<Option<Json<SendRequest>>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SendResponse>), ApiError> {
     let order_id = OrderId(uuid_path(path, "order_not_found", "order")?);
+    let only_lines = match body?.and_then(|Json(request)| request.line_ids) {
+        None => None,
+        Some(line_ids) => Some(
+            line_ids
+                .iter()
+                .map(|id| super::staff::uuid_field(id, "line_ids"))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
     let now = now_ms();
-    let tickets = state.kitchen.send(order_id, now).await?;
+    let tickets = state.kitchen.send(order_id, only_lines, now).await?;
     state.sync.notify_new_ops();
     state.printing.queue().wake();
     Ok((

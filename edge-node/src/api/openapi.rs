@@ -67,7 +67,7 @@ use utoipa::{Modify, OpenApi};
         dto::TicketActionResponse, dto::AllDayCountDto, dto::AddPrinterRequest, dto::PrinterDto,
         dto::PrintJobDto, dto::PrintReceiptRequest, dto::PrintReceiptResponse,
         dto::ReceiptTemplateDto, dto::FloorTableDto, dto::FloorPlanRequest, dto::TableDto,
-        dto::SeatRequest, dto::TransferRequest, dto::OpenTabRequest, dto::TabDto)),
+        dto::SeatRequest, dto::TransferRequest, dto::OpenTabRequest, dto::TabDto, dto::SendRequest)),
     modifiers(&DeviceToken)
 )]
 pub struct EdgeApiDoc;

@@ -9,7 +9,8 @@
 
 use super::staff::{AccessError, Caller};
 use crate::store::{
-    Device, DeviceChange, DeviceKind, DeviceRecord, PairingRedeem, Store, StoreError,
+    Device, DeviceChange, DeviceKind, DeviceRecord, PairingCodeInsert, PairingRedeem, Store,
+    StoreError,
 };
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -30,6 +31,9 @@ pub const PAIRING_CODE_TTL_MS: i64 = 5 * 60 * 1_000;
 /// Wrong codes (across all devices) before every open code is revoked. Why 10: a typo or two
 /// is normal; a guessing device is cut off long before its odds matter.
 pub const PAIRING_FAILURES_MAX: u32 = 10;
+/// Draws of a fresh code before giving up. Why 3: with at most 5 open codes among a million,
+/// three collisions in a row do not happen.
+pub const PAIRING_CODE_DRAWS_MAX: usize = 3;
 /// Most pairing codes open at once. Why: a manager pairs a few devices at a time; more is a
 /// script run wild, and each open code widens the guessing target.
 pub const PAIRING_CODES_OPEN_MAX: usize = 5;
@@ -99,28 +103,34 @@ pub async fn start_pairing(
 ) -> Result<(String, i64), PairError> {
     let manager = caller.require(Action::ManageDevices)?.staff_id;
     let kind = DeviceKind::parse(&kind).ok_or(PairError::BadKind(kind))?;
-    let code = format!(
-        "{:0width$}",
-        rand::random_range(0..10_u32.pow(PAIRING_CODE_DIGITS)),
-        width = PAIRING_CODE_DIGITS as usize
-    );
     let expires_at_ms = now_ms + PAIRING_CODE_TTL_MS;
-    let hash = token_hash(&code);
-    let stored = super::blocking(move || {
-        store.insert_pairing_code(
-            &hash,
-            kind,
-            manager,
-            now_ms,
-            expires_at_ms,
-            PAIRING_CODES_OPEN_MAX,
-        )
-    })
-    .await?;
-    if !stored {
-        return Err(PairError::TooManyCodes);
+    // Two open codes can collide (at most 5 of a million); drawing again settles it.
+    for _ in 0..PAIRING_CODE_DRAWS_MAX {
+        let code = format!(
+            "{:0width$}",
+            rand::random_range(0..10_u32.pow(PAIRING_CODE_DIGITS)),
+            width = PAIRING_CODE_DIGITS as usize
+        );
+        let hash = token_hash(&code);
+        let store = store.clone();
+        let stored = super::blocking(move || {
+            store.insert_pairing_code(
+                &hash,
+                kind,
+                manager,
+                now_ms,
+                expires_at_ms,
+                PAIRING_CODES_OPEN_MAX,
+            )
+        })
+        .await?;
+        match stored {
+            PairingCodeInsert::Stored => return Ok((code, expires_at_ms)),
+            PairingCodeInsert::TooMany => return Err(PairError::TooManyCodes),
+            PairingCodeInsert::Duplicate => continue,
+        }
     }
-    Ok((code, expires_at_ms))
+    Err(PairError::TooManyCodes)
 }
 
 /// A new device trades a pairing code for its token.

@@ -212,28 +212,49 @@ impl KitchenService {
 
     /// Sends the order's unsent lines to the kitchen as one ticket per station, and queues the
     /// stations' printers.
-    pub async fn send(&self, order_id: OrderId, now_ms: i64) -> Result<Vec<Ticket>, KitchenError> {
+    pub async fn send(
+        &self,
+        order_id: OrderId,
+        only_lines: Option<Vec<Uuid>>,
+        now_ms: i64,
+    ) -> Result<Vec<Ticket>, KitchenError> {
+        if only_lines.as_ref().is_some_and(|lines| {
+            lines.is_empty() || lines.len() > shared_model::order::ORDER_LINES_MAX
+        }) {
+            return Err(KitchenError::BadField {
+                field: "line_ids",
+                message: format!(
+                    "fire 1 to {} lines, or omit line_ids to send every unsent line",
+                    shared_model::order::ORDER_LINES_MAX
+                ),
+            });
+        }
         let store = self.store.clone();
         let outcome = super::blocking(move || {
             let printers = store.printers()?;
-            store.send_to_kitchen::<KitchenError>(order_id, now_ms, |context| {
-                let planned = plan_tickets(&context);
-                let subject = format!("order:{}", context.order.id);
-                let jobs = planned
-                    .iter()
-                    .flat_map(|ticket| {
-                        ticket_jobs(
-                            &printers,
-                            &ticket.station,
-                            context.order.number,
-                            &ticket.lines,
-                            false,
-                            &subject,
-                        )
-                    })
-                    .collect();
-                Ok((planned, jobs))
-            })
+            store.send_to_kitchen::<KitchenError>(
+                order_id,
+                only_lines.as_deref(),
+                now_ms,
+                |context| {
+                    let planned = plan_tickets(&context);
+                    let subject = format!("order:{}", context.order.id);
+                    let jobs = planned
+                        .iter()
+                        .flat_map(|ticket| {
+                            ticket_jobs(
+                                &printers,
+                                &ticket.station,
+                                context.order.number,
+                                &ticket.lines,
+                                false,
+                                &subject,
+                            )
+                        })
+                        .collect();
+                    Ok((planned, jobs))
+                },
+            )
         })
         .await?
         .map_err(|error| match error {
@@ -242,6 +263,10 @@ impl KitchenService {
                 KitchenError::OrderNotOpen(state.as_str())
             }
             SendOrPlanError::Refused(SendRefusal::NothingToSend) => KitchenError::NothingToSend,
+            SendOrPlanError::Refused(SendRefusal::UnknownLine(line)) => KitchenError::BadField {
+                field: "line_ids",
+                message: format!("line {line} is not on this order"),
+            },
             SendOrPlanError::Plan(error) => error,
         })?;
         self.announce(&outcome);

@@ -137,6 +137,8 @@ pub enum SendRefusal {
     OrderNotFound,
     OrderNotOpen(OrderState),
     NothingToSend,
+    /// A line asked for is not on the order.
+    UnknownLine(Uuid),
 }
 
 /// A KDS action on one ticket, after validation.
@@ -191,12 +193,14 @@ impl Store {
         Ok(())
     }
 
-    /// Sends an order's unsent lines to the kitchen: `plan` splits them into station tickets
+    /// Sends an order's unsent lines (or only `only_lines` of them: fire a course, hold the rest)
+    /// to the kitchen: `plan` splits them into station tickets
     /// (and print jobs); the tickets, the sent-line marks, the live events, the print jobs and
     /// the op commit together.
     pub fn send_to_kitchen<E>(
         &self,
         order_id: OrderId,
+        only_lines: Option<&[Uuid]>,
         now_ms: i64,
         plan: impl FnOnce(SendContext<'_>) -> Result<(Vec<PlannedTicket>, Vec<NewPrintJob>), E>,
     ) -> Result<Result<KitchenOutcome, SendOrPlanError<E>>, StoreError> {
@@ -217,10 +221,21 @@ impl Store {
                 .query_map(params![order_id.to_string()], |row| row.get(0))?
                 .collect::<Result<_, _>>()?
         };
+        if let Some(unknown) = only_lines
+            .unwrap_or_default()
+            .iter()
+            .find(|id| !order.lines.iter().any(|line| line.id.0 == **id))
+        {
+            return Ok(Err(SendOrPlanError::Refused(SendRefusal::UnknownLine(
+                *unknown,
+            ))));
+        }
+        // Held lines (not in `only_lines`) stay unsent until a later send fires them.
         let unsent_lines: Vec<&OrderLine> = order
             .lines
             .iter()
             .filter(|line| !sent.contains(&line.id.to_string()))
+            .filter(|line| only_lines.is_none_or(|only| only.contains(&line.id.0)))
             .collect();
         if unsent_lines.is_empty() {
             return Ok(Err(SendOrPlanError::Refused(SendRefusal::NothingToSend)));

@@ -140,6 +140,15 @@ pub struct AuditEntry {
     pub at_ms: i64,
 }
 
+/// What happened to a new pairing code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairingCodeInsert {
+    Stored,
+    /// The same code is already open; draw another.
+    Duplicate,
+    TooMany,
+}
+
 /// What happened to a registration attempt with a pairing code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PairingRedeem {
@@ -276,7 +285,7 @@ impl Store {
         now_ms: i64,
         expires_at_ms: i64,
         open_codes_max: usize,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<PairingCodeInsert, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         tx.execute(
@@ -285,11 +294,13 @@ impl Store {
         )?;
         let open: i64 = tx.query_row("SELECT count(*) FROM pairing_codes", [], |row| row.get(0))?;
         if open as usize >= open_codes_max {
-            return Ok(false);
+            return Ok(PairingCodeInsert::TooMany);
         }
-        tx.execute(
-            "INSERT INTO pairing_codes (code_hash, kind, created_by_staff_id, created_at_ms,
-                expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        // A code equal to one still open is refused (`false`) rather than failing: the caller
+        // draws another.
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO pairing_codes (code_hash, kind, created_by_staff_id,
+                created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 code_hash.as_slice(),
                 kind.as_str(),
@@ -299,7 +310,11 @@ impl Store {
             ],
         )?;
         tx.commit()?;
-        Ok(true)
+        Ok(if inserted == 1 {
+            PairingCodeInsert::Stored
+        } else {
+            PairingCodeInsert::Duplicate
+        })
     }
 
     /// Redeems an open pairing code and registers the device in one transaction. A miss counts
