@@ -138,6 +138,9 @@ async fn run() -> anyhow::Result<()> {
                 );
             }
             println!("Pair a terminal with: edge-node pair-device --name till-1");
+            println!(
+                "Create the first manager with: edge-node add-staff --name NAME --role manager --pin PIN"
+            );
             app.run().await
         }
         Command::Enroll {

@@ -478,3 +478,74 @@ async fn a_course_is_fired_on_its_own_and_the_held_lines_follow_later() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(main["tickets"][0]["lines"][0]["item_id"], "sku-mandazi");
 }
+
+#[tokio::test]
+async fn a_kiosk_is_throttled_when_its_station_is_full_and_a_staff_terminal_is_not() {
+    let edge = edge();
+    let manager = edge.add_staff("Kamau", "manager", "1357");
+    edge.sign_in(&manager).await;
+    let (status, error) = edge
+        .call(
+            "PUT",
+            "/v1/kitchen/stations/grill/limit",
+            Some(json!({"active_tickets_max": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    let (status, _) = edge
+        .call(
+            "PUT",
+            "/v1/kitchen/stations/grill/limit",
+            Some(json!({"active_tickets_max": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    edge.call(
+        "PUT",
+        "/v1/kitchen/routes",
+        Some(json!({"routes": [{"match": "item", "value": "sku-samosa", "station": "grill"}]})),
+    )
+    .await;
+    let (_, code) = edge
+        .call(
+            "POST",
+            "/v1/devices/pairing-codes",
+            Some(json!({"kind": "kiosk"})),
+        )
+        .await;
+    let (_, kiosk) = edge
+        .call_as(
+            "none",
+            "POST",
+            "/v1/devices/register",
+            Some(json!({"code": code["code"], "name": "kiosk-1"})),
+        )
+        .await;
+    let kiosk = kiosk["token"].as_str().unwrap().to_owned();
+
+    let first = edge.order_with("sku-samosa").await;
+    let (status, _) = edge
+        .call_as(&kiosk, "POST", &format!("/v1/orders/{first}/send"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let second = edge.order_with("sku-samosa").await;
+    let seq = edge.last_seq();
+    let (status, error) = edge
+        .call_as(&kiosk, "POST", &format!("/v1/orders/{second}/send"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error["code"], "kitchen_busy");
+    assert_eq!(edge.last_seq(), seq, "a throttled send changes nothing");
+
+    let (_, stations) = edge.call("GET", "/v1/kitchen/stations", None).await;
+    assert_eq!(stations[0]["station"], "grill");
+    assert_eq!(stations[0]["active_tickets"], 1);
+    assert_eq!(stations[0]["active_tickets_max"], 1);
+    assert!(stations[0]["oldest_ticket_age_ms"].as_i64().unwrap() >= 0);
+
+    // A staff terminal sends anyway; staff judge the rush.
+    let (status, _) = edge
+        .call("POST", &format!("/v1/orders/{second}/send"), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+}

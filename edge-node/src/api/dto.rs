@@ -589,3 +589,19 @@ pub struct TabDto {
     pub preauth_ref: Option<String>,
     pub order: OrderDto,
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationLimitRequest {
+    /// Open tickets at which kiosk sends to this station are refused; `null` clears the limit.
+    pub active_tickets_max: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationLoadDto {
+    pub station: String,
+    pub active_tickets: u64,
+    pub active_tickets_max: Option<u64>,
+    /// Age of the oldest open ticket: what a kiosk quotes a wait from.
+    pub oldest_ticket_age_ms: Option<i64>,
+}

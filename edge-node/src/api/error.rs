@@ -251,6 +251,9 @@ impl From<KitchenError> for ApiError {
             KitchenError::NothingToSend => {
                 ApiError::new(StatusCode::CONFLICT, "nothing_to_send", message, None)
             }
+            KitchenError::StationBusy(_) => {
+                ApiError::new(StatusCode::CONFLICT, "kitchen_busy", message, None)
+            }
             KitchenError::TicketNotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "ticket_not_found", message, None)
             }

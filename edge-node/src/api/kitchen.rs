@@ -4,7 +4,7 @@
 use super::AppState;
 use super::dto::{
     AllDayCountDto, KitchenRouteDto, KitchenRoutesRequest, SendRequest, SendResponse,
-    TicketActionRequest, TicketActionResponse, TicketDto,
+    StationLimitRequest, StationLoadDto, TicketActionRequest, TicketActionResponse, TicketDto,
 };
 use super::error::{ApiError, ErrorBody};
 use super::staff::uuid_path;
@@ -40,6 +40,7 @@ pub const STREAM_CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
     security(("device_token" = [])))]
 pub async fn send(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Option<Json<SendRequest>>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SendResponse>), ApiError> {
@@ -54,7 +55,10 @@ pub async fn send(
         ),
     };
     let now = now_ms();
-    let tickets = state.kitchen.send(order_id, only_lines, now).await?;
+    let tickets = state
+        .kitchen
+        .send(&caller, order_id, only_lines, now)
+        .await?;
     state.sync.notify_new_ops();
     state.printing.queue().wake();
     Ok((
@@ -99,6 +103,47 @@ pub async fn replace_routes(
         .collect();
     let routes = state.kitchen.replace_routes(&caller, routes).await?;
     Ok(Json(routes.into_iter().map(route_dto).collect()))
+}
+
+/// Sets or clears a station's limit of open tickets for kiosk sends (multi-lane throttling).
+#[utoipa::path(put, path = "/v1/kitchen/stations/{station}/limit", params(("station" = String, Path)),
+    request_body = StationLimitRequest,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn set_station_limit(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<StationLimitRequest>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Path(station) = path?;
+    let Json(request) = body?;
+    state
+        .kitchen
+        .set_station_limit(&caller, station, request.active_tickets_max)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Each station's open tickets, limit and oldest ticket age (for quoting a wait).
+#[utoipa::path(get, path = "/v1/kitchen/stations",
+    responses((status = 200, body = [StationLoadDto])), security(("device_token" = [])))]
+pub async fn stations(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<StationLoadDto>>, ApiError> {
+    let now = now_ms();
+    let loads = state.kitchen.station_loads().await?;
+    Ok(Json(
+        loads
+            .into_iter()
+            .map(|load| StationLoadDto {
+                station: load.station,
+                active_tickets: load.active_tickets,
+                active_tickets_max: load.active_tickets_max,
+                oldest_ticket_age_ms: load.oldest_created_at_ms.map(|at| now - at),
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -130,6 +130,11 @@ pub fn router(state: AppState) -> Router {
             post(kitchen::ticket_action),
         )
         .route("/v1/kitchen/all-day", get(kitchen::all_day))
+        .route("/v1/kitchen/stations", get(kitchen::stations))
+        .route(
+            "/v1/kitchen/stations/{station}/limit",
+            axum::routing::put(kitchen::set_station_limit),
+        )
         .route("/v1/stream", get(kitchen::stream))
         // tables
         .route("/v1/floor-plan", get(tables::floor).put(tables::replace))

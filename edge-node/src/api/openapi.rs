@@ -43,6 +43,8 @@ use utoipa::{Modify, OpenApi};
         super::kitchen::all_day,
         super::kitchen::ticket_action,
         super::kitchen::stream,
+        super::kitchen::stations,
+        super::kitchen::set_station_limit,
         super::printing::add,
         super::printing::list,
         super::printing::jobs,
@@ -67,7 +69,8 @@ use utoipa::{Modify, OpenApi};
         dto::TicketActionResponse, dto::AllDayCountDto, dto::AddPrinterRequest, dto::PrinterDto,
         dto::PrintJobDto, dto::PrintReceiptRequest, dto::PrintReceiptResponse,
         dto::ReceiptTemplateDto, dto::FloorTableDto, dto::FloorPlanRequest, dto::TableDto,
-        dto::SeatRequest, dto::TransferRequest, dto::OpenTabRequest, dto::TabDto, dto::SendRequest)),
+        dto::SeatRequest, dto::TransferRequest, dto::OpenTabRequest, dto::TabDto, dto::SendRequest,
+        dto::StationLimitRequest, dto::StationLoadDto)),
     modifiers(&DeviceToken)
 )]
 pub struct EdgeApiDoc;

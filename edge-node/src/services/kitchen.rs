@@ -29,6 +29,9 @@ pub const STATION_CHARS_MAX: usize = 32;
 /// Most routing rules. Why: a large menu routes by category with a few item exceptions;
 /// thousands of rules means the catalog should carry a category instead.
 pub const KITCHEN_ROUTES_MAX: usize = 500;
+/// Highest active-ticket limit a station can be given. Why 999: beyond that no kitchen is
+/// throttled at all, and the number is a typo.
+pub const STATION_ACTIVE_TICKETS_LIMIT_MAX: u64 = 999;
 /// Most tickets one listing returns. Why: a KDS screen shows a few dozen; the bound keeps the
 /// answer small even on a jammed night.
 pub const TICKETS_LIST_MAX: usize = 500;
@@ -41,6 +44,8 @@ pub enum KitchenError {
     OrderNotOpen(&'static str),
     #[error("every line of this order is already in the kitchen")]
     NothingToSend,
+    #[error("the {0} station is at its limit of open tickets; try again in a moment")]
+    StationBusy(String),
     #[error("ticket not found")]
     TicketNotFound,
     #[error("the ticket is {0}; that action does not apply")]
@@ -212,12 +217,16 @@ impl KitchenService {
 
     /// Sends the order's unsent lines to the kitchen as one ticket per station, and queues the
     /// stations' printers.
+    /// `caller` decides throttling: sends from kiosks respect the stations' active-ticket
+    /// limits (multi-lane throttling); staff terminals are not throttled, staff judge the rush.
     pub async fn send(
         &self,
+        caller: &Caller,
         order_id: OrderId,
         only_lines: Option<Vec<Uuid>>,
         now_ms: i64,
     ) -> Result<Vec<Ticket>, KitchenError> {
+        let throttled = caller.device.kind == crate::store::DeviceKind::Kiosk;
         if only_lines.as_ref().is_some_and(|lines| {
             lines.is_empty() || lines.len() > shared_model::order::ORDER_LINES_MAX
         }) {
@@ -235,6 +244,7 @@ impl KitchenService {
             store.send_to_kitchen::<KitchenError>(
                 order_id,
                 only_lines.as_deref(),
+                throttled,
                 now_ms,
                 |context| {
                     let planned = plan_tickets(&context);
@@ -263,6 +273,9 @@ impl KitchenService {
                 KitchenError::OrderNotOpen(state.as_str())
             }
             SendOrPlanError::Refused(SendRefusal::NothingToSend) => KitchenError::NothingToSend,
+            SendOrPlanError::Refused(SendRefusal::StationBusy(station)) => {
+                KitchenError::StationBusy(station)
+            }
             SendOrPlanError::Refused(SendRefusal::UnknownLine(line)) => KitchenError::BadField {
                 field: "line_ids",
                 message: format!("line {line} is not on this order"),
@@ -315,6 +328,33 @@ impl KitchenService {
         })?;
         self.announce(&outcome);
         Ok(outcome)
+    }
+
+    /// Sets or clears a station's active-ticket limit (managers).
+    pub async fn set_station_limit(
+        &self,
+        caller: &Caller,
+        station: String,
+        limit: Option<u64>,
+    ) -> Result<(), KitchenError> {
+        caller.require(Action::ManagePrinters)?;
+        let station = parse_station(&station).ok_or_else(|| KitchenError::BadField {
+            field: "station",
+            message: format!("a station is 1 to {STATION_CHARS_MAX} of a-z, 0-9, '-' and '_'"),
+        })?;
+        if limit.is_some_and(|limit| !(1..=STATION_ACTIVE_TICKETS_LIMIT_MAX).contains(&limit)) {
+            return Err(KitchenError::BadField {
+                field: "active_tickets_max",
+                message: format!("a limit is 1 to {STATION_ACTIVE_TICKETS_LIMIT_MAX}"),
+            });
+        }
+        let store = self.store.clone();
+        Ok(super::blocking(move || store.set_station_limit(&station, limit)).await?)
+    }
+
+    pub async fn station_loads(&self) -> Result<Vec<crate::store::StationLoad>, KitchenError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || store.station_loads()).await?)
     }
 
     /// Active tickets of `station`, or of every station for the expo view.

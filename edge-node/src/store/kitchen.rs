@@ -132,13 +132,24 @@ pub struct SendContext<'a> {
 }
 
 /// How a send can be refused by the store's own checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendRefusal {
     OrderNotFound,
     OrderNotOpen(OrderState),
     NothingToSend,
     /// A line asked for is not on the order.
     UnknownLine(Uuid),
+    /// A throttled send would put a station over its active-ticket limit.
+    StationBusy(String),
+}
+
+/// A station's load: what a kiosk quotes a wait from, and what throttling compares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StationLoad {
+    pub station: String,
+    pub active_tickets: u64,
+    pub active_tickets_max: Option<u64>,
+    pub oldest_created_at_ms: Option<i64>,
 }
 
 /// A KDS action on one ticket, after validation.
@@ -159,6 +170,48 @@ pub enum TicketActionRefusal {
 }
 
 impl Store {
+    /// Sets (or with `None` clears) a station's active-ticket limit for throttled sends.
+    pub fn set_station_limit(&self, station: &str, limit: Option<u64>) -> Result<(), StoreError> {
+        let connection = self.lock();
+        match limit {
+            Some(limit) => connection.execute(
+                "INSERT INTO station_limits (station, active_tickets_max) VALUES (?1, ?2)
+                 ON CONFLICT (station) DO UPDATE SET active_tickets_max = excluded.active_tickets_max",
+                params![station, limit as i64],
+            )?,
+            None => connection.execute(
+                "DELETE FROM station_limits WHERE station = ?1",
+                params![station],
+            )?,
+        };
+        Ok(())
+    }
+
+    /// Every station with tickets or a limit, with its load.
+    pub fn station_loads(&self) -> Result<Vec<StationLoad>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "WITH stations AS (
+                SELECT station FROM kitchen_tickets UNION SELECT station FROM station_limits)
+             SELECT s.station,
+                (SELECT count(*) FROM kitchen_tickets t WHERE t.station = s.station AND t.state != 'bumped'),
+                (SELECT active_tickets_max FROM station_limits l WHERE l.station = s.station),
+                (SELECT min(created_at_ms) FROM kitchen_tickets t WHERE t.station = s.station AND t.state != 'bumped')
+             FROM stations s ORDER BY s.station",
+        )?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok(StationLoad {
+                    station: row.get(0)?,
+                    active_tickets: row.get::<_, i64>(1)?.max(0) as u64,
+                    active_tickets_max: row.get::<_, Option<i64>>(2)?.map(|n| n.max(0) as u64),
+                    oldest_created_at_ms: row.get(3)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// Whether any line of the order has been sent to the kitchen.
     pub fn order_sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
         Ok(self
@@ -201,6 +254,7 @@ impl Store {
         &self,
         order_id: OrderId,
         only_lines: Option<&[Uuid]>,
+        throttled: bool,
         now_ms: i64,
         plan: impl FnOnce(SendContext<'_>) -> Result<(Vec<PlannedTicket>, Vec<NewPrintJob>), E>,
     ) -> Result<Result<KitchenOutcome, SendOrPlanError<E>>, StoreError> {
@@ -265,6 +319,29 @@ impl Store {
             Ok(planned) => planned,
             Err(error) => return Ok(Err(SendOrPlanError::Plan(error))),
         };
+        if throttled {
+            for ticket in &planned {
+                let limit: Option<i64> = tx
+                    .query_row(
+                        "SELECT active_tickets_max FROM station_limits WHERE station = ?1",
+                        params![ticket.station],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(limit) = limit {
+                    let active: i64 = tx.query_row(
+                        "SELECT count(*) FROM kitchen_tickets WHERE station = ?1 AND state != 'bumped'",
+                        params![ticket.station],
+                        |row| row.get(0),
+                    )?;
+                    if active >= limit {
+                        return Ok(Err(SendOrPlanError::Refused(SendRefusal::StationBusy(
+                            ticket.station.clone(),
+                        ))));
+                    }
+                }
+            }
+        }
         for line_id in &line_ids {
             tx.execute(
                 "INSERT INTO kitchen_sent_lines (order_id, line_id, sent_at_ms) VALUES (?1, ?2, ?3)",

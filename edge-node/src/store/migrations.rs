@@ -95,6 +95,9 @@ const MIGRATIONS: &[&str] = &[
         opened_at_ms INTEGER NOT NULL);
      CREATE INDEX tabs_by_name ON tabs (name COLLATE NOCASE);
      CREATE INDEX print_jobs_by_subject ON print_jobs (subject, kind);",
+    // 6: kitchen throttling for self-service lanes
+    "CREATE TABLE station_limits (
+        station TEXT PRIMARY KEY, active_tickets_max INTEGER NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {
