@@ -240,3 +240,45 @@ async fn at_most_five_pairing_codes_are_open_at_once() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error["code"], "too_many_pairing_codes");
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_new_lan_route() {
+    let edge = edge();
+    let (status, doc) = edge.call_as("none", "GET", "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    for path in [
+        "/v1/staff",
+        "/v1/staff/sessions",
+        "/v1/staff/sessions/current",
+        "/v1/staff/sessions/current/heartbeat",
+        "/v1/staff/sessions/{id}",
+        "/v1/audit",
+        "/v1/drawer/no-sale",
+        "/v1/devices",
+        "/v1/devices/pairing-codes",
+        "/v1/devices/register",
+        "/v1/devices/{id}",
+        "/v1/orders/{id}/send",
+        "/v1/kitchen/routes",
+        "/v1/kitchen/tickets",
+        "/v1/kitchen/tickets/{id}/actions",
+        "/v1/kitchen/all-day",
+        "/v1/kitchen/stations",
+        "/v1/kitchen/stations/{station}/limit",
+        "/v1/stream",
+        "/v1/printers",
+        "/v1/print-jobs",
+        "/v1/settings/receipt-template",
+        "/v1/orders/{id}/receipt/print",
+        "/v1/floor-plan",
+        "/v1/tables/{code}/orders",
+        "/v1/orders/{id}/transfer",
+        "/v1/tabs",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} is not documented");
+    }
+    assert!(
+        doc["paths"]["/v1/orders"]["get"].is_object(),
+        "order recall is documented"
+    );
+}
