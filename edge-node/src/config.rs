@@ -18,6 +18,10 @@ pub struct EdgeConfig {
     /// How long sent ops may wait for the hub's ack before the edge reconnects to learn their
     /// outcome (see [`crate::sync::ACK_TIMEOUT_MS`]).
     pub ack_timeout_ms: u64,
+    /// A staff session that has not heartbeated for this long is signed out.
+    pub staff_idle_timeout_ms: i64,
+    /// Advertise the LAN API over mDNS (`_kibanda._tcp`) so terminals find it unconfigured.
+    pub mdns: bool,
 }
 
 impl EdgeConfig {

@@ -10,7 +10,9 @@
 
 pub mod api;
 pub mod config;
+pub mod discovery;
 pub mod enroll;
+pub mod printers;
 pub mod services;
 pub mod startup;
 pub mod store;

@@ -41,6 +41,16 @@ enum Command {
         /// outcome, in milliseconds.
         #[arg(long, env = "KIBANDA_ACK_TIMEOUT_MS", default_value_t = edge_node::sync::ACK_TIMEOUT_MS)]
         ack_timeout_ms: u64,
+        /// Sign a staff member out after this long without a heartbeat, in milliseconds.
+        #[arg(
+            long,
+            env = "KIBANDA_STAFF_IDLE_TIMEOUT_MS",
+            default_value_t = edge_node::services::staff::SESSION_IDLE_TIMEOUT_MS_DEFAULT
+        )]
+        staff_idle_timeout_ms: i64,
+        /// Advertise the LAN API over mDNS (`_kibanda._tcp`) so terminals find the edge.
+        #[arg(long, env = "KIBANDA_MDNS", default_value_t = true, action = clap::ArgAction::Set)]
+        mdns: bool,
     },
     /// Enroll with a hub using a one-time code from `cloud-hub enrollment-code`.
     Enroll {
@@ -64,6 +74,20 @@ enum Command {
         /// Confirm wiping a store that holds un-synced ops (only together with --export).
         #[arg(long)]
         force: bool,
+    },
+    /// Create a staff member on this box (e.g. the first manager of a box never online).
+    AddStaff {
+        /// The name shown on terminals and receipts.
+        #[arg(long, env = "KIBANDA_STAFF_NAME")]
+        name: String,
+        /// cashier, bartender, server, kitchen, supervisor, manager or inventory_clerk.
+        #[arg(long, env = "KIBANDA_STAFF_ROLE")]
+        role: String,
+        /// 4 to 8 digits; stored only as an argon2 hash.
+        #[arg(long, env = "KIBANDA_STAFF_PIN")]
+        pin: String,
+        #[arg(long, env = "KIBANDA_DATA_DIR")]
+        data_dir: Option<PathBuf>,
     },
     /// Pair a terminal: prints the bearer token it must send to the LAN API.
     PairDevice {
@@ -101,12 +125,16 @@ async fn run() -> anyhow::Result<()> {
             listen,
             reconnect_backoff_max_ms,
             ack_timeout_ms,
+            staff_idle_timeout_ms,
+            mdns,
         } => {
             let config = EdgeConfig {
                 data_dir: data_dir.unwrap_or_else(default_data_dir),
                 listen,
                 reconnect_backoff_max_ms,
                 ack_timeout_ms,
+                staff_idle_timeout_ms,
+                mdns,
             };
             let store_path = config.store_path();
             let app = App::build(config).await?;
@@ -128,6 +156,9 @@ async fn run() -> anyhow::Result<()> {
                 );
             }
             println!("Pair a terminal with: edge-node pair-device --name till-1");
+            println!(
+                "Create the first manager with: edge-node add-staff --name NAME --role manager --pin PIN"
+            );
             app.run().await
         }
         Command::Enroll {
@@ -157,6 +188,28 @@ async fn run() -> anyhow::Result<()> {
                 "wiped {} ({} un-synced ops exported)",
                 dir.display(),
                 outcome.exported_ops
+            );
+            Ok(())
+        }
+        Command::AddStaff {
+            name,
+            role,
+            pin,
+            data_dir,
+        } => {
+            let store = open_store(data_dir)?;
+            let member = edge_node::services::staff::create_staff(
+                &store,
+                &name,
+                &role,
+                &pin,
+                edge_node::now_ms(),
+            )?;
+            println!(
+                "added {} ({}) with id {}",
+                member.name,
+                member.role.as_str(),
+                member.id
             );
             Ok(())
         }

@@ -3,7 +3,7 @@
 
 use crate::api::{self, AppState};
 use crate::config::EdgeConfig;
-use crate::services::orders::OrderService;
+use crate::printers::queue::PrintQueueLimits;
 use crate::store::Store;
 use crate::sync::SyncState;
 use shared_model::{CatalogItem, Currency};
@@ -17,6 +17,7 @@ pub struct App {
     pub catalog: Vec<CatalogItem>,
     pub seeded_demo_catalog: bool,
     config: EdgeConfig,
+    outlet_id: Option<uuid::Uuid>,
 }
 
 impl App {
@@ -39,16 +40,14 @@ impl App {
             Some(enrollment) => Currency::parse(&enrollment.currency)?,
             None => Currency::kes(),
         };
+        let outlet_id = enrollment.as_ref().map(|enrollment| enrollment.outlet_id);
         let outlet_name: Arc<str> = match &enrollment {
             Some(enrollment) => enrollment.outlet_name.as_str().into(),
             None => "Kibanda demo outlet".into(),
         };
-        let state = AppState {
-            orders: Arc::new(OrderService::new(store.clone(), currency)),
-            store,
-            sync: Arc::new(SyncState::with_ack_timeout_ms(config.ack_timeout_ms)),
-            outlet_name,
-        };
+        let mut state = AppState::new(store, currency, outlet_name, PrintQueueLimits::default())?;
+        state.staff_idle_timeout_ms = config.staff_idle_timeout_ms;
+        state.sync = Arc::new(SyncState::with_ack_timeout_ms(config.ack_timeout_ms));
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
             state,
@@ -56,6 +55,7 @@ impl App {
             catalog,
             seeded_demo_catalog,
             config,
+            outlet_id,
         })
     }
 
@@ -70,11 +70,31 @@ impl App {
             self.state.sync.clone(),
             self.config.reconnect_backoff_max_ms,
         ));
+        let print_task = tokio::spawn(self.state.printing.queue().clone().run());
+        // Kept alive while serving; dropping it says goodbye on the LAN. A LAN without
+        // multicast still works for terminals configured with the address, so a failure here
+        // is a warning, not a reason to stay down.
+        let _advertisement = match (self.config.mdns, self.listener.local_addr()) {
+            (true, Ok(addr)) => match crate::discovery::advertise(
+                self.state.store.node_id(),
+                self.outlet_id,
+                &self.state.outlet_name,
+                addr.port(),
+            ) {
+                Ok(advertisement) => Some(advertisement),
+                Err(error) => {
+                    tracing::warn!(%error, "mDNS advertisement failed; terminals need the address");
+                    None
+                }
+            },
+            _ => None,
+        };
         let router = api::router(self.state);
         let served = axum::serve(self.listener, router)
             .with_graceful_shutdown(shutdown_signal())
             .await;
         sync_task.abort();
+        print_task.abort();
         served?;
         Ok(())
     }

@@ -59,6 +59,10 @@ fn help_documents_every_flag_with_its_environment_variable() {
                 "--listen",
                 "KIBANDA_LISTEN",
                 "0.0.0.0:4200",
+                "--staff-idle-timeout-ms",
+                "KIBANDA_STAFF_IDLE_TIMEOUT_MS",
+                "--mdns",
+                "KIBANDA_MDNS",
             ][..],
         ),
         (
@@ -66,6 +70,10 @@ fn help_documents_every_flag_with_its_environment_variable() {
             &["--hub", "KIBANDA_HUB", "--code", "KIBANDA_ENROLLMENT_CODE"][..],
         ),
         ("pair-device", &["--name", "KIBANDA_DEVICE_NAME"][..]),
+        (
+            "add-staff",
+            &["--name", "--role", "--pin", "KIBANDA_STAFF_PIN"][..],
+        ),
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_edge-node"))
             .args([command, "--help"])
@@ -144,4 +152,55 @@ fn wiping_a_store_with_unsynced_sales_is_refused_unless_they_are_exported() {
     assert_eq!(lines[0]["seq"], 1);
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
     assert!(!dir.path().join(edge_node::config::STORE_FILE).exists());
+}
+
+#[test]
+fn add_staff_creates_a_staff_member_on_a_box_never_online_keeping_only_the_pin_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args([
+            "add-staff",
+            "--name",
+            "Mama Njeri",
+            "--role",
+            "manager",
+            "--pin",
+            "4321",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let store =
+        edge_node::store::Store::open(&dir.path().join(edge_node::config::STORE_FILE)).unwrap();
+    let members = store.staff_members().unwrap();
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0].role, shared_model::staff::Role::Manager);
+    assert!(
+        members[0].pin_hash.starts_with("$argon2id$"),
+        "only the hash is stored"
+    );
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_edge-node"))
+        .args([
+            "add-staff",
+            "--name",
+            "X",
+            "--role",
+            "owner",
+            "--pin",
+            "4321",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("unknown role"));
+    assert_eq!(store.staff_members().unwrap().len(), 1);
 }

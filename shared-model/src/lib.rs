@@ -33,6 +33,7 @@ pub mod pricebook;
 pub mod pricing;
 pub mod promotions;
 pub mod split;
+pub mod staff;
 pub mod tax;
 
 pub use allocation::allocate_largest_remainder;

@@ -5,7 +5,7 @@
 //! Entries carry a versioned body as opaque postcard bytes, like ops. Add variants only at the
 //! end of [`FeedBody`].
 
-use crate::op::{OpDecodeError, TaxRateV1};
+use crate::op::{OpDecodeError, RoleV1, TaxRateV1};
 use serde::{Deserialize, Serialize};
 use shared_model::CatalogItem;
 use shared_model::catalog::Unit;
@@ -36,7 +36,25 @@ impl FeedEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FeedBody {
     CatalogItemUpserted(CatalogItemV1),
-    CatalogItemRemoved { item_id: String },
+    CatalogItemRemoved {
+        item_id: String,
+    },
+    /// A staff member as the hub knows them, with the PIN only as its argon2 PHC string.
+    StaffUpserted(StaffV1),
+    /// A forced logout from the hub: every open session of this staff member ends.
+    StaffLoggedOut {
+        staff_id: [u8; 16],
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffV1 {
+    pub id: [u8; 16],
+    pub name: String,
+    pub role: RoleV1,
+    pub pin_hash_phc: String,
+    /// A disabled staff member cannot sign in, and their open sessions end.
+    pub disabled: bool,
 }
 
 impl FeedBody {
@@ -121,5 +139,30 @@ impl From<&CatalogItemV1> for CatalogItem {
         domain.plu = item.plu.clone();
         domain.age_restricted = item.age_restricted;
         domain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staff_entries_survive_the_wire_unchanged() {
+        for body in [
+            FeedBody::StaffUpserted(StaffV1 {
+                id: [7; 16],
+                name: "Wanjiru".into(),
+                role: RoleV1::Supervisor,
+                pin_hash_phc: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                disabled: false,
+            }),
+            FeedBody::StaffLoggedOut { staff_id: [7; 16] },
+        ] {
+            let entry = FeedEntry {
+                seq: 1,
+                body: body.encode(),
+            };
+            assert_eq!(entry.decode_body().expect("decode"), body);
+        }
     }
 }

@@ -16,6 +16,7 @@ use shared_model::order::{DiscountTarget, OrderDiscount, OrderLine, Payment, Ref
 use shared_model::pricebook::PriceSource;
 use shared_model::pricing::{DiscountKind, Quantity, ServiceCharge, ServiceChargeKind};
 use shared_model::promotions::{AppliedPromotion, PromotionAllocation};
+use shared_model::staff::{Action, Role};
 use shared_model::tax::{RoundingMode, TaxMode, TaxPolicy, TaxPortion, TaxRate, TaxRoundingLevel};
 use shared_model::{Currency, ItemId, LineId, OrderEvent, OrderId, OrderType, PaymentId, Tender};
 use thiserror::Error;
@@ -74,6 +75,18 @@ pub enum OpDecodeError {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OpBody {
     Order(OrderEventV1),
+    /// A high-risk action and who allowed it (the edge's audit trail).
+    Audit(AuditEventV1),
+    /// A change to the edge's list of paired devices.
+    Device(DeviceEventV1),
+    /// Staff created at the edge, and staff sessions starting and ending.
+    Staff(StaffEventV1),
+    /// Orders sent to the kitchen and orders ready for pickup.
+    Kitchen(KitchenEventV1),
+    /// Guests seated at a table with a new order, and orders moved between tables.
+    Table(TableEventV1),
+    /// Bar tabs opened by name.
+    Tab(TabEventV1),
 }
 
 impl OpBody {
@@ -985,6 +998,235 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
     }
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TableEventV1 {
+    Seated {
+        table: String,
+        order_id: [u8; 16],
+        guests: u32,
+        at_ms: i64,
+    },
+    Transferred {
+        order_id: [u8; 16],
+        from_table: String,
+        to_table: String,
+        at_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TabEventV1 {
+    Opened {
+        order_id: [u8; 16],
+        name: String,
+        /// The most the tab may run up to, in minor units.
+        limit_minor: Option<i64>,
+        /// The card terminal's pre-authorisation reference, when a card secures the tab.
+        preauth_ref: Option<String>,
+        at_ms: i64,
+    },
+}
+
+// ---- edge facts: staff, audit, devices, kitchen ----------------------------------------------
+//
+// These are facts the hub stores and reports on; it does not fold them into orders.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoleV1 {
+    Cashier,
+    Bartender,
+    Server,
+    Kitchen,
+    Supervisor,
+    Manager,
+    InventoryClerk,
+}
+
+impl From<Role> for RoleV1 {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Cashier => RoleV1::Cashier,
+            Role::Bartender => RoleV1::Bartender,
+            Role::Server => RoleV1::Server,
+            Role::Kitchen => RoleV1::Kitchen,
+            Role::Supervisor => RoleV1::Supervisor,
+            Role::Manager => RoleV1::Manager,
+            Role::InventoryClerk => RoleV1::InventoryClerk,
+        }
+    }
+}
+
+impl From<RoleV1> for Role {
+    fn from(role: RoleV1) -> Self {
+        match role {
+            RoleV1::Cashier => Role::Cashier,
+            RoleV1::Bartender => Role::Bartender,
+            RoleV1::Server => Role::Server,
+            RoleV1::Kitchen => Role::Kitchen,
+            RoleV1::Supervisor => Role::Supervisor,
+            RoleV1::Manager => Role::Manager,
+            RoleV1::InventoryClerk => Role::InventoryClerk,
+        }
+    }
+}
+
+/// The high-risk actions of [`shared_model::staff::Action::HIGH_RISK`] on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuditActionV1 {
+    VoidAfterSend,
+    Refund,
+    PriceOverride,
+    DiscountAboveThreshold,
+    DrawerNoSale,
+    ReprintPaidReceipt,
+}
+
+impl TryFrom<Action> for AuditActionV1 {
+    type Error = OpDecodeError;
+
+    /// Only high-risk actions are audited; anything else is a programming error of the caller,
+    /// reported as a value so the wire layer never panics.
+    fn try_from(action: Action) -> Result<Self, Self::Error> {
+        Ok(match action {
+            Action::VoidAfterSend => AuditActionV1::VoidAfterSend,
+            Action::Refund => AuditActionV1::Refund,
+            Action::PriceOverride => AuditActionV1::PriceOverride,
+            Action::DiscountAboveThreshold => AuditActionV1::DiscountAboveThreshold,
+            Action::DrawerNoSale => AuditActionV1::DrawerNoSale,
+            Action::ReprintPaidReceipt => AuditActionV1::ReprintPaidReceipt,
+            other => {
+                return Err(OpDecodeError::Invalid(format!(
+                    "{} is not an audited action",
+                    other.as_str()
+                )));
+            }
+        })
+    }
+}
+
+impl From<AuditActionV1> for Action {
+    fn from(action: AuditActionV1) -> Self {
+        match action {
+            AuditActionV1::VoidAfterSend => Action::VoidAfterSend,
+            AuditActionV1::Refund => Action::Refund,
+            AuditActionV1::PriceOverride => Action::PriceOverride,
+            AuditActionV1::DiscountAboveThreshold => Action::DiscountAboveThreshold,
+            AuditActionV1::DrawerNoSale => Action::DrawerNoSale,
+            AuditActionV1::ReprintPaidReceipt => Action::ReprintPaidReceipt,
+        }
+    }
+}
+
+/// One audit-trail entry: who did what, when, why, and who approved it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventV1 {
+    pub audit_id: [u8; 16],
+    pub action: AuditActionV1,
+    /// The signed-in staff member who asked, if any.
+    pub actor_staff_id: Option<[u8; 16]>,
+    /// The staff member whose override PIN allowed it, if the actor's role did not.
+    pub approver_staff_id: Option<[u8; 16]>,
+    pub device_id: [u8; 16],
+    /// What was acted on, e.g. `order:<uuid>` or `drawer`.
+    pub subject: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceKindV1 {
+    Terminal,
+    Kds,
+    Kiosk,
+    Printer,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceEventV1 {
+    Registered {
+        device_id: [u8; 16],
+        name: String,
+        kind: DeviceKindV1,
+        at_ms: i64,
+    },
+    Renamed {
+        device_id: [u8; 16],
+        name: String,
+        at_ms: i64,
+    },
+    Disabled {
+        device_id: [u8; 16],
+        at_ms: i64,
+    },
+    Enabled {
+        device_id: [u8; 16],
+        at_ms: i64,
+    },
+    Removed {
+        device_id: [u8; 16],
+        at_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StaffEventV1 {
+    /// A staff member created at the edge (a box that was never online). The PIN travels only
+    /// as its argon2 PHC string.
+    Created {
+        staff_id: [u8; 16],
+        name: String,
+        role: RoleV1,
+        pin_hash_phc: String,
+        at_ms: i64,
+    },
+    SignedIn {
+        session_id: [u8; 16],
+        staff_id: [u8; 16],
+        device_id: [u8; 16],
+        at_ms: i64,
+    },
+    SignedOut {
+        session_id: [u8; 16],
+        staff_id: [u8; 16],
+        /// `sign_out`, `idle_timeout`, `forced`, `replaced` or `forced_by_hub`.
+        reason: String,
+        /// Who forced it, for a forced logout.
+        by_staff_id: Option<[u8; 16]>,
+        at_ms: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitchenLineV1 {
+    pub line_id: [u8; 16],
+    pub item_id: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KitchenTicketV1 {
+    pub ticket_id: [u8; 16],
+    pub station: String,
+    pub lines: Vec<KitchenLineV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KitchenEventV1 {
+    SentToKitchen {
+        order_id: [u8; 16],
+        order_number: u64,
+        tickets: Vec<KitchenTicketV1>,
+        at_ms: i64,
+    },
+    /// Every station has bumped its tickets: the hub turns this into a customer notification.
+    OrderReady {
+        order_id: [u8; 16],
+        order_number: u64,
+        at_ms: i64,
+    },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1020,7 +1262,9 @@ mod tests {
                 prev_hash: GENESIS_HASH,
                 body,
             };
-            let OpBody::Order(wire) = op.decode_body().expect("decode");
+            let OpBody::Order(wire) = op.decode_body().expect("decode") else {
+                panic!("an order op decoded as another kind");
+            };
             assert_eq!(OrderEvent::try_from(&wire).expect("convert"), event);
         }
     }
@@ -1034,7 +1278,9 @@ mod tests {
             prev_hash: GENESIS_HASH,
             body,
         };
-        let OpBody::Order(wire) = op.decode_body().expect("decode");
+        let OpBody::Order(wire) = op.decode_body().expect("decode") else {
+            panic!("an order op");
+        };
         OrderEvent::try_from(&wire).expect("convert")
     }
 
@@ -1302,6 +1548,81 @@ mod tests {
             }),
             16
         );
+    }
+
+    #[test]
+    fn edge_facts_survive_the_wire_unchanged() {
+        let bodies = [
+            OpBody::Audit(AuditEventV1 {
+                audit_id: [9; 16],
+                action: AuditActionV1::try_from(Action::DrawerNoSale).expect("audited"),
+                actor_staff_id: Some([1; 16]),
+                approver_staff_id: Some([2; 16]),
+                device_id: [3; 16],
+                subject: "drawer".into(),
+                reason: "change for a float".into(),
+                at_ms: 5,
+            }),
+            OpBody::Device(DeviceEventV1::Registered {
+                device_id: [3; 16],
+                name: "kds-grill".into(),
+                kind: DeviceKindV1::Kds,
+                at_ms: 6,
+            }),
+            OpBody::Staff(StaffEventV1::Created {
+                staff_id: [1; 16],
+                name: "Wanjiru".into(),
+                role: RoleV1::from(Role::Supervisor),
+                pin_hash_phc: "$argon2id$v=19$...".into(),
+                at_ms: 7,
+            }),
+            OpBody::Kitchen(KitchenEventV1::SentToKitchen {
+                order_id: [4; 16],
+                order_number: 12,
+                tickets: vec![KitchenTicketV1 {
+                    ticket_id: [5; 16],
+                    station: "grill".into(),
+                    lines: vec![KitchenLineV1 {
+                        line_id: [6; 16],
+                        item_id: "sku-burger".into(),
+                        name: "Burger".into(),
+                        quantity: 2,
+                    }],
+                }],
+                at_ms: 8,
+            }),
+            OpBody::Table(TableEventV1::Transferred {
+                order_id: [4; 16],
+                from_table: "T1".into(),
+                to_table: "T7".into(),
+                at_ms: 9,
+            }),
+            OpBody::Tab(TabEventV1::Opened {
+                order_id: [5; 16],
+                name: "Otieno".into(),
+                limit_minor: Some(500_000),
+                preauth_ref: Some("PA-1234".into()),
+                at_ms: 10,
+            }),
+        ];
+        for body in bodies {
+            let op = WireOp {
+                origin: [1; 16],
+                seq: 1,
+                hlc: Hlc::default(),
+                prev_hash: GENESIS_HASH,
+                body: body.encode(),
+            };
+            assert_eq!(op.decode_body().expect("decode"), body);
+        }
+        for role in Role::ALL {
+            assert_eq!(Role::from(RoleV1::from(role)), role);
+        }
+        for action in Action::HIGH_RISK {
+            let wire = AuditActionV1::try_from(action).expect("high-risk actions are audited");
+            assert_eq!(Action::from(wire), action);
+        }
+        assert!(AuditActionV1::try_from(Action::TakeOrders).is_err());
     }
 
     #[test]

@@ -205,6 +205,8 @@ impl RunningEdge {
                 listen: "127.0.0.1:0".parse().unwrap(),
                 reconnect_backoff_max_ms: 5_000,
                 ack_timeout_ms: 2_000,
+                staff_idle_timeout_ms: edge_node::services::staff::SESSION_IDLE_TIMEOUT_MS_DEFAULT,
+                mdns: false,
             }))
             .unwrap();
         let http = app.local_addr().unwrap();

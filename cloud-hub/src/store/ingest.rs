@@ -77,21 +77,39 @@ pub async fn ingest_batch(
         }));
     }
 
-    let decoded: Vec<(u64, Result<OrderEvent, String>)> = new_ops
+    let decoded: Vec<(u64, Result<Decoded, String>)> = new_ops
         .iter()
         .map(|op| {
             let event = op
                 .decode_body()
                 .map_err(|e| e.to_string())
                 .and_then(|body| match body {
-                    OpBody::Order(wire) => OrderEvent::try_from(&wire).map_err(|e| e.to_string()),
+                    OpBody::Order(wire) => OrderEvent::try_from(&wire)
+                        .map(Decoded::Order)
+                        .map_err(|e| e.to_string()),
+                    OpBody::Audit(_) => Ok(Decoded::EdgeFact("audit")),
+                    OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
+                    OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
+                    OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
+                    OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
+                    OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
                 });
             (op.seq, event)
         })
         .collect();
 
     insert_ops(&mut tx, device, new_ops, &decoded).await?;
-    let anomalies = apply_to_orders(&mut tx, device, &decoded).await?;
+    // Only order events fold into orders; edge facts (audit, devices, staff, kitchen) are kept
+    // in `ops` as they came and are not anomalies.
+    let order_events: Vec<(u64, Result<OrderEvent, String>)> = decoded
+        .into_iter()
+        .filter_map(|(seq, decoded)| match decoded {
+            Ok(Decoded::Order(event)) => Some((seq, Ok(event))),
+            Ok(Decoded::EdgeFact(_)) => None,
+            Err(error) => Some((seq, Err(error))),
+        })
+        .collect();
+    let anomalies = apply_to_orders(&mut tx, device, &order_events).await?;
 
     sqlx::query(
         "UPDATE sync_cursors SET acked_through_seq = $3, acked_hash = $4, updated_at = now()
@@ -111,17 +129,28 @@ pub async fn ingest_batch(
     }))
 }
 
+/// An op body as the hub uses it: an order event to fold, or an edge fact to keep.
+// Why not boxed: one short-lived value per op of a batch; almost all ops are order events, so
+// boxing would add an allocation per op for no saving.
+#[allow(clippy::large_enum_variant)]
+enum Decoded {
+    Order(OrderEvent),
+    /// Kept in `ops` under this kind; not folded into orders.
+    EdgeFact(&'static str),
+}
+
 async fn insert_ops(
     tx: &mut sqlx::PgConnection,
     device: &DeviceIdentity,
     ops: &[WireOp],
-    decoded: &[(u64, Result<OrderEvent, String>)],
+    decoded: &[(u64, Result<Decoded, String>)],
 ) -> Result<(), StoreError> {
     let seqs: Vec<i64> = ops.iter().map(|op| op.seq as i64).collect();
     let kinds: Vec<String> = decoded
         .iter()
         .map(|(_, event)| match event {
-            Ok(event) => event.kind().to_owned(),
+            Ok(Decoded::Order(event)) => event.kind().to_owned(),
+            Ok(Decoded::EdgeFact(kind)) => (*kind).to_owned(),
             Err(_) => "undecodable".to_owned(),
         })
         .collect();

@@ -35,6 +35,10 @@ pub struct PaymentRequest {
 #[serde(deny_unknown_fields)]
 pub struct VoidRequest {
     pub reason: String,
+    /// A supervisor's override, needed to void an order already sent to the kitchen when the
+    /// signed-in staff member's role does not allow it.
+    #[serde(default)]
+    pub approval: Option<ApprovalDto>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -231,4 +235,376 @@ pub struct SyncStatusDto {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthDto {
     pub status: String,
+}
+
+// ---- staff -----------------------------------------------------------------------------------
+
+/// A second staff member's PIN, sent with a high-risk request to approve it.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalDto {
+    pub staff_id: String,
+    pub pin: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    pub staff_id: String,
+    pub pin: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddStaffRequest {
+    pub name: String,
+    /// `cashier`, `bartender`, `server`, `kitchen`, `supervisor`, `manager` or
+    /// `inventory_clerk`.
+    pub role: String,
+    /// 4 to 8 digits; stored only as an argon2 hash.
+    pub pin: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffDto {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDto {
+    pub id: String,
+    pub staff_id: String,
+    pub staff_name: String,
+    pub role: String,
+    pub device_id: String,
+    pub started_at_ms: i64,
+    pub last_seen_at_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEntryDto {
+    pub id: String,
+    /// e.g. `void_after_send`, `reprint_paid_receipt`, `drawer_no_sale`.
+    pub action: String,
+    pub actor_staff_id: Option<String>,
+    pub approver_staff_id: Option<String>,
+    pub device_id: String,
+    pub subject: String,
+    pub reason: String,
+    pub at_ms: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoSaleRequest {
+    pub reason: String,
+    #[serde(default)]
+    pub approval: Option<ApprovalDto>,
+}
+
+// ---- devices ---------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartPairingRequest {
+    /// `terminal`, `kds`, `kiosk` or `printer`.
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PairingCodeDto {
+    /// Six digits, single use.
+    pub code: String,
+    pub expires_at_ms: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDeviceRequest {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegisteredDeviceDto {
+    pub device_id: String,
+    pub name: String,
+    pub kind: String,
+    /// Send as `Authorization: Bearer <token>`; shown once.
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceDto {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub created_at_ms: i64,
+    pub disabled: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDeviceRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+// ---- kitchen ---------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KitchenRouteDto {
+    /// `item` or `category`.
+    #[serde(rename = "match")]
+    pub match_kind: String,
+    /// The item id or category name matched.
+    pub value: String,
+    /// e.g. `grill`, `fryer`, `bar`, `expo`.
+    pub station: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KitchenRoutesRequest {
+    pub routes: Vec<KitchenRouteDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketLineDto {
+    pub line_id: String,
+    pub item_id: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketDto {
+    pub id: String,
+    pub order_id: String,
+    pub order_number: u64,
+    pub station: String,
+    /// `new`, `paused` or `bumped`.
+    pub state: String,
+    pub priority: bool,
+    pub remake_of: Option<String>,
+    pub lines: Vec<TicketLineDto>,
+    pub created_at_ms: i64,
+    pub bumped_at_ms: Option<i64>,
+    /// How long the ticket has been (or was) in the kitchen: the KDS timer.
+    pub age_ms: i64,
+}
+
+impl TicketDto {
+    pub fn from_ticket(ticket: &crate::store::Ticket, now_ms: i64) -> TicketDto {
+        TicketDto {
+            id: ticket.id.to_string(),
+            order_id: ticket.order_id.to_string(),
+            order_number: ticket.order_number,
+            station: ticket.station.clone(),
+            state: ticket.state.as_str().to_owned(),
+            priority: ticket.priority,
+            remake_of: ticket.remake_of.map(|id| id.to_string()),
+            lines: ticket
+                .lines
+                .iter()
+                .map(|line| TicketLineDto {
+                    line_id: line.line_id.to_string(),
+                    item_id: line.item_id.clone(),
+                    name: line.name.clone(),
+                    quantity: line.quantity,
+                })
+                .collect(),
+            created_at_ms: ticket.created_at_ms,
+            bumped_at_ms: ticket.bumped_at_ms,
+            age_ms: ticket.bumped_at_ms.unwrap_or(now_ms) - ticket.created_at_ms,
+        }
+    }
+}
+
+/// Optional body of a send: fire only these lines (a course) and hold the rest.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// Absent (or no body at all): every unsent line.
+    #[serde(default)]
+    pub line_ids: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SendResponse {
+    pub tickets: Vec<TicketDto>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketActionRequest {
+    /// `bump`, `recall`, `remake`, `pause`, `resume` or `priority`.
+    pub action: String,
+    /// For `priority`: rush (`true`) or normal (`false`).
+    #[serde(default)]
+    pub priority: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketActionResponse {
+    /// The ticket changed, or the new ticket of a remake.
+    pub ticket: TicketDto,
+    /// Every ticket of the order is bumped: the order is ready.
+    pub order_ready: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AllDayCountDto {
+    pub item_id: String,
+    pub name: String,
+    pub quantity: i64,
+}
+
+// ---- printing --------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPrinterRequest {
+    pub name: String,
+    /// IP address, optionally `:port` (default 9100).
+    pub addr: String,
+    /// `receipt` or `kitchen`.
+    pub role: String,
+    /// For kitchen printers: the station whose tickets it prints.
+    #[serde(default)]
+    pub station: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrinterDto {
+    pub id: String,
+    pub name: String,
+    pub addr: String,
+    pub role: String,
+    pub station: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrintJobDto {
+    pub id: i64,
+    pub printer_id: String,
+    pub kind: String,
+    pub subject: String,
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at_ms: i64,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrintReceiptRequest {
+    /// Required for a reprint of a paid receipt.
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub approval: Option<ApprovalDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PrintReceiptResponse {
+    pub queued: bool,
+    /// This print was a reprint of a paid receipt (audited).
+    pub reprint: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiptTemplateDto {
+    #[serde(default)]
+    pub header_lines: Vec<String>,
+    #[serde(default)]
+    pub footer_lines: Vec<String>,
+    /// Fiscal fields (e.g. control unit number); blank space is printed when empty.
+    #[serde(default)]
+    pub fiscal_lines: Vec<String>,
+}
+
+// ---- tables ----------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FloorTableDto {
+    pub area: String,
+    /// The table's label, e.g. `T4`; unique.
+    pub code: String,
+    pub seats: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FloorPlanRequest {
+    pub tables: Vec<FloorTableDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TableDto {
+    pub code: String,
+    pub area: String,
+    pub seats: u32,
+    /// `free`, `seated`, `ordered` or `paying`.
+    pub status: String,
+    pub order_id: Option<String>,
+    pub guests: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeatRequest {
+    pub guests: u32,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The code of a free table.
+    pub table: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenTabRequest {
+    pub name: String,
+    /// The most the tab may run up to.
+    #[serde(default)]
+    pub limit_minor: Option<i64>,
+    /// The card terminal's pre-authorisation reference, when a card secures the tab.
+    #[serde(default)]
+    pub preauth_ref: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TabDto {
+    pub name: String,
+    pub limit_minor: Option<i64>,
+    pub preauth_ref: Option<String>,
+    pub order: OrderDto,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StationLimitRequest {
+    /// Open tickets at which kiosk sends to this station are refused; `null` clears the limit.
+    pub active_tickets_max: Option<u64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StationLoadDto {
+    pub station: String,
+    pub active_tickets: u64,
+    pub active_tickets_max: Option<u64>,
+    /// Age of the oldest open ticket: what a kiosk quotes a wait from.
+    pub oldest_ticket_age_ms: Option<i64>,
 }

@@ -1,12 +1,18 @@
 //! API errors: one enum, mapped to status codes in one place, always with a machine code.
 
+use crate::services::devices::PairError;
+use crate::services::kitchen::KitchenError;
 use crate::services::orders::OrderError;
+use crate::services::printing::PrintError;
+use crate::services::staff::{AccessError, StaffError};
+use crate::services::tables::TableError;
 use crate::store::StoreError;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use shared_model::staff::AuthorizeError;
 use utoipa::ToSchema;
 
 /// The body of every error answer.
@@ -119,6 +125,8 @@ impl From<OrderError> for ApiError {
             |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
         match error {
             OrderError::Store(store) => ApiError::from(store),
+            OrderError::Access(access) => ApiError::from(access),
+            OrderError::TabLimit { .. } => conflict("tab_limit_exceeded"),
             OrderError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
             }
@@ -142,6 +150,170 @@ impl From<OrderError> for ApiError {
             OrderError::Close(_) => conflict("order_not_paid"),
             OrderError::Void(VoidError::BadReason) => ApiError::invalid("reason", message),
             OrderError::Void(_) => conflict("order_not_voidable"),
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        let message = error.to_string();
+        let forbidden =
+            |code: &str| ApiError::new(StatusCode::FORBIDDEN, code, message.clone(), None);
+        match error {
+            AccessError::Store(store) => ApiError::from(store),
+            AccessError::InvalidCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_pin",
+                message,
+                Some("pin"),
+            ),
+            AccessError::Locked { .. } => {
+                ApiError::new(StatusCode::LOCKED, "staff_locked", message, None)
+            }
+            AccessError::BadPin(_) => ApiError::invalid("pin", message),
+            AccessError::Denied(AuthorizeError::NotSignedIn(_)) => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "staff_sign_in_required",
+                message,
+                None,
+            ),
+            AccessError::Denied(AuthorizeError::NeedsOverride { .. }) => {
+                forbidden("override_required")
+            }
+            AccessError::Denied(AuthorizeError::ApproverNotPermitted { .. }) => {
+                forbidden("approver_not_permitted")
+            }
+            AccessError::Denied(AuthorizeError::SelfApproval) => forbidden("self_approval"),
+        }
+    }
+}
+
+impl From<StaffError> for ApiError {
+    fn from(error: StaffError) -> Self {
+        let message = error.to_string();
+        match error {
+            StaffError::Access(access) => ApiError::from(access),
+            StaffError::Store(store) => ApiError::from(store),
+            StaffError::BadName(_) => ApiError::invalid("name", message),
+            StaffError::BadRole(_) => ApiError::invalid("role", message),
+            StaffError::SessionNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "session_not_found", message, None)
+            }
+            StaffError::NotSignedIn => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "staff_sign_in_required",
+                message,
+                None,
+            ),
+        }
+    }
+}
+
+impl From<PairError> for ApiError {
+    fn from(error: PairError) -> Self {
+        let message = error.to_string();
+        match error {
+            PairError::Access(access) => ApiError::from(access),
+            PairError::Store(store) => ApiError::from(store),
+            PairError::BadName => ApiError::invalid("name", message),
+            PairError::BadKind(_) => ApiError::invalid("kind", message),
+            PairError::InvalidCode => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_pairing_code",
+                message,
+                Some("code"),
+            ),
+            PairError::TooManyCodes => ApiError::new(
+                StatusCode::CONFLICT,
+                "too_many_pairing_codes",
+                message,
+                None,
+            ),
+            PairError::NotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "device_not_found", message, None)
+            }
+        }
+    }
+}
+
+impl From<KitchenError> for ApiError {
+    fn from(error: KitchenError) -> Self {
+        let message = error.to_string();
+        match error {
+            KitchenError::Access(access) => ApiError::from(access),
+            KitchenError::Store(store) => ApiError::from(store),
+            KitchenError::OrderNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
+            }
+            KitchenError::OrderNotOpen(_) => {
+                ApiError::new(StatusCode::CONFLICT, "order_not_open", message, None)
+            }
+            KitchenError::NothingToSend => {
+                ApiError::new(StatusCode::CONFLICT, "nothing_to_send", message, None)
+            }
+            KitchenError::StationBusy(_) => {
+                ApiError::new(StatusCode::CONFLICT, "kitchen_busy", message, None)
+            }
+            KitchenError::TicketNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "ticket_not_found", message, None)
+            }
+            KitchenError::WrongTicketState(_) => {
+                ApiError::new(StatusCode::CONFLICT, "ticket_state", message, None)
+            }
+            KitchenError::BadField { field, .. } => ApiError::invalid(field, message),
+        }
+    }
+}
+
+impl From<PrintError> for ApiError {
+    fn from(error: PrintError) -> Self {
+        let message = error.to_string();
+        match error {
+            PrintError::Access(access) => ApiError::from(access),
+            PrintError::Store(store) => ApiError::from(store),
+            PrintError::BadField { field, .. } => ApiError::invalid(field, message),
+            PrintError::OrderNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
+            }
+            PrintError::NoReceiptPrinter => {
+                ApiError::new(StatusCode::CONFLICT, "no_receipt_printer", message, None)
+            }
+            PrintError::TooManyPrinters => {
+                ApiError::new(StatusCode::CONFLICT, "too_many_printers", message, None)
+            }
+        }
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            rejection.body_text(),
+            None,
+        )
+    }
+}
+
+impl From<TableError> for ApiError {
+    fn from(error: TableError) -> Self {
+        let message = error.to_string();
+        let conflict =
+            |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
+        match error {
+            TableError::Access(access) => ApiError::from(access),
+            TableError::Store(store) => ApiError::from(store),
+            TableError::BadField { field, .. } => ApiError::invalid(field, message),
+            TableError::NoSuchTable => {
+                ApiError::new(StatusCode::NOT_FOUND, "table_not_found", message, None)
+            }
+            TableError::OrderNotFound => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
+            }
+            TableError::TableTaken => conflict("table_taken"),
+            TableError::OrderNotAtATable => conflict("order_not_at_a_table"),
+            TableError::TableInUse => conflict("table_in_use"),
         }
     }
 }

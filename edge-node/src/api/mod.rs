@@ -4,15 +4,26 @@
 //! `/healthz` and `/openapi.json` needs a paired device's bearer token.
 
 pub mod catalog;
+pub mod devices;
 pub mod dto;
 pub mod error;
 pub mod health;
+pub mod kitchen;
 pub mod openapi;
 pub mod orders;
+pub mod printing;
+pub mod staff;
 pub mod sync;
+pub mod tables;
 
+use crate::printers::queue::{PrintQueue, PrintQueueLimits};
+use crate::services::kitchen::KitchenService;
 use crate::services::orders::OrderService;
-use crate::store::Store;
+use crate::services::printing::PrintService;
+use crate::services::staff::{Caller, SESSION_IDLE_TIMEOUT_MS_DEFAULT};
+use crate::services::stream::EventBus;
+use crate::services::tables::TableService;
+use crate::store::{Store, StoreError};
 use crate::sync::SyncState;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -20,6 +31,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use error::ApiError;
+use shared_model::Currency;
 use std::sync::Arc;
 
 /// Largest request body. Why 64 KiB: the biggest LAN request (an order line with modifiers
@@ -32,12 +44,46 @@ pub struct AppState {
     pub orders: Arc<OrderService>,
     pub sync: Arc<SyncState>,
     pub outlet_name: Arc<str>,
+    pub kitchen: Arc<KitchenService>,
+    pub tables: Arc<TableService>,
+    pub printing: Arc<PrintService>,
+    pub events: Arc<EventBus>,
+    /// A staff session not heartbeating for this long is signed out.
+    pub staff_idle_timeout_ms: i64,
+    /// Permits for open live streams ([`kitchen::STREAM_CONNECTIONS_MAX`]).
+    pub streams: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    /// The state of an edge serving `store`: the print queue's worker is not started here (see
+    /// [`crate::startup::App::run`]), so tests choose whether printers are driven.
+    pub fn new(
+        store: Arc<Store>,
+        currency: Currency,
+        outlet_name: Arc<str>,
+        print_limits: PrintQueueLimits,
+    ) -> Result<AppState, StoreError> {
+        let events = Arc::new(EventBus::new(&store)?);
+        let queue = PrintQueue::new(store.clone(), print_limits);
+        Ok(AppState {
+            orders: Arc::new(OrderService::new(store.clone(), currency)),
+            kitchen: Arc::new(KitchenService::new(store.clone(), events.clone())),
+            tables: Arc::new(TableService::new(store.clone(), currency)),
+            printing: Arc::new(PrintService::new(store.clone(), queue, outlet_name.clone())),
+            events,
+            sync: Arc::new(SyncState::default()),
+            outlet_name,
+            store,
+            staff_idle_timeout_ms: SESSION_IDLE_TIMEOUT_MS_DEFAULT,
+            streams: Arc::new(tokio::sync::Semaphore::new(kitchen::STREAM_CONNECTIONS_MAX)),
+        })
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let authenticated = Router::new()
         .route("/v1/catalog/items", get(catalog::list_items))
-        .route("/v1/orders", post(orders::open))
+        .route("/v1/orders", get(orders::list).post(orders::open))
         .route("/v1/orders/{id}", get(orders::get))
         .route("/v1/orders/{id}/lines", post(orders::add_line))
         .route("/v1/orders/{id}/payments", post(orders::take_payment))
@@ -45,6 +91,67 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/void", post(orders::void))
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
         .route("/v1/sync/status", get(sync::status))
+        // staff and the audit trail
+        .route("/v1/staff", get(staff::list).post(staff::add))
+        .route(
+            "/v1/staff/sessions",
+            get(staff::open_sessions).post(staff::sign_in),
+        )
+        .route(
+            "/v1/staff/sessions/current",
+            get(staff::current).delete(staff::sign_out),
+        )
+        .route(
+            "/v1/staff/sessions/current/heartbeat",
+            post(staff::heartbeat),
+        )
+        .route(
+            "/v1/staff/sessions/{id}",
+            axum::routing::delete(staff::force_logout),
+        )
+        .route("/v1/audit", get(staff::audit))
+        .route("/v1/drawer/no-sale", post(staff::no_sale))
+        // devices
+        .route("/v1/devices", get(devices::list))
+        .route("/v1/devices/pairing-codes", post(devices::start_pairing))
+        .route(
+            "/v1/devices/{id}",
+            axum::routing::patch(devices::update).delete(devices::remove),
+        )
+        // kitchen
+        .route("/v1/orders/{id}/send", post(kitchen::send))
+        .route(
+            "/v1/kitchen/routes",
+            get(kitchen::routes).put(kitchen::replace_routes),
+        )
+        .route("/v1/kitchen/tickets", get(kitchen::tickets))
+        .route(
+            "/v1/kitchen/tickets/{id}/actions",
+            post(kitchen::ticket_action),
+        )
+        .route("/v1/kitchen/all-day", get(kitchen::all_day))
+        .route("/v1/kitchen/stations", get(kitchen::stations))
+        .route(
+            "/v1/kitchen/stations/{station}/limit",
+            axum::routing::put(kitchen::set_station_limit),
+        )
+        .route("/v1/stream", get(kitchen::stream))
+        // tables
+        .route("/v1/floor-plan", get(tables::floor).put(tables::replace))
+        .route("/v1/tables/{code}/orders", post(tables::seat))
+        .route("/v1/orders/{id}/transfer", post(tables::transfer))
+        .route("/v1/tabs", get(tables::tabs).post(tables::open_tab))
+        // printing
+        .route("/v1/printers", get(printing::list).post(printing::add))
+        .route("/v1/print-jobs", get(printing::jobs))
+        .route(
+            "/v1/settings/receipt-template",
+            get(printing::template).put(printing::put_template),
+        )
+        .route(
+            "/v1/orders/{id}/receipt/print",
+            post(printing::print_receipt),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_device,
@@ -52,6 +159,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
+        // The one route for a device that has no token yet: it brings a pairing code.
+        .route("/v1/devices/register", post(devices::register))
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
@@ -59,7 +168,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Lets a request through only with a valid device token.
+/// Lets a request through only with a valid device token, and records who is calling: the
+/// device and the staff member signed in on it (an idle session is ended here).
 async fn require_device(
     State(state): State<AppState>,
     mut request: Request,
@@ -76,6 +186,17 @@ async fn require_device(
     let device = crate::services::devices::authenticate(state.store.clone(), token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or disabled device token"))?;
+    let staff = crate::services::staff::current_session(
+        state.store.clone(),
+        device.id,
+        crate::now_ms(),
+        state.staff_idle_timeout_ms,
+    )
+    .await?;
+    request.extensions_mut().insert(Caller {
+        device: device.clone(),
+        staff,
+    });
     request.extensions_mut().insert(device);
     Ok(next.run(request).await)
 }

@@ -7,9 +7,10 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
+use crate::services::staff::Caller;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use shared_model::{ItemId, OrderId, OrderType};
 
@@ -42,6 +43,42 @@ pub async fn open(
     let order = state.orders.open(order_type, now_ms()).await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    /// The order number shown on the ticket or receipt.
+    pub number: Option<u64>,
+    /// `open`, `sent`, `partially_paid`, `paid`, `closed` or `voided`.
+    pub state: Option<String>,
+}
+
+/// Order recall: by number and/or state (e.g. every open order), newest first.
+#[utoipa::path(get, path = "/v1/orders", params(OrderQuery),
+    responses((status = 200, body = [OrderDto]), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<axum::extract::Query<OrderQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<OrderDto>>, ApiError> {
+    let axum::extract::Query(query) = query?;
+    let order_state =
+        match query.state.as_deref() {
+            None => None,
+            Some(text) => Some(parse_order_state(text).ok_or_else(|| {
+                ApiError::invalid("state", format!("unknown order state {text:?}"))
+            })?),
+        };
+    let orders = state.orders.find(query.number, order_state).await?;
+    Ok(Json(orders.iter().map(OrderDto::from).collect()))
+}
+
+fn parse_order_state(text: &str) -> Option<shared_model::OrderState> {
+    use shared_model::OrderState::*;
+    [Open, Sent, PartiallyPaid, Paid, Closed, Voided]
+        .into_iter()
+        .find(|candidate| candidate.as_str() == text)
 }
 
 #[utoipa::path(get, path = "/v1/orders/{id}", params(("id" = String, Path)),
@@ -114,16 +151,21 @@ pub async fn close(
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/void", params(("id" = String, Path)), request_body = VoidRequest,
-    responses((status = 200, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 200, body = OrderDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn void(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<VoidRequest>, JsonRejection>,
 ) -> Result<Json<OrderDto>, ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let order = state.orders.void(id, request.reason, now_ms()).await?;
+    let approval = super::staff::approval(request.approval)?;
+    let order = state
+        .orders
+        .void(id, request.reason, caller, approval, now_ms())
+        .await?;
     state.sync.notify_new_ops();
     Ok(Json(OrderDto::from(&order)))
 }

@@ -2,8 +2,13 @@
 
 pub mod catalog;
 pub mod devices;
+pub mod kitchen;
 pub mod orders;
+pub mod printing;
 pub mod receipts;
+pub mod staff;
+pub mod stream;
+pub mod tables;
 pub mod wipe;
 
 use crate::store::StoreError;
@@ -17,4 +22,16 @@ where
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| StoreError::Corrupt(format!("store task failed: {e}")))?
+}
+
+/// [`blocking`] for work that fails with a use case's own error type.
+pub(crate) async fn blocking_with<T, E, F>(work: F) -> Result<T, E>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| E::from(StoreError::Corrupt(format!("store task failed: {e}"))))?
 }

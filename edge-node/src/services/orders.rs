@@ -3,8 +3,10 @@
 //! Each one decides with `shared-model`'s rules and commits the new state and its op in one
 //! SQLite transaction before returning, so an answer to a terminal is always durable.
 
+use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
 use crate::store::{Store, StoreError};
 use shared_model::order::{AddLineError, CloseError, PaymentError, VoidError};
+use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::tax::RoundingMode;
 use shared_model::{
     Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
@@ -12,6 +14,10 @@ use shared_model::{
 use std::sync::Arc;
 use thiserror::Error;
 use uuid::Uuid;
+
+/// Most orders one recall returns. Why 200: a terminal's open-orders screen shows a busy
+/// evening's worth; older orders are found by number.
+pub const ORDERS_LIST_MAX: usize = 200;
 
 /// Why an order command was refused. Each maps to one structured API error.
 #[derive(Debug, Error)]
@@ -28,6 +34,10 @@ pub enum OrderError {
     Close(#[from] CloseError),
     #[error(transparent)]
     Void(#[from] VoidError),
+    #[error("this line would take the tab over its limit of {limit_minor}")]
+    TabLimit { limit_minor: i64 },
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -85,10 +95,21 @@ impl OrderService {
         let rounding = self.rounding;
         run(move || {
             let item = store.catalog_item(&item_id)?;
-            store.commit_order_change(order_id, now_ms, |order, _| {
+            store.commit_order_change(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let item = item.ok_or_else(|| OrderError::UnknownItem(item_id.0.clone()))?;
-                Ok(order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?)
+                let event = order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?;
+                // A bar tab with a limit refuses the line that would take it over the limit.
+                if let Some(limit_minor) = context.tab_limit_minor(order_id)? {
+                    let mut after = order.clone();
+                    after.apply(&event).map_err(|error| {
+                        StoreError::Corrupt(format!("a decided line does not apply: {error}"))
+                    })?;
+                    if after.totals().total_minor > limit_minor {
+                        return Err(OrderError::TabLimit { limit_minor });
+                    }
+                }
+                Ok(event)
             })
         })
         .await
@@ -136,21 +157,70 @@ impl OrderService {
         .map(|(order, _)| order)
     }
 
+    /// Voids an order. Once any of its lines went to the kitchen this is "void after send", a
+    /// high-risk action: the caller's role or an override must allow it, and the audit entry
+    /// commits with the void.
     pub async fn void(
         &self,
         order_id: OrderId,
         reason: String,
+        caller: Caller,
+        approval: Option<OverrideRequest>,
         now_ms: i64,
     ) -> Result<Order, OrderError> {
         let store = self.store.clone();
         run(move || {
-            store.commit_order_change(order_id, now_ms, |order, _| {
+            // Argon2 is slow: check an override PIN only when the order was already sent. The
+            // decision below re-reads "sent" inside the transaction, so a send that races in
+            // between is caught there.
+            let clearance = if store.order_sent_to_kitchen(order_id)? {
+                match clear_high_risk(
+                    &store,
+                    &caller,
+                    approval.as_ref(),
+                    Action::VoidAfterSend,
+                    now_ms,
+                ) {
+                    Ok(clearance) => Some(clearance),
+                    Err(AccessError::Store(error)) => return Err(error),
+                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                }
+            } else {
+                None
+            };
+            store.commit_order_change_audited(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
-                Ok(order.void(&reason, now_ms)?)
+                let event = order.void(&reason, now_ms)?;
+                if !context.sent_to_kitchen(order_id)? {
+                    return Ok((event, None));
+                }
+                let clearance =
+                    clearance
+                        .as_ref()
+                        .ok_or(OrderError::Access(AccessError::Denied(
+                            AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
+                        )))?;
+                let reason = AuditReason::parse(&reason)
+                    .map_err(|_| OrderError::Void(VoidError::BadReason))?;
+                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                Ok((event, Some(audit)))
             })
         })
         .await
         .map(|(order, _)| order)
+    }
+
+    /// Order recall: by number and/or state, newest first, at most [`ORDERS_LIST_MAX`].
+    pub async fn find(
+        &self,
+        number: Option<u64>,
+        state: Option<shared_model::OrderState>,
+    ) -> Result<Vec<Order>, OrderError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || {
+            store.orders_matching(number, state.map(|s| s.as_str()), ORDERS_LIST_MAX)
+        })
+        .await?)
     }
 
     pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {

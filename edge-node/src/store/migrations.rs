@@ -31,6 +31,73 @@ const MIGRATIONS: &[&str] = &[
         ca_cert_der BLOB NOT NULL, enrolled_at_ms INTEGER NOT NULL);",
     // 2: the downstream feed cursor
     "INSERT INTO counters (name, value) VALUES ('feed_through_seq', 0);",
+    // 3: staff, sessions, audit trail, device kinds and pairing codes, kitchen, live events,
+    // printers and the print queue
+    "ALTER TABLE devices ADD COLUMN kind TEXT NOT NULL DEFAULT 'terminal';
+     ALTER TABLE devices ADD COLUMN removed_at_ms INTEGER;
+     CREATE TABLE staff (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, pin_hash TEXT NOT NULL,
+        origin TEXT NOT NULL, created_at_ms INTEGER NOT NULL, disabled_at_ms INTEGER,
+        failed_pin_attempts INTEGER NOT NULL DEFAULT 0, locked_until_ms INTEGER);
+     CREATE TABLE staff_sessions (
+        id TEXT PRIMARY KEY, staff_id TEXT NOT NULL REFERENCES staff (id),
+        device_id TEXT NOT NULL REFERENCES devices (id),
+        started_at_ms INTEGER NOT NULL, last_seen_at_ms INTEGER NOT NULL,
+        ended_at_ms INTEGER, end_reason TEXT, ended_by_staff_id TEXT);
+     CREATE UNIQUE INDEX staff_sessions_one_open_per_device
+        ON staff_sessions (device_id) WHERE ended_at_ms IS NULL;
+     CREATE TABLE audit_log (
+        id TEXT PRIMARY KEY, action TEXT NOT NULL, actor_staff_id TEXT, approver_staff_id TEXT,
+        device_id TEXT NOT NULL, subject TEXT NOT NULL, reason TEXT NOT NULL,
+        at_ms INTEGER NOT NULL, op_seq INTEGER NOT NULL);
+     CREATE TABLE pairing_codes (
+        code_hash BLOB PRIMARY KEY, kind TEXT NOT NULL, created_by_staff_id TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, used_at_ms INTEGER);
+     INSERT INTO counters (name, value) VALUES ('pairing_failures', 0);
+     CREATE TABLE kitchen_routes (
+        match_kind TEXT NOT NULL, match_value TEXT NOT NULL, station TEXT NOT NULL,
+        PRIMARY KEY (match_kind, match_value, station));
+     CREATE TABLE kitchen_tickets (
+        id TEXT PRIMARY KEY, order_id TEXT NOT NULL, order_number INTEGER NOT NULL,
+        station TEXT NOT NULL, state TEXT NOT NULL, priority INTEGER NOT NULL DEFAULT 0,
+        remake_of TEXT, lines TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+        bumped_at_ms INTEGER);
+     CREATE INDEX kitchen_tickets_by_order ON kitchen_tickets (order_id);
+     CREATE INDEX kitchen_tickets_by_state ON kitchen_tickets (state, station);
+     CREATE TABLE kitchen_sent_lines (
+        order_id TEXT NOT NULL, line_id TEXT NOT NULL, sent_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (order_id, line_id));
+     CREATE TABLE kitchen_ready_orders (order_id TEXT PRIMARY KEY, ready_at_ms INTEGER NOT NULL);
+     CREATE TABLE stream_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, body TEXT NOT NULL,
+        at_ms INTEGER NOT NULL);
+     CREATE TABLE printers (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, addr TEXT NOT NULL, role TEXT NOT NULL,
+        station TEXT, created_at_ms INTEGER NOT NULL);
+     CREATE TABLE print_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, printer_id TEXT NOT NULL REFERENCES printers (id),
+        kind TEXT NOT NULL, subject TEXT NOT NULL, payload BLOB NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER NOT NULL,
+        last_error TEXT, created_at_ms INTEGER NOT NULL, done_at_ms INTEGER);
+     CREATE INDEX print_jobs_due ON print_jobs (state, next_attempt_at_ms);
+     CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 4: the floor plan and which order sits at which table
+    "CREATE TABLE floor_tables (
+        code TEXT PRIMARY KEY, area TEXT NOT NULL, seats INTEGER NOT NULL,
+        position INTEGER NOT NULL);
+     CREATE TABLE table_orders (
+        order_id TEXT PRIMARY KEY, table_code TEXT NOT NULL, guests INTEGER NOT NULL,
+        seated_at_ms INTEGER NOT NULL);
+     CREATE INDEX table_orders_by_table ON table_orders (table_code);",
+    // 5: bar tabs
+    "CREATE TABLE tabs (
+        order_id TEXT PRIMARY KEY, name TEXT NOT NULL, limit_minor INTEGER, preauth_ref TEXT,
+        opened_at_ms INTEGER NOT NULL);
+     CREATE INDEX tabs_by_name ON tabs (name COLLATE NOCASE);
+     CREATE INDEX print_jobs_by_subject ON print_jobs (subject, kind);",
+    // 6: kitchen throttling for self-service lanes
+    "CREATE TABLE station_limits (
+        station TEXT PRIMARY KEY, active_tickets_max INTEGER NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -4,7 +4,16 @@
 //! so an answer sent after a commit survives a power cut. Writes are serialised by the
 //! connection's mutex, which also serialises two terminals acting on one order.
 
+mod kitchen;
 mod migrations;
+mod printing;
+mod staff;
+mod tables;
+
+pub use kitchen::*;
+pub use printing::*;
+pub use staff::*;
+pub use tables::*;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
@@ -58,6 +67,7 @@ pub struct OutboxStatus {
 pub struct Device {
     pub id: Uuid,
     pub name: String,
+    pub kind: DeviceKind,
 }
 
 pub struct Store {
@@ -92,7 +102,7 @@ impl Store {
         self.node_id
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (the transaction rolls back),
         // so a poisoned mutex is safe to keep using.
         self.connection
@@ -146,17 +156,19 @@ impl Store {
 
     // ---- devices ---------------------------------------------------------------------------
 
+    /// Adds a paired device and records it as an op for the hub, in one transaction.
     pub fn insert_device(
         &self,
         id: Uuid,
         name: &str,
+        kind: DeviceKind,
         token_hash: &[u8; 32],
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        self.lock().execute(
-            "INSERT INTO devices (id, name, token_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
-            params![id.to_string(), name, token_hash.as_slice(), now_ms],
-        )?;
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        insert_device_tx(&tx, self.node_id, id, name, kind, token_hash, now_ms)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -165,23 +177,47 @@ impl Store {
         token_hash: &[u8; 32],
     ) -> Result<Option<Device>, StoreError> {
         let connection = self.lock();
-        let row: Option<(String, String)> = connection
+        let row: Option<(String, String, String)> = connection
             .query_row(
-                "SELECT id, name FROM devices WHERE token_hash = ?1 AND disabled_at_ms IS NULL",
+                "SELECT id, name, kind FROM devices
+                 WHERE token_hash = ?1 AND disabled_at_ms IS NULL AND removed_at_ms IS NULL",
                 params![token_hash.as_slice()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
             )
             .optional()?;
-        row.map(|(id, name)| {
+        row.map(|(id, name, kind)| {
             Ok(Device {
-                id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                id: parse_uuid(&id)?,
                 name,
+                kind: DeviceKind::parse(&kind)
+                    .ok_or_else(|| StoreError::Corrupt(format!("device kind {kind}")))?,
             })
         })
         .transpose()
     }
 
     // ---- orders ----------------------------------------------------------------------------
+
+    /// Orders with `number` and/or in `state`, newest first, at most `count_max`.
+    pub fn orders_matching(
+        &self,
+        number: Option<u64>,
+        state: Option<&str>,
+        count_max: usize,
+    ) -> Result<Vec<Order>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT doc FROM orders WHERE (?1 IS NULL OR number = ?1) AND (?2 IS NULL OR state = ?2)
+             ORDER BY number DESC LIMIT ?3",
+        )?;
+        let docs = statement
+            .query_map(
+                params![number.map(|n| n as i64), state, count_max as i64],
+                |row| row.get::<_, String>(0),
+            )?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
+    }
 
     pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
         let connection = self.lock();
@@ -198,6 +234,23 @@ impl Store {
         now_ms: i64,
         decide: impl FnOnce(Option<&Order>, &mut NewOrderNumber) -> Result<OrderEvent, E>,
     ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
+        self.commit_order_change_audited(order_id, now_ms, |order, numbers| {
+            decide(order, numbers).map(|event| (event, None))
+        })
+    }
+
+    /// [`Store::commit_order_change`] for decisions that may also leave an audit-trail entry
+    /// (a high-risk action): the order change, its op, the audit row and the audit op commit
+    /// together or not at all.
+    pub fn commit_order_change_audited<E>(
+        &self,
+        order_id: OrderId,
+        now_ms: i64,
+        decide: impl FnOnce(
+            Option<&Order>,
+            &mut NewOrderNumber,
+        ) -> Result<(OrderEvent, Option<AuditEntry>), E>,
+    ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let current = load_order(&tx, order_id)?;
@@ -205,8 +258,8 @@ impl Store {
             tx: &tx,
             taken: None,
         };
-        let event = match decide(current.as_ref(), &mut numbers) {
-            Ok(event) => event,
+        let (event, audit) = match decide(current.as_ref(), &mut numbers) {
+            Ok(decision) => decision,
             Err(error) => return Ok(Err(error)),
         };
         let order = match current {
@@ -228,6 +281,9 @@ impl Store {
         }
         save_order(&tx, &order, now_ms)?;
         let op = append_op(&tx, self.node_id, &event, now_ms)?;
+        if let Some(audit) = audit {
+            insert_audit_tx(&tx, self.node_id, &audit)?;
+        }
         tx.commit()?;
         Ok(Ok((order, op)))
     }
@@ -319,8 +375,9 @@ impl Store {
     }
 
     /// Applies feed entries and moves the cursor past them, in one transaction. Entries at or
-    /// below the cursor are skipped (re-sends). Returns the cursor after.
-    pub fn apply_feed(&self, entries: &[(u64, FeedBody)]) -> Result<u64, StoreError> {
+    /// below the cursor are skipped (re-sends). Returns the cursor after. `now_ms` stamps the
+    /// sessions a staff entry ends.
+    pub fn apply_feed(&self, entries: &[(u64, FeedBody)], now_ms: i64) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let mut cursor: i64 = tx.query_row(
@@ -351,6 +408,18 @@ impl Store {
                 }
                 FeedBody::CatalogItemRemoved { item_id } => {
                     tx.execute("DELETE FROM catalog_items WHERE id = ?1", params![item_id])?;
+                }
+                FeedBody::StaffUpserted(staff) => {
+                    apply_staff_from_hub_tx(&tx, self.node_id, staff, now_ms)?;
+                }
+                FeedBody::StaffLoggedOut { staff_id } => {
+                    end_sessions_of_staff_tx(
+                        &tx,
+                        self.node_id,
+                        Uuid::from_bytes(*staff_id),
+                        SessionEnd::ForcedByHub,
+                        now_ms,
+                    )?;
                 }
             }
             cursor = seq;
@@ -464,6 +533,34 @@ impl NewOrderNumber<'_> {
         self.taken = Some(number);
         Ok(number)
     }
+
+    /// The tab limit of `order_id`, if it is a bar tab with one (read inside the order's
+    /// transaction).
+    pub fn tab_limit_minor(&self, order_id: OrderId) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT limit_minor FROM tabs WHERE order_id = ?1",
+                params![order_id.to_string()],
+                |row| row.get::<_, Option<i64>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
+    /// transaction, so a concurrent send cannot slip between the check and the change).
+    pub fn sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM kitchen_sent_lines WHERE order_id = ?1 LIMIT 1",
+                params![order_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
 }
 
 /// An op as appended to the log.
@@ -485,7 +582,10 @@ fn node_id(connection: &Connection) -> Result<Uuid, StoreError> {
     Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn load_order(connection: &Connection, id: OrderId) -> Result<Option<Order>, StoreError> {
+pub(crate) fn load_order(
+    connection: &Connection,
+    id: OrderId,
+) -> Result<Option<Order>, StoreError> {
     let doc: Option<String> = connection
         .query_row(
             "SELECT doc FROM orders WHERE id = ?1",
@@ -496,7 +596,11 @@ fn load_order(connection: &Connection, id: OrderId) -> Result<Option<Order>, Sto
     doc.map(|doc| parse_json(&doc)).transpose()
 }
 
-fn save_order(tx: &Transaction<'_>, order: &Order, now_ms: i64) -> Result<(), StoreError> {
+pub(crate) fn save_order(
+    tx: &Transaction<'_>,
+    order: &Order,
+    now_ms: i64,
+) -> Result<(), StoreError> {
     let doc = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     tx.execute(
         "INSERT INTO orders (id, number, state, doc, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -513,11 +617,23 @@ fn save_order(tx: &Transaction<'_>, order: &Order, now_ms: i64) -> Result<(), St
     Ok(())
 }
 
-/// Appends one op, continuing the sequence, the clock and the hash chain.
+/// Appends one order op, continuing the sequence, the clock and the hash chain.
 fn append_op(
     tx: &Transaction<'_>,
     node_id: Uuid,
     event: &OrderEvent,
+    now_ms: i64,
+) -> Result<OpRecord, StoreError> {
+    let body = OpBody::Order(OrderEventV1::from(event));
+    append_op_body(tx, node_id, event.kind(), &body, now_ms)
+}
+
+/// Appends one op of any kind, continuing the sequence, the clock and the hash chain.
+pub(crate) fn append_op_body(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    kind: &str,
+    body: &OpBody,
     now_ms: i64,
 ) -> Result<OpRecord, StoreError> {
     let last: Option<(i64, i64, i64, Vec<u8>)> = tx
@@ -540,20 +656,19 @@ fn append_op(
         None => (1, HybridClock::default(), GENESIS_HASH),
     };
     let hlc = clock.tick(now_ms.max(0) as u64);
-    let body = OpBody::Order(OrderEventV1::from(event)).encode();
     let op = WireOp {
         origin: *node_id.as_bytes(),
         seq,
         hlc,
         prev_hash,
-        body,
+        body: body.encode(),
     };
     tx.execute(
         "INSERT INTO ops (seq, kind, hlc_wall_ms, hlc_logical, prev_hash, hash, body, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             seq as i64,
-            event.kind(),
+            kind,
             hlc.wall_ms as i64,
             i64::from(hlc.logical),
             prev_hash.as_slice(),
@@ -563,4 +678,8 @@ fn append_op(
         ],
     )?;
     Ok(OpRecord { seq, hlc })
+}
+
+pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

@@ -286,7 +286,7 @@ async fn stream_ops(
                                 .collect::<Result<Vec<_>, _>>()
                                 .map_err(SyncError::Feed)?;
                             if !decoded.is_empty() {
-                                let cursor = read_store(store, move |s| s.apply_feed(&decoded)).await?;
+                                let cursor = read_store(store, move |s| s.apply_feed(&decoded, crate::now_ms())).await?;
                                 session.feed_applied(cursor);
                                 tracing::info!(feed_through_seq = cursor, "applied hub feed");
                             }
