@@ -56,6 +56,8 @@ pub struct OrderDto {
     pub paid_minor: i64,
     pub change_minor: i64,
     pub balance_due_minor: i64,
+    /// Given back so far by refunds (new facts on the order; the sale itself is unchanged).
+    pub refunded_minor: i64,
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
 }
@@ -125,6 +127,7 @@ impl From<&StoredOrder> for OrderDto {
             paid_minor: totals.paid_minor,
             change_minor: totals.change_minor,
             balance_due_minor: totals.balance_due_minor,
+            refunded_minor: totals.refunded_minor,
             opened_at_ms: order.opened_at_ms,
             closed_at_ms: order.closed_at_ms,
         }

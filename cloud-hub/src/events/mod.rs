@@ -19,7 +19,9 @@ use uuid::Uuid;
 pub const ORDER_CREATED: &str = "pos.order.created";
 pub const ORDER_CLOSED: &str = "pos.order.closed";
 pub const ORDER_VOIDED: &str = "pos.order.voided";
-pub const KNOWN_EVENT_TYPES: &[&str] = &[ORDER_CREATED, ORDER_CLOSED, ORDER_VOIDED];
+/// The order was refunded in full (partial refunds show on the order's `refunded_minor`).
+pub const ORDER_REFUNDED: &str = "pos.order.refunded";
+pub const KNOWN_EVENT_TYPES: &[&str] = &[ORDER_CREATED, ORDER_CLOSED, ORDER_VOIDED, ORDER_REFUNDED];
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,6 +92,10 @@ pub fn order_events(
         match order.state {
             OrderState::Closed => types.push((
                 ORDER_CLOSED,
+                order.closed_at_ms.unwrap_or(order.opened_at_ms),
+            )),
+            OrderState::Refunded => types.push((
+                ORDER_REFUNDED,
                 order.closed_at_ms.unwrap_or(order.opened_at_ms),
             )),
             OrderState::Voided => types.push((

@@ -41,6 +41,23 @@ pub struct VoidRequest {
     pub approval: Option<ApprovalDto>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequestDto {
+    /// `cash`, `card`, `mpesa` or `gift_card`: where the money goes back.
+    pub tender: String,
+    /// An amount to give back; omit it (and `line_ids`) to refund everything still refundable.
+    #[serde(default)]
+    pub amount_minor: Option<i64>,
+    /// Lines to refund at what the customer paid for them.
+    #[serde(default)]
+    pub line_ids: Option<Vec<String>>,
+    pub reason: String,
+    /// A supervisor's override when the signed-in staff member may not refund.
+    #[serde(default)]
+    pub approval: Option<ApprovalDto>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaxDto {
     pub code: String,
@@ -127,6 +144,8 @@ pub struct OrderDto {
     pub paid_minor: i64,
     pub change_minor: i64,
     pub balance_due_minor: i64,
+    /// Given back so far by refunds (new facts on the order; the sale itself is unchanged).
+    pub refunded_minor: i64,
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
 }
@@ -193,6 +212,7 @@ impl From<&Order> for OrderDto {
             paid_minor: totals.paid_minor,
             change_minor: totals.change_minor,
             balance_due_minor: totals.balance_due_minor,
+            refunded_minor: totals.refunded_minor,
             opened_at_ms: order.opened_at_ms,
             closed_at_ms: order.closed_at_ms,
         }

@@ -119,7 +119,7 @@ impl From<PathRejection> for ApiError {
 
 impl From<OrderError> for ApiError {
     fn from(error: OrderError) -> Self {
-        use shared_model::order::{AddLineError, PaymentError, VoidError};
+        use shared_model::order::{AddLineError, PaymentError, RefundError, VoidError};
         let message = error.to_string();
         let conflict =
             |code: &str| ApiError::new(StatusCode::CONFLICT, code, message.clone(), None);
@@ -150,6 +150,13 @@ impl From<OrderError> for ApiError {
             OrderError::Close(_) => conflict("order_not_paid"),
             OrderError::Void(VoidError::BadReason) => ApiError::invalid("reason", message),
             OrderError::Void(_) => conflict("order_not_voidable"),
+            OrderError::Refund(RefundError::BadAmount { .. }) => {
+                ApiError::invalid("amount_minor", message)
+            }
+            OrderError::Refund(RefundError::BadReason) => ApiError::invalid("reason", message),
+            OrderError::Refund(RefundError::UnknownLine) => ApiError::invalid("line_ids", message),
+            OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
+            OrderError::Refund(_) => conflict("refund_refused"),
         }
     }
 }

@@ -89,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/payments", post(orders::take_payment))
         .route("/v1/orders/{id}/close", post(orders::close))
         .route("/v1/orders/{id}/void", post(orders::void))
+        .route("/v1/orders/{id}/refunds", post(orders::refund))
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
         .route("/v1/sync/status", get(sync::status))
         // staff and the audit trail

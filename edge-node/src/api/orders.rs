@@ -170,6 +170,50 @@ pub async fn void(
     Ok(Json(OrderDto::from(&order)))
 }
 
+#[utoipa::path(post, path = "/v1/orders/{id}/refunds", params(("id" = String, Path)), request_body = super::dto::RefundRequestDto,
+    responses((status = 201, body = OrderDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn refund(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<super::dto::RefundRequestDto>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let tender = parse_tender(&request.tender).ok_or_else(|| {
+        ApiError::invalid("tender", format!("unknown tender {:?}", request.tender))
+    })?;
+    let what = match (request.amount_minor, request.line_ids) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "amount_minor",
+                "give an amount or lines, not both",
+            ));
+        }
+        (Some(amount), None) => shared_model::order::RefundRequest::Amount(amount),
+        (None, Some(lines)) => {
+            let ids = lines
+                .iter()
+                .map(|line| line.parse().map(shared_model::LineId))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ApiError::invalid("line_ids", "line ids are UUIDs"))?;
+            if ids.is_empty() {
+                return Err(ApiError::invalid("line_ids", "name at least one line"));
+            }
+            shared_model::order::RefundRequest::Lines(ids)
+        }
+        (None, None) => shared_model::order::RefundRequest::Whole,
+    };
+    let approval = super::staff::approval(request.approval)?;
+    let order = state
+        .orders
+        .refund(id, what, tender, request.reason, caller, approval, now_ms())
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
 #[utoipa::path(get, path = "/v1/orders/{id}/receipt", params(("id" = String, Path)),
     responses((status = 200, body = ReceiptDto), (status = 404, body = ErrorBody)),
     security(("device_token" = [])))]

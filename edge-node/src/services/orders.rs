@@ -5,7 +5,9 @@
 
 use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
 use crate::store::{Store, StoreError};
-use shared_model::order::{AddLineError, CloseError, PaymentError, VoidError};
+use shared_model::order::{
+    AddLineError, CloseError, PaymentError, RefundError, RefundRequest, VoidError,
+};
 use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::tax::RoundingMode;
 use shared_model::{
@@ -34,6 +36,8 @@ pub enum OrderError {
     Close(#[from] CloseError),
     #[error(transparent)]
     Void(#[from] VoidError),
+    #[error(transparent)]
+    Refund(#[from] RefundError),
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
@@ -202,6 +206,42 @@ impl OrderService {
                         )))?;
                 let reason = AuditReason::parse(&reason)
                     .map_err(|_| OrderError::Void(VoidError::BadReason))?;
+                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                Ok((event, Some(audit)))
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    /// Refunds (part of) a paid order to `tender`. Always a high-risk action: the caller's role
+    /// or an override in the same request must allow it, and the audit entry commits with the
+    /// refund, which is a new fact on the order (the sale itself is never edited).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn refund(
+        &self,
+        order_id: OrderId,
+        request: RefundRequest,
+        tender: Tender,
+        reason: String,
+        caller: Caller,
+        approval: Option<OverrideRequest>,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        let refund_id = shared_model::RefundId(Uuid::now_v7());
+        run(move || {
+            let clearance =
+                match clear_high_risk(&store, &caller, approval.as_ref(), Action::Refund, now_ms) {
+                    Ok(clearance) => clearance,
+                    Err(AccessError::Store(error)) => return Err(error),
+                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                };
+            store.commit_order_change_audited(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                let event = order.refund(refund_id, request, tender, &reason, now_ms)?;
+                let reason = AuditReason::parse(&reason)
+                    .map_err(|_| OrderError::Refund(RefundError::BadReason))?;
                 let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
                 Ok((event, Some(audit)))
             })
