@@ -9,6 +9,7 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod orders;
+pub mod staff;
 pub mod sync_audit;
 pub mod webhooks;
 
@@ -65,6 +66,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
             delete(catalog::remove),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/staff",
+            get(staff::list).put(staff::upload),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/staff/{staff_id}/logout",
+            post(staff::logout),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
         .route(

@@ -17,6 +17,9 @@ use utoipa::{Modify, OpenApi};
         super::catalog::upload,
         super::catalog::list,
         super::catalog::remove,
+        super::staff::upload,
+        super::staff::list,
+        super::staff::logout,
         super::devices::list,
         super::devices::revoke,
         super::webhooks::create,
@@ -28,7 +31,7 @@ use utoipa::{Modify, OpenApi};
         super::sync_audit::chain,
     ),
     components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult, super::webhooks::NewWebhook, super::webhooks::WebhookDto, super::webhooks::DeliveryDto,
-        super::devices::DeviceDto)),
+        super::devices::DeviceDto, super::staff::StaffMemberDto, super::staff::StaffUpload, super::staff::StaffUploadResult, super::staff::StaffView)),
     modifiers(&Bearer)
 )]
 pub struct HubApiDoc;

@@ -223,3 +223,166 @@ pub async fn entries_after(
         })
         .collect())
 }
+
+/// A staff member as the hub sends them to an outlet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StaffRecord {
+    pub id: Uuid,
+    pub name: String,
+    pub role: shared_model::staff::Role,
+    /// Argon2id PHC string; never the PIN itself.
+    pub pin_hash: String,
+    pub disabled: bool,
+}
+
+/// The PIN hash the hub already holds for each of `ids` (to keep a re-uploaded PIN's hash).
+pub async fn staff_pin_hashes(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, String>, StoreError> {
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT id, pin_hash FROM outlet_staff WHERE tenant_id = $1 AND outlet_id = $2 AND id = ANY($3)",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Upserts staff; only real changes become feed entries for the outlet's edge.
+pub async fn upsert_staff(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    staff: &[StaffRecord],
+) -> Result<CatalogUpsert, StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let ids: Vec<Uuid> = staff.iter().map(|s| s.id).collect();
+    type Row = (Uuid, String, String, String, bool);
+    let existing: Vec<Row> = sqlx::query_as(
+        "SELECT id, name, role, pin_hash, disabled FROM outlet_staff
+         WHERE tenant_id = $1 AND outlet_id = $2 AND id = ANY($3) FOR UPDATE",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(&ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let existing: std::collections::HashMap<Uuid, Row> =
+        existing.into_iter().map(|row| (row.0, row)).collect();
+    let changed: Vec<&StaffRecord> = staff
+        .iter()
+        .filter(|member| {
+            existing.get(&member.id).is_none_or(|row| {
+                row.1 != member.name
+                    || row.2 != member.role.as_str()
+                    || row.3 != member.pin_hash
+                    || row.4 != member.disabled
+            })
+        })
+        .collect();
+    if changed.is_empty() {
+        let head = feed_head(&mut tx, tenant, outlet_id).await?;
+        return Ok(CatalogUpsert {
+            changed: 0,
+            unchanged: staff.len(),
+            feed_through_seq: head,
+        });
+    }
+    for member in &changed {
+        sqlx::query(
+            "INSERT INTO outlet_staff (tenant_id, outlet_id, id, name, role, pin_hash, disabled)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (tenant_id, outlet_id, id) DO UPDATE SET name = excluded.name,
+                role = excluded.role, pin_hash = excluded.pin_hash, disabled = excluded.disabled,
+                updated_at = now()",
+        )
+        .bind(tenant.0)
+        .bind(outlet_id)
+        .bind(member.id)
+        .bind(&member.name)
+        .bind(member.role.as_str())
+        .bind(&member.pin_hash)
+        .bind(member.disabled)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let entries: Vec<(String, String, Vec<u8>)> = changed
+        .iter()
+        .map(|member| {
+            (
+                "staff.upserted".to_owned(),
+                member.id.to_string(),
+                FeedBody::StaffUpserted(sync_protocol::feed::StaffV1 {
+                    id: *member.id.as_bytes(),
+                    name: member.name.clone(),
+                    role: sync_protocol::op::RoleV1::from(member.role),
+                    pin_hash_phc: member.pin_hash.clone(),
+                    disabled: member.disabled,
+                })
+                .encode(),
+            )
+        })
+        .collect();
+    let feed_through_seq = append(&mut tx, tenant, outlet_id, &entries).await?;
+    tx.commit().await?;
+    Ok(CatalogUpsert {
+        changed: changed.len(),
+        unchanged: staff.len() - changed.len(),
+        feed_through_seq,
+    })
+}
+
+/// Staff of an outlet, without their PIN hashes.
+pub async fn staff(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+) -> Result<Vec<(Uuid, String, String, bool)>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, role, disabled FROM outlet_staff
+         WHERE tenant_id = $1 AND outlet_id = $2 ORDER BY name",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Sends a forced logout for a staff member to the outlet's edge; `false` if unknown there.
+pub async fn force_logout(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    staff_id: Uuid,
+) -> Result<bool, StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let known: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM outlet_staff WHERE tenant_id = $1 AND outlet_id = $2 AND id = $3",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(staff_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if known.is_none() {
+        return Ok(false);
+    }
+    let body = FeedBody::StaffLoggedOut {
+        staff_id: *staff_id.as_bytes(),
+    }
+    .encode();
+    append(
+        &mut tx,
+        tenant,
+        outlet_id,
+        &[("staff.logged_out".into(), staff_id.to_string(), body)],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
