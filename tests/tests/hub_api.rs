@@ -52,8 +52,10 @@ fn errors_carry_the_request_id_and_a_busy_tenant_is_told_when_to_retry() {
                 assert!(body["request_id"].is_string());
             }
         }
+        // The burst is 3 (one spent on the 404 above); refills are 1/s, so however slow this
+        // machine is, the five quick requests cannot all pass.
         assert_eq!(&statuses[..2], &[200, 200]);
-        assert_eq!(statuses[4], 429, "{statuses:?}");
+        assert!(statuses.contains(&429), "{statuses:?}");
         assert_eq!(retry_after.as_deref(), Some("1"));
         let other = dev_token(&pool, "bravo", "manager").await;
         let response = client
