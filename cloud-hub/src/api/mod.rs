@@ -57,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs_page))
         .route("/v1/{tenant}/pos/orders", get(orders::list))
         .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
         .route(

@@ -50,3 +50,9 @@ impl Modify for Bearer {
 pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(HubApiDoc::openapi())
 }
+
+/// A documentation page for `/openapi.json` that needs no internet (no CDN): terminal makers on
+/// a shop LAN and operators behind a firewall read it as it is.
+pub async fn docs_page() -> axum::response::Html<&'static str> {
+    axum::response::Html(include_str!("../../../docs/api/viewer.html"))
+}

@@ -160,6 +160,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
+        .route("/docs", get(openapi::docs_page))
         // The one route for a device that has no token yet: it brings a pairing code.
         .route("/v1/devices/register", post(devices::register))
         .merge(authenticated)

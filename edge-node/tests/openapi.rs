@@ -1,0 +1,23 @@
+//! The LAN API contract terminal makers build against cannot drift from the handlers.
+//! After an intended change: `KIBANDA_UPDATE_OPENAPI=1 cargo test -p edge-node --test openapi`.
+#![allow(clippy::unwrap_used)]
+
+use utoipa::OpenApi;
+
+#[test]
+fn the_committed_edge_openapi_document_matches_the_handlers() {
+    let generated = edge_node::api::openapi::EdgeApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap();
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/api/edge.openapi.json");
+    if std::env::var("KIBANDA_UPDATE_OPENAPI").is_ok() {
+        std::fs::write(&path, format!("{generated}\n")).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed.trim_end() == generated.trim_end(),
+        "docs/api/edge.openapi.json is out of date with the handlers; regenerate it with \
+         KIBANDA_UPDATE_OPENAPI=1 cargo test -p edge-node --test openapi and commit it"
+    );
+}
