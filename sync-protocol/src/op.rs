@@ -87,6 +87,239 @@ pub enum OpBody {
     Table(TableEventV1),
     /// Bar tabs opened by name.
     Tab(TabEventV1),
+    /// A cash-drawer session's facts (float, movements, blind count, close).
+    Drawer(DrawerOpV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrawerOpV1 {
+    pub session_id: [u8; 16],
+    pub event: DrawerEventV1,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenderCountV1 {
+    pub tender: TenderV1,
+    pub counted_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DrawerEventV1 {
+    Opened {
+        terminal_id: String,
+        cashier_id: String,
+        float_minor: i64,
+        at_ms: i64,
+    },
+    Taken {
+        tender: TenderV1,
+        amount_minor: i64,
+        at_ms: i64,
+    },
+    Refunded {
+        tender: TenderV1,
+        amount_minor: i64,
+        at_ms: i64,
+    },
+    PaidIn {
+        amount_minor: i64,
+        reason: String,
+        at_ms: i64,
+    },
+    PaidOut {
+        amount_minor: i64,
+        reason: String,
+        at_ms: i64,
+    },
+    Dropped {
+        amount_minor: i64,
+        at_ms: i64,
+    },
+    NoSale {
+        reason: String,
+        at_ms: i64,
+    },
+    Counted {
+        counts: Vec<TenderCountV1>,
+        at_ms: i64,
+    },
+    Closed {
+        z_number: u64,
+        at_ms: i64,
+    },
+}
+
+fn drawer_event_to_wire(event: &shared_model::drawer::DrawerEvent) -> DrawerEventV1 {
+    use shared_model::drawer::DrawerEvent as E;
+    match event {
+        E::Opened {
+            terminal_id,
+            cashier_id,
+            float_minor,
+            at_ms,
+            ..
+        } => DrawerEventV1::Opened {
+            terminal_id: terminal_id.clone(),
+            cashier_id: cashier_id.clone(),
+            float_minor: *float_minor,
+            at_ms: *at_ms,
+        },
+        E::Taken {
+            tender,
+            amount_minor,
+            at_ms,
+        } => DrawerEventV1::Taken {
+            tender: tender_to_wire(*tender),
+            amount_minor: *amount_minor,
+            at_ms: *at_ms,
+        },
+        E::Refunded {
+            tender,
+            amount_minor,
+            at_ms,
+        } => DrawerEventV1::Refunded {
+            tender: tender_to_wire(*tender),
+            amount_minor: *amount_minor,
+            at_ms: *at_ms,
+        },
+        E::PaidIn {
+            amount_minor,
+            reason,
+            at_ms,
+        } => DrawerEventV1::PaidIn {
+            amount_minor: *amount_minor,
+            reason: reason.clone(),
+            at_ms: *at_ms,
+        },
+        E::PaidOut {
+            amount_minor,
+            reason,
+            at_ms,
+        } => DrawerEventV1::PaidOut {
+            amount_minor: *amount_minor,
+            reason: reason.clone(),
+            at_ms: *at_ms,
+        },
+        E::Dropped {
+            amount_minor,
+            at_ms,
+        } => DrawerEventV1::Dropped {
+            amount_minor: *amount_minor,
+            at_ms: *at_ms,
+        },
+        E::NoSale { reason, at_ms } => DrawerEventV1::NoSale {
+            reason: reason.clone(),
+            at_ms: *at_ms,
+        },
+        E::Counted { counts, at_ms } => DrawerEventV1::Counted {
+            counts: counts
+                .iter()
+                .map(|c| TenderCountV1 {
+                    tender: tender_to_wire(c.tender),
+                    counted_minor: c.counted_minor,
+                })
+                .collect(),
+            at_ms: *at_ms,
+        },
+        E::Closed { z_number, at_ms } => DrawerEventV1::Closed {
+            z_number: *z_number,
+            at_ms: *at_ms,
+        },
+    }
+}
+
+impl DrawerOpV1 {
+    /// The wire form of `event` for session `session_id` (events after `Opened` do not carry
+    /// the session id in the domain; the op does).
+    pub fn for_session(
+        session_id: shared_model::DrawerSessionId,
+        event: &shared_model::drawer::DrawerEvent,
+    ) -> DrawerOpV1 {
+        DrawerOpV1 {
+            session_id: *session_id.0.as_bytes(),
+            event: drawer_event_to_wire(event),
+        }
+    }
+
+    /// The domain event this op carries.
+    pub fn to_domain(&self) -> shared_model::drawer::DrawerEvent {
+        use shared_model::drawer::{DrawerEvent as E, TenderCount};
+        match &self.event {
+            DrawerEventV1::Opened {
+                terminal_id,
+                cashier_id,
+                float_minor,
+                at_ms,
+            } => E::Opened {
+                session_id: shared_model::DrawerSessionId(Uuid::from_bytes(self.session_id)),
+                terminal_id: terminal_id.clone(),
+                cashier_id: cashier_id.clone(),
+                float_minor: *float_minor,
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::Taken {
+                tender,
+                amount_minor,
+                at_ms,
+            } => E::Taken {
+                tender: tender_from_wire(tender),
+                amount_minor: *amount_minor,
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::Refunded {
+                tender,
+                amount_minor,
+                at_ms,
+            } => E::Refunded {
+                tender: tender_from_wire(tender),
+                amount_minor: *amount_minor,
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::PaidIn {
+                amount_minor,
+                reason,
+                at_ms,
+            } => E::PaidIn {
+                amount_minor: *amount_minor,
+                reason: reason.clone(),
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::PaidOut {
+                amount_minor,
+                reason,
+                at_ms,
+            } => E::PaidOut {
+                amount_minor: *amount_minor,
+                reason: reason.clone(),
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::Dropped {
+                amount_minor,
+                at_ms,
+            } => E::Dropped {
+                amount_minor: *amount_minor,
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::NoSale { reason, at_ms } => E::NoSale {
+                reason: reason.clone(),
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::Counted { counts, at_ms } => E::Counted {
+                counts: counts
+                    .iter()
+                    .map(|c| TenderCount {
+                        tender: tender_from_wire(&c.tender),
+                        counted_minor: c.counted_minor,
+                    })
+                    .collect(),
+                at_ms: *at_ms,
+            },
+            DrawerEventV1::Closed { z_number, at_ms } => E::Closed {
+                z_number: *z_number,
+                at_ms: *at_ms,
+            },
+        }
+    }
 }
 
 impl OpBody {
@@ -1644,5 +1877,49 @@ mod tests {
         let mut changed = op;
         changed.prev_hash[0] = 1;
         assert_ne!(changed.chain_hash(), base);
+    }
+
+    #[test]
+    fn drawer_events_survive_the_wire_unchanged() {
+        use shared_model::drawer::{DrawerSession, TenderCount};
+        let session_id = shared_model::DrawerSessionId(Uuid::from_u128(9));
+        let opened = DrawerSession::open(session_id, "till-1", "amina", 50_000, 1).expect("open");
+        let mut drawer = DrawerSession::from_opened(&opened).expect("opened");
+        let mut events = vec![opened];
+        for event in [
+            drawer.take(Tender::Mpesa, 12_000, 2).expect("take"),
+            drawer.pay_in(1_000, "change", 3).expect("pay in"),
+            drawer.no_sale("check", 4).expect("no sale"),
+        ] {
+            drawer.apply(&event).expect("apply");
+            events.push(event);
+        }
+        let count = drawer
+            .count(
+                vec![TenderCount {
+                    tender: Tender::Cash,
+                    counted_minor: 51_000,
+                }],
+                5,
+            )
+            .expect("count");
+        drawer.apply(&count).expect("apply");
+        events.push(count);
+        events.push(drawer.close(7, 6).expect("close"));
+        for event in events {
+            let body = OpBody::Drawer(DrawerOpV1::for_session(session_id, &event)).encode();
+            let op = WireOp {
+                origin: [1; 16],
+                seq: 1,
+                hlc: Hlc::default(),
+                prev_hash: GENESIS_HASH,
+                body,
+            };
+            let OpBody::Drawer(wire) = op.decode_body().expect("decode") else {
+                panic!("a drawer op");
+            };
+            assert_eq!(wire.session_id, *session_id.0.as_bytes());
+            assert_eq!(wire.to_domain(), event);
+        }
     }
 }

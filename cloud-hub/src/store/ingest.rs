@@ -93,6 +93,7 @@ pub async fn ingest_batch(
                     OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
                     OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
                     OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
+                    OpBody::Drawer(_) => Ok(Decoded::EdgeFact("drawer")),
                 });
             (op.seq, event)
         })
