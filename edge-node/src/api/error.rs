@@ -324,3 +324,37 @@ impl From<TableError> for ApiError {
         }
     }
 }
+
+impl From<crate::services::drawers::DrawerServiceError> for ApiError {
+    fn from(error: crate::services::drawers::DrawerServiceError) -> Self {
+        use crate::services::drawers::DrawerServiceError as E;
+        use crate::store::DrawerChangeError as C;
+        use shared_model::drawer::DrawerError as D;
+        let message = error.to_string();
+        match error {
+            E::Access(access) => ApiError::from(access),
+            E::Store(store) => ApiError::from(store),
+            E::ReportNotPermitted => {
+                ApiError::new(StatusCode::FORBIDDEN, "report_not_permitted", message, None)
+            }
+            E::Change(C::AlreadyOpen) => {
+                ApiError::new(StatusCode::CONFLICT, "drawer_already_open", message, None)
+            }
+            E::Change(C::NoOpenDrawer) => {
+                ApiError::new(StatusCode::CONFLICT, "no_open_drawer", message, None)
+            }
+            E::Change(C::Rule(D::BadAmount)) => ApiError::invalid("amount_minor", message),
+            E::Change(C::Rule(D::ReasonRequired)) => ApiError::invalid("reason", message),
+            E::Change(C::Rule(D::DuplicateCount)) => ApiError::invalid("counts", message),
+            E::Change(C::Rule(D::NotEnoughCash { .. })) => {
+                ApiError::new(StatusCode::CONFLICT, "not_enough_cash", message, None)
+            }
+            E::Change(C::Rule(D::NotCounted)) => {
+                ApiError::new(StatusCode::CONFLICT, "drawer_not_counted", message, None)
+            }
+            E::Change(C::Rule(_)) => {
+                ApiError::new(StatusCode::CONFLICT, "drawer_refused", message, None)
+            }
+        }
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod devices;
+pub mod drawers;
 pub mod dto;
 pub mod error;
 pub mod health;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub kitchen: Arc<KitchenService>,
     pub tables: Arc<TableService>,
     pub printing: Arc<PrintService>,
+    pub drawers: Arc<crate::services::drawers::DrawerService>,
     pub events: Arc<EventBus>,
     /// A staff session not heartbeating for this long is signed out.
     pub staff_idle_timeout_ms: i64,
@@ -70,6 +72,7 @@ impl AppState {
             kitchen: Arc::new(KitchenService::new(store.clone(), events.clone())),
             tables: Arc::new(TableService::new(store.clone(), currency)),
             printing: Arc::new(PrintService::new(store.clone(), queue, outlet_name.clone())),
+            drawers: Arc::new(crate::services::drawers::DrawerService::new(store.clone())),
             events,
             sync: Arc::new(SyncState::default()),
             outlet_name,
@@ -112,6 +115,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit", get(staff::audit))
         .route("/v1/drawer/no-sale", post(staff::no_sale))
+        .route("/v1/drawer", get(drawers::report).post(drawers::open))
+        .route("/v1/drawer/pay-ins", post(drawers::pay_in))
+        .route("/v1/drawer/pay-outs", post(drawers::pay_out))
+        .route("/v1/drawer/drops", post(drawers::drop_to_safe))
+        .route("/v1/drawer/count", post(drawers::count))
+        .route("/v1/drawer/close", post(drawers::close))
         // devices
         .route("/v1/devices", get(devices::list))
         .route("/v1/devices/pairing-codes", post(devices::start_pairing))

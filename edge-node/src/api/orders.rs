@@ -115,6 +115,7 @@ pub async fn add_line(
     security(("device_token" = [])))]
 pub async fn take_payment(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<PaymentRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PaymentResponse>), ApiError> {
@@ -125,7 +126,13 @@ pub async fn take_payment(
     })?;
     let outcome = state
         .orders
-        .take_payment(id, tender, request.amount_minor, now_ms())
+        .take_payment_at(
+            id,
+            tender,
+            request.amount_minor,
+            Some(caller.device.id),
+            now_ms(),
+        )
         .await?;
     state.sync.notify_new_ops();
     Ok((

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod devices;
+pub mod drawers;
 pub mod kitchen;
 pub mod orders;
 pub mod printing;

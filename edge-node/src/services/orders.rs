@@ -127,10 +127,27 @@ impl OrderService {
         tendered_minor: i64,
         now_ms: i64,
     ) -> Result<PaymentOutcome, OrderError> {
+        self.take_payment_at(order_id, tender, tendered_minor, None, now_ms)
+            .await
+    }
+
+    /// Takes a payment at `terminal`: if that terminal has an open cash drawer, the payment is
+    /// recorded in it in the same transaction.
+    pub async fn take_payment_at(
+        &self,
+        order_id: OrderId,
+        tender: Tender,
+        tendered_minor: i64,
+        terminal: Option<Uuid>,
+        now_ms: i64,
+    ) -> Result<PaymentOutcome, OrderError> {
         let store = self.store.clone();
         let payment_id = PaymentId(Uuid::now_v7());
         let (order, _) = run(move || {
-            store.commit_order_change(order_id, now_ms, |order, _| {
+            store.commit_order_change(order_id, now_ms, |order, context| {
+                if let Some(terminal) = terminal {
+                    context.record_in_drawer_of(terminal);
+                }
                 let order = order.ok_or(OrderError::NotFound)?;
                 Ok(order.take_payment(payment_id, tender, tendered_minor, now_ms)?)
             })

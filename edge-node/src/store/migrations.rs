@@ -98,6 +98,13 @@ const MIGRATIONS: &[&str] = &[
     // 6: kitchen throttling for self-service lanes
     "CREATE TABLE station_limits (
         station TEXT PRIMARY KEY, active_tickets_max INTEGER NOT NULL);",
+    // 7: cash-drawer sessions; at most one not yet closed per terminal, even under races
+    "CREATE TABLE drawer_sessions (
+        id TEXT PRIMARY KEY, terminal_id TEXT NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL,
+        opened_at_ms INTEGER NOT NULL, closed_at_ms INTEGER);
+     CREATE UNIQUE INDEX drawer_one_open_per_terminal ON drawer_sessions (terminal_id)
+        WHERE state <> 'closed';
+     INSERT INTO counters (name, value) VALUES ('z_number', 0);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

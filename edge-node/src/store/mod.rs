@@ -4,6 +4,8 @@
 //! so an answer sent after a commit survives a power cut. Writes are serialised by the
 //! connection's mutex, which also serialises two terminals acting on one order.
 
+mod drawers;
+pub use drawers::DrawerChangeError;
 mod kitchen;
 mod migrations;
 mod printing;
@@ -257,6 +259,7 @@ impl Store {
         let mut numbers = NewOrderNumber {
             tx: &tx,
             taken: None,
+            drawer_terminal: None,
         };
         let (event, audit) = match decide(current.as_ref(), &mut numbers) {
             Ok(decision) => decision,
@@ -281,6 +284,11 @@ impl Store {
         }
         save_order(&tx, &order, now_ms)?;
         let op = append_op(&tx, self.node_id, &event, now_ms)?;
+        if let (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) =
+            (numbers.drawer_terminal, &event)
+        {
+            drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        }
         if let Some(audit) = audit {
             insert_audit_tx(&tx, self.node_id, &audit)?;
         }
@@ -520,6 +528,7 @@ impl Store {
 pub struct NewOrderNumber<'a> {
     tx: &'a Transaction<'a>,
     taken: Option<u64>,
+    drawer_terminal: Option<Uuid>,
 }
 
 impl NewOrderNumber<'_> {
@@ -550,6 +559,12 @@ impl NewOrderNumber<'_> {
 
     /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
     /// transaction, so a concurrent send cannot slip between the check and the change).
+    /// Puts a payment decided in this transaction into `terminal`'s open cash drawer (if it has
+    /// one), in the same transaction: the drawer's expected takings cannot miss a sale.
+    pub fn record_in_drawer_of(&mut self, terminal: Uuid) {
+        self.drawer_terminal = Some(terminal);
+    }
+
     pub fn sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
         Ok(self
             .tx
