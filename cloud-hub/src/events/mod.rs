@@ -21,7 +21,102 @@ pub const ORDER_CLOSED: &str = "pos.order.closed";
 pub const ORDER_VOIDED: &str = "pos.order.voided";
 /// The order was refunded in full (partial refunds show on the order's `refunded_minor`).
 pub const ORDER_REFUNDED: &str = "pos.order.refunded";
-pub const KNOWN_EVENT_TYPES: &[&str] = &[ORDER_CREATED, ORDER_CLOSED, ORDER_VOIDED, ORDER_REFUNDED];
+/// A drawer session was closed (its Z report is the payload).
+pub const CASHDRAWER_CLOSED: &str = "pos.cashdrawer.closed";
+/// A closed drawer's variance on some tender exceeded the cash-exception threshold.
+pub const CASH_EXCEPTION: &str = "pos.cash_exception";
+pub const KNOWN_EVENT_TYPES: &[&str] = &[
+    ORDER_CREATED,
+    ORDER_CLOSED,
+    ORDER_VOIDED,
+    ORDER_REFUNDED,
+    CASHDRAWER_CLOSED,
+    CASH_EXCEPTION,
+];
+
+/// Variance (in minor units, either way) beyond which a closed drawer raises
+/// [`CASH_EXCEPTION`]. Why 500.00: above the coin-level noise of a shift, below anything a
+/// manager would let pass; a per-tenant setting comes with the outlet configuration profiles.
+pub const CASH_EXCEPTION_THRESHOLD_MINOR: i64 = 50_000;
+
+fn tender_name(tender: shared_model::Tender) -> String {
+    serde_json::to_value(tender)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The events a drawer session raises when it closes: always `pos.cashdrawer.closed`, and
+/// `pos.cash_exception` when a variance exceeds `threshold_minor`.
+pub fn drawer_closed_events(
+    tenant_slug: &str,
+    outlet_code: &str,
+    session: &shared_model::drawer::DrawerSession,
+    threshold_minor: i64,
+) -> Vec<OutboxEvent> {
+    let report = session.report();
+    let occurred_at_ms = session.closed_at_ms.unwrap_or(session.opened_at_ms);
+    let counted: Vec<serde_json::Value> = report
+        .counted
+        .iter()
+        .map(|(tender, counted_minor, variance_minor)| {
+            serde_json::json!({"tender": tender_name(*tender), "counted_minor": counted_minor, "variance_minor": variance_minor})
+        })
+        .collect();
+    let expected: Vec<serde_json::Value> = report
+        .expected
+        .iter()
+        .map(|(tender, amount_minor)| serde_json::json!({"tender": tender_name(*tender), "amount_minor": amount_minor}))
+        .collect();
+    let mut events = vec![(
+        CASHDRAWER_CLOSED,
+        serde_json::json!({
+            "session_id": session.id.to_string(), "terminal_id": session.terminal_id,
+            "cashier_id": session.cashier_id, "z_number": report.z_number,
+            "float_minor": report.float_minor, "paid_in_minor": report.paid_in_minor,
+            "paid_out_minor": report.paid_out_minor, "dropped_minor": report.dropped_minor,
+            "no_sales": report.no_sales, "expected": expected, "counted": counted,
+        }),
+    )];
+    if let Some((tender, variance_minor)) = session.exception(threshold_minor) {
+        events.push((
+            CASH_EXCEPTION,
+            serde_json::json!({
+                "session_id": session.id.to_string(), "terminal_id": session.terminal_id,
+                "cashier_id": session.cashier_id, "z_number": report.z_number,
+                "tender": tender_name(tender), "variance_minor": variance_minor,
+                "threshold_minor": threshold_minor,
+            }),
+        ));
+    }
+    events
+        .into_iter()
+        .map(|(event_type, data)| {
+            let digest = Sha256::new()
+                .chain_update(session.id.0.as_bytes())
+                .chain_update(event_type.as_bytes())
+                .finalize();
+            let mut bytes = [0_u8; 16];
+            bytes.copy_from_slice(&digest[..16]);
+            let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
+            let payload = serde_json::to_value(Envelope {
+                id,
+                event_type,
+                tenant: tenant_slug,
+                outlet: outlet_code,
+                occurred_at_ms,
+                data,
+            })
+            .unwrap_or(serde_json::Value::Null);
+            OutboxEvent {
+                id,
+                event_type,
+                subject: subject(tenant_slug, event_type),
+                payload,
+            }
+        })
+        .collect()
+}
 
 /// An event ready for the outbox.
 #[derive(Debug, Clone, PartialEq)]

@@ -93,7 +93,7 @@ pub async fn ingest_batch(
                     OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
                     OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
                     OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
-                    OpBody::Drawer(_) => Ok(Decoded::EdgeFact("drawer")),
+                    OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
                 });
             (op.seq, event)
         })
@@ -102,15 +102,23 @@ pub async fn ingest_batch(
     insert_ops(&mut tx, device, new_ops, &decoded).await?;
     // Only order events fold into orders; edge facts (audit, devices, staff, kitchen) are kept
     // in `ops` as they came and are not anomalies.
+    let mut drawer_ops = Vec::new();
     let order_events: Vec<(u64, Result<OrderEvent, String>)> = decoded
         .into_iter()
         .filter_map(|(seq, decoded)| match decoded {
             Ok(Decoded::Order(event)) => Some((seq, Ok(event))),
+            Ok(Decoded::Drawer(op)) => {
+                drawer_ops.push((seq, op));
+                None
+            }
             Ok(Decoded::EdgeFact(_)) => None,
             Err(error) => Some((seq, Err(error))),
         })
         .collect();
-    let anomalies = apply_to_orders(&mut tx, device, &order_events).await?;
+    let mut anomalies = apply_to_orders(&mut tx, device, &order_events).await?;
+    if !drawer_ops.is_empty() {
+        anomalies += super::drawers::apply_drawer_ops(&mut tx, device, &drawer_ops).await?;
+    }
 
     sqlx::query(
         "UPDATE sync_cursors SET acked_through_seq = $3, acked_hash = $4, updated_at = now()
@@ -138,6 +146,8 @@ enum Decoded {
     Order(OrderEvent),
     /// Kept in `ops` under this kind; not folded into orders.
     EdgeFact(&'static str),
+    /// Folded into the hub's copy of a drawer session.
+    Drawer(sync_protocol::op::DrawerOpV1),
 }
 
 async fn insert_ops(
@@ -152,6 +162,7 @@ async fn insert_ops(
         .map(|(_, event)| match event {
             Ok(Decoded::Order(event)) => event.kind().to_owned(),
             Ok(Decoded::EdgeFact(kind)) => (*kind).to_owned(),
+            Ok(Decoded::Drawer(_)) => "drawer".to_owned(),
             Err(_) => "undecodable".to_owned(),
         })
         .collect();

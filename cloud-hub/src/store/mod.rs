@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod devices;
+pub mod drawers;
 pub mod feed;
 pub mod idempotency;
 pub mod ingest;
