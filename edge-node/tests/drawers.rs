@@ -226,3 +226,51 @@ async fn bad_drawer_requests_are_refused_and_change_nothing() {
         "refused drawer requests change nothing"
     );
 }
+
+#[tokio::test]
+async fn a_cash_refund_comes_out_of_the_drawer_and_never_more_than_it_holds() {
+    let edge = edge();
+    let manager = edge.add_staff("Njeri", "manager", "4321");
+    edge.sign_in(&manager).await;
+    edge.call("POST", "/v1/drawer", Some(json!({"float_minor": 1_000})))
+        .await;
+    let order = edge.order_with("sku-chai").await;
+    edge.call(
+        "POST",
+        &format!("/v1/orders/{order}/payments"),
+        Some(json!({"tender": "cash", "amount_minor": 15_000})),
+    )
+    .await;
+    edge.call(
+        "POST",
+        "/v1/drawer/drops",
+        Some(json!({"amount_minor": 12_000})),
+    )
+    .await;
+    // The drawer now holds 1,000 + 15,000 − 12,000 = 4,000 in cash.
+    let seq = edge.last_seq();
+    let (status, error) = edge
+        .call(
+            "POST",
+            &format!("/v1/orders/{order}/refunds"),
+            Some(json!({"tender": "cash", "amount_minor": 5_000, "reason": "spilt"})),
+        )
+        .await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_enough_cash")),
+        "{error}"
+    );
+    assert_eq!(edge.last_seq(), seq, "a refused refund changes nothing");
+    let (status, refunded) = edge
+        .call(
+            "POST",
+            &format!("/v1/orders/{order}/refunds"),
+            Some(json!({"tender": "cash", "amount_minor": 3_000, "reason": "spilt"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{refunded}");
+    let (_, x) = edge.call("GET", "/v1/drawer", None).await;
+    assert_eq!(amount(&x["expected"], "cash"), 1_000);
+    assert_eq!(amount(&x["refunded"], "cash"), 3_000);
+}

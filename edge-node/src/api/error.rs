@@ -157,6 +157,7 @@ impl From<OrderError> for ApiError {
             OrderError::Refund(RefundError::UnknownLine) => ApiError::invalid("line_ids", message),
             OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
             OrderError::Refund(_) => conflict("refund_refused"),
+            OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
         }
     }
 }

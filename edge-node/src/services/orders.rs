@@ -38,6 +38,13 @@ pub enum OrderError {
     Void(#[from] VoidError),
     #[error(transparent)]
     Refund(#[from] RefundError),
+    #[error(
+        "the drawer holds {available_minor} in cash; a cash refund of {requested_minor} cannot come out of it"
+    )]
+    DrawerShort {
+        available_minor: i64,
+        requested_minor: i64,
+    },
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
@@ -246,6 +253,7 @@ impl OrderService {
         now_ms: i64,
     ) -> Result<Order, OrderError> {
         let store = self.store.clone();
+        let terminal = caller.device.id;
         let refund_id = shared_model::RefundId(Uuid::now_v7());
         run(move || {
             let clearance =
@@ -254,9 +262,21 @@ impl OrderService {
                     Err(AccessError::Store(error)) => return Err(error),
                     Err(error) => return Ok(Err(OrderError::Access(error))),
                 };
-            store.commit_order_change_audited(order_id, now_ms, |order, _| {
+            store.commit_order_change_audited(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let event = order.refund(refund_id, request, tender, &reason, now_ms)?;
+                // A refund at a terminal with an open drawer comes out of that drawer; cash that
+                // is not there cannot be handed back.
+                if let (Tender::Cash, OrderEvent::Refunded { refund, .. }) = (tender, &event)
+                    && let Some(available_minor) = context.drawer_cash_of(terminal)?
+                    && refund.amount_minor > available_minor
+                {
+                    return Err(OrderError::DrawerShort {
+                        available_minor,
+                        requested_minor: refund.amount_minor,
+                    });
+                }
+                context.record_in_drawer_of(terminal);
                 let reason = AuditReason::parse(&reason)
                     .map_err(|_| OrderError::Refund(RefundError::BadReason))?;
                 let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);

@@ -4,6 +4,7 @@
 use super::{Store, StoreError, append_op_body, parse_json};
 use rusqlite::{OptionalExtension, Transaction, params};
 use shared_model::drawer::{DrawerError, DrawerEvent, DrawerSession, DrawerState};
+use shared_model::order::Refund;
 use shared_model::{DrawerSessionId, Payment};
 use sync_protocol::op::{DrawerOpV1, OpBody};
 use uuid::Uuid;
@@ -80,6 +81,42 @@ pub(super) fn record_payment_tx(
         .map_err(|e| StoreError::Corrupt(format!("drawer event does not apply: {e}")))?;
     save(tx, &session)?;
     append(tx, node_id, session.id, &event, now_ms)
+}
+
+/// Takes a refund out of the terminal's open drawer, inside the refund's own transaction (the
+/// caller checked there is enough cash, in the same transaction).
+pub(super) fn record_refund_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    terminal: Uuid,
+    refund: &Refund,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let Some(mut session) = load_open(tx, terminal)? else {
+        return Ok(());
+    };
+    if session.state != DrawerState::Open {
+        tracing::warn!(terminal = %terminal, "refund on a terminal whose drawer is already counted");
+        return Ok(());
+    }
+    let event = session
+        .refund(refund.tender, refund.amount_minor, now_ms)
+        .map_err(|e| StoreError::Corrupt(format!("drawer refused a checked refund: {e}")))?;
+    session
+        .apply(&event)
+        .map_err(|e| StoreError::Corrupt(format!("drawer event does not apply: {e}")))?;
+    save(tx, &session)?;
+    append(tx, node_id, session.id, &event, now_ms)
+}
+
+/// Expected cash of the terminal's open drawer, in the caller's transaction.
+pub(super) fn open_cash_tx(
+    tx: &Transaction<'_>,
+    terminal: Uuid,
+) -> Result<Option<i64>, StoreError> {
+    Ok(load_open(tx, terminal)?
+        .filter(|session| session.state == DrawerState::Open)
+        .map(|session| session.expected_minor(shared_model::Tender::Cash)))
 }
 
 impl Store {

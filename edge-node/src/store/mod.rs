@@ -284,10 +284,14 @@ impl Store {
         }
         save_order(&tx, &order, now_ms)?;
         let op = append_op(&tx, self.node_id, &event, now_ms)?;
-        if let (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) =
-            (numbers.drawer_terminal, &event)
-        {
-            drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        match (numbers.drawer_terminal, &event) {
+            (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) => {
+                drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+            }
+            (Some(terminal), OrderEvent::Refunded { refund, .. }) => {
+                drawers::record_refund_tx(&tx, self.node_id, terminal, refund, now_ms)?;
+            }
+            _ => {}
         }
         if let Some(audit) = audit {
             insert_audit_tx(&tx, self.node_id, &audit)?;
@@ -557,14 +561,20 @@ impl NewOrderNumber<'_> {
             .flatten())
     }
 
-    /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
-    /// transaction, so a concurrent send cannot slip between the check and the change).
-    /// Puts a payment decided in this transaction into `terminal`'s open cash drawer (if it has
-    /// one), in the same transaction: the drawer's expected takings cannot miss a sale.
+    /// Puts a payment or refund decided in this transaction into `terminal`'s open cash drawer
+    /// (if it has one), in the same transaction: the drawer's expected takings cannot miss one.
     pub fn record_in_drawer_of(&mut self, terminal: Uuid) {
         self.drawer_terminal = Some(terminal);
     }
 
+    /// The cash `terminal`'s open drawer should hold now, read in this transaction; `None`
+    /// without an open drawer.
+    pub fn drawer_cash_of(&self, terminal: Uuid) -> Result<Option<i64>, StoreError> {
+        drawers::open_cash_tx(self.tx, terminal)
+    }
+
+    /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
+    /// transaction, so a concurrent send cannot slip between the check and the change).
     pub fn sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
         Ok(self
             .tx
