@@ -707,19 +707,9 @@ type TicketRow = (
     Option<i64>,
 );
 
+/// Reads the columns in order (rusqlite converts rows to tuples).
 fn ticket_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<TicketRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-        row.get(7)?,
-        row.get(8)?,
-        row.get(9)?,
-    ))
+    TicketRow::try_from(row)
 }
 
 fn ticket_from_row(row: TicketRow) -> Result<Ticket, StoreError> {

@@ -696,16 +696,9 @@ const SESSION_SELECT: &str = "SELECT s.id, s.staff_id, st.name, st.role, s.devic
 
 type SessionRow = (String, String, String, String, String, i64, i64);
 
+/// Reads the columns in order (rusqlite converts rows to tuples).
 fn session_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-        row.get(6)?,
-    ))
+    SessionRow::try_from(row)
 }
 
 fn session_from_row(row: SessionRow) -> Result<StaffSession, StoreError> {
@@ -771,15 +764,9 @@ fn end_session_tx(
 
 type StaffRow = (String, String, String, String, bool, Option<i64>);
 
+/// Reads the columns in order (rusqlite converts rows to tuples).
 fn staff_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
-    Ok((
-        row.get(0)?,
-        row.get(1)?,
-        row.get(2)?,
-        row.get(3)?,
-        row.get(4)?,
-        row.get(5)?,
-    ))
+    StaffRow::try_from(row)
 }
 
 fn staff_from_row(row: StaffRow) -> Result<StaffMember, StoreError> {
