@@ -31,30 +31,28 @@ pub async fn insert_tenant(pool: &PgPool, tenant: &Tenant) -> Result<(), StoreEr
     Ok(())
 }
 
-pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Tenant>, StoreError> {
-    let row: Option<(Uuid, String, String)> =
-        sqlx::query_as("SELECT id, slug, name FROM tenants WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(id, slug, name)| Tenant {
+fn tenant_from_row((id, slug, name): (Uuid, String, String)) -> Tenant {
+    Tenant {
         id: TenantId(id),
         slug,
         name,
-    }))
+    }
+}
+
+pub async fn tenant_by_slug(pool: &PgPool, slug: &str) -> Result<Option<Tenant>, StoreError> {
+    let row = sqlx::query_as("SELECT id, slug, name FROM tenants WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(tenant_from_row))
 }
 
 pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<Tenant>, StoreError> {
-    let row: Option<(Uuid, String, String)> =
-        sqlx::query_as("SELECT id, slug, name FROM tenants WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?;
-    Ok(row.map(|(id, slug, name)| Tenant {
-        id: TenantId(id),
-        slug,
-        name,
-    }))
+    let row = sqlx::query_as("SELECT id, slug, name FROM tenants WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(tenant_from_row))
 }
 
 pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreError> {
