@@ -10,16 +10,12 @@
 use edge_node::store::Store;
 use futures_util::StreamExt;
 use kibanda_tests::{RunningHub, TestDb, runtime, tenant_with_outlet};
-use shared_model::tax::RoundingMode;
-use shared_model::{
-    CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
-};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use sync_protocol::op::{GENESIS_HASH, OpBody, OrderEventV1};
+use sync_protocol::op::GENESIS_HASH;
 use sync_protocol::quic::{self, HUB_SERVER_NAME};
-use sync_protocol::{Hlc, Message, WireOp};
+use sync_protocol::Message;
 
 /// Enrollments run at once (each is a QUIC handshake, a certificate and a few queries).
 const ENROLL_CONCURRENCY: usize = 16;
@@ -31,63 +27,6 @@ fn env(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-/// The four ops of one cash sale, continuing `origin`'s chain.
-fn sale(
-    origin: [u8; 16],
-    next_seq: &mut u64,
-    prev_hash: &mut [u8; 32],
-    now_ms: i64,
-) -> Vec<WireOp> {
-    let opened = OrderEvent::Opened {
-        order_id: OrderId(uuid::Uuid::now_v7()),
-        number: *next_seq,
-        order_type: OrderType::Kiosk,
-        currency: Currency::kes(),
-        opened_at_ms: now_ms,
-    };
-    let mut order = Order::from_opened(&opened).unwrap();
-    let item = CatalogItem::simple(
-        "sku-chai",
-        "Chai",
-        "tea",
-        15_000,
-        shared_model::TaxMode::Inclusive,
-        vec![shared_model::TaxRate::new("VAT16", 1600)],
-    );
-    let line = order
-        .add_line(LineId(uuid::Uuid::now_v7()), &item, 1, RoundingMode::HalfUp)
-        .unwrap();
-    order.apply(&line).unwrap();
-    let pay = order
-        .take_payment(
-            PaymentId(uuid::Uuid::now_v7()),
-            Tender::Cash,
-            20_000,
-            now_ms,
-        )
-        .unwrap();
-    order.apply(&pay).unwrap();
-    let close = order.close(now_ms).unwrap();
-    [opened, line, pay, close]
-        .iter()
-        .map(|event| {
-            let op = WireOp {
-                origin,
-                seq: *next_seq,
-                hlc: Hlc {
-                    wall_ms: now_ms as u64,
-                    logical: *next_seq as u32,
-                },
-                prev_hash: *prev_hash,
-                body: OpBody::Order(OrderEventV1::from(event)).encode(),
-            };
-            *prev_hash = op.chain_hash();
-            *next_seq += 1;
-            op
-        })
-        .collect()
 }
 
 fn main() {
@@ -205,7 +144,12 @@ fn main() {
                 let mut local = Vec::new();
                 while Instant::now() < deadline {
                     tick.tick().await;
-                    let ops = sale(origin, &mut next_seq, &mut prev_hash, edge_node::now_ms());
+                    let ops = kibanda_tests::wire_sale(
+                        origin,
+                        &mut next_seq,
+                        &mut prev_hash,
+                        edge_node::now_ms(),
+                    );
                     let count = ops.len() as u64;
                     let sent = Instant::now();
                     writer.send(&Message::OpsBatch { ops }).await.unwrap();

@@ -77,6 +77,10 @@ enum Command {
         /// Most PostgreSQL connections of this hub process.
         #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
         db_connections_max: u32,
+        /// Ingest writers: each commits the sync batches waiting at that moment as one group
+        /// (one transaction), holding one database connection while it works.
+        #[arg(long, env = "KIBANDA_INGEST_WRITERS", default_value_t = 2)]
+        ingest_writers: usize,
     },
     /// Tenants.
     Tenant {
@@ -191,6 +195,7 @@ async fn run() -> anyhow::Result<()> {
             rate_limit_per_sec,
             rate_limit_burst,
             db_connections_max,
+            ingest_writers,
         } => {
             let hub = Hub::build(HubConfig {
                 database_url: database.database_url,
@@ -206,6 +211,10 @@ async fn run() -> anyhow::Result<()> {
                 db_connections_max,
                 rate_limit_per_sec,
                 rate_limit_burst,
+                ingest: crate::sync::GroupCommitConfig {
+                    writers: ingest_writers.max(1),
+                    ..Default::default()
+                },
                 events: crate::config::EventsConfig {
                     nats_url,
                     webhooks: crate::events::webhooks::WebhookSettings {

@@ -22,6 +22,8 @@ pub struct HubConfig {
     pub rate_limit_per_sec: u32,
     /// Requests a tenant may send at once before the sustained rate applies.
     pub rate_limit_burst: u32,
+    /// How sync batches are group-committed.
+    pub ingest: crate::sync::GroupCommitConfig,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -20,5 +20,7 @@ pub const OPS_INGESTED: &str = "kibanda_sync_ops_ingested_total";
 pub const BATCHES_INGESTED: &str = "kibanda_sync_batches_total";
 pub const SYNC_CONNECTIONS: &str = "kibanda_sync_connections_total";
 pub const SYNC_REJECTS: &str = "kibanda_sync_rejects_total";
+/// Batches committed together in one ingest transaction (group commit).
+pub const INGEST_GROUP_BATCHES: &str = "kibanda_sync_ingest_group_batches";
 pub const HTTP_REQUESTS: &str = "kibanda_http_requests_total";
 pub const HTTP_LATENCY: &str = "kibanda_http_request_duration_seconds";

@@ -62,6 +62,7 @@ impl Hub {
                 ca,
                 faults: faults.clone(),
                 feed,
+                ingest: crate::sync::IngestQueue::start(pool.clone(), config.ingest),
             },
             state: AppState {
                 pool: pool.clone(),

@@ -8,10 +8,14 @@ use cloud_hub::startup::Hub;
 use edge_node::config::EdgeConfig;
 use edge_node::startup::App;
 use serde_json::{Value, json};
+use shared_model::tax::RoundingMode;
+use shared_model::{CatalogItem, Currency, LineId, Order, OrderType, PaymentId, Tender};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use sync_protocol::op::{OpBody, OrderEventV1};
+use sync_protocol::{Hlc, WireOp};
 use tokio::runtime::Runtime;
 
 /// The server the test databases are created on.
@@ -143,6 +147,7 @@ impl RunningHub {
             events: cloud_hub::config::EventsConfig::default(),
             rate_limit_per_sec: 10_000,
             rate_limit_burst: 10_000,
+            ingest: Default::default(),
         };
         tune(&mut config);
         // A restarted hub may find its old UDP port still closing: retry briefly.
@@ -422,4 +427,62 @@ pub async fn raw_sync_connection(
         .await
         .unwrap();
     (endpoint, connection)
+}
+
+/// The four ops of one cash sale (open, a 150.00 chai, 200.00 cash, close) as an edge would
+/// send them, continuing `origin`'s chain from `next_seq` and `prev_hash`.
+pub fn wire_sale(
+    origin: [u8; 16],
+    next_seq: &mut u64,
+    prev_hash: &mut [u8; 32],
+    now_ms: i64,
+) -> Vec<WireOp> {
+    let opened = shared_model::OrderEvent::Opened {
+        order_id: shared_model::OrderId(uuid::Uuid::now_v7()),
+        number: *next_seq,
+        order_type: OrderType::Kiosk,
+        currency: Currency::kes(),
+        opened_at_ms: now_ms,
+    };
+    let mut order = Order::from_opened(&opened).unwrap();
+    let item = CatalogItem::simple(
+        "sku-chai",
+        "Chai",
+        "tea",
+        15_000,
+        shared_model::TaxMode::Inclusive,
+        vec![shared_model::TaxRate::new("VAT16", 1600)],
+    );
+    let line = order
+        .add_line(LineId(uuid::Uuid::now_v7()), &item, 1, RoundingMode::HalfUp)
+        .unwrap();
+    order.apply(&line).unwrap();
+    let pay = order
+        .take_payment(
+            PaymentId(uuid::Uuid::now_v7()),
+            Tender::Cash,
+            20_000,
+            now_ms,
+        )
+        .unwrap();
+    order.apply(&pay).unwrap();
+    let close = order.close(now_ms).unwrap();
+    [opened, line, pay, close]
+        .iter()
+        .map(|event| {
+            let op = WireOp {
+                origin,
+                seq: *next_seq,
+                hlc: Hlc {
+                    wall_ms: now_ms as u64,
+                    logical: *next_seq as u32,
+                },
+                prev_hash: *prev_hash,
+                body: OpBody::Order(OrderEventV1::from(event)).encode(),
+            };
+            *prev_hash = op.chain_hash();
+            *next_seq += 1;
+            op
+        })
+        .collect()
 }

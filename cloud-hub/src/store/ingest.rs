@@ -1,14 +1,17 @@
-//! Applying a batch of ops from an edge: one transaction, idempotent, gap-checked.
+//! Applying batches of ops from edges: group commit, idempotent, gap-checked.
 //!
-//! The transaction locks the device's cursor row first, so two connections of one device (an
-//! old one not yet timed out, a new one after a reconnect) cannot interleave. The batch is then
-//! planned against that locked cursor by the sans-IO [`IngestSession`]: ops the hub already
-//! holds are skipped, the rest must continue the hash chain. New ops, the orders they change
-//! and the cursor commit together, or not at all.
+//! [`ingest_group`] applies the batches of many connections in one transaction (one fsync), with
+//! a fixed number of statements however many batches the group holds: a trickle from a thousand
+//! edges costs what one bulk catch-up costs. The transaction locks the cursor rows of every
+//! device in the group first (in key order, so two groups cannot deadlock), then plans each batch
+//! against its device's locked cursor with the sans-IO [`IngestSession`]: ops the hub already
+//! holds are skipped, the rest must continue the hash chain. A refused batch writes nothing and
+//! does not disturb the others. New ops, the orders they change, their events and the cursors
+//! commit together, or not at all; no batch is acknowledged before that commit.
 
 use super::devices::DeviceIdentity;
 use super::{StoreError, TenantId};
-use shared_model::{Order, OrderEvent, OrderId};
+use shared_model::{Order, OrderEvent, OrderId, OrderState};
 use sqlx::PgPool;
 use std::collections::HashMap;
 use sync_protocol::WireOp;
@@ -22,6 +25,9 @@ pub struct IngestOutcome {
     pub new_ops: usize,
     pub anomalies: usize,
 }
+
+/// What became of one batch: applied, or refused (nothing of it written).
+pub type BatchResult = Result<IngestOutcome, IngestError>;
 
 pub async fn load_cursor(pool: &PgPool, device: &DeviceIdentity) -> Result<Cursor, StoreError> {
     let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
@@ -46,96 +52,185 @@ fn cursor_from_row(row: Option<(i64, Vec<u8>)>) -> Result<Cursor, StoreError> {
     }
 }
 
-/// Applies `ops` from `device`. `Ok(Err(_))` is a refused batch (nothing written).
+/// Applies `ops` from `device` in a transaction of its own. `Ok(Err(_))` is a refused batch
+/// (nothing written).
 pub async fn ingest_batch(
     pool: &PgPool,
     device: &DeviceIdentity,
     ops: &[WireOp],
-) -> Result<Result<IngestOutcome, IngestError>, StoreError> {
-    let tenant = device.tenant_id;
+) -> Result<BatchResult, StoreError> {
+    let mut results = ingest_group(pool, &[(device, ops)]).await?;
+    results
+        .pop()
+        .ok_or_else(|| StoreError::Corrupt("a group of one batch gave no result".into()))
+}
+
+/// A batch the group accepted, with the part of it the hub did not hold yet.
+struct Accepted<'a> {
+    index: usize,
+    device: &'a DeviceIdentity,
+    new_ops: &'a [WireOp],
+    decoded: Vec<(u64, Result<Decoded, String>)>,
+}
+
+/// Applies the batches of several connections in one transaction. The result at index `i` is
+/// batch `i`'s; batches of one device are applied in the order given. An `Err` means nothing
+/// of the group was written.
+pub async fn ingest_group(
+    pool: &PgPool,
+    batches: &[(&DeviceIdentity, &[WireOp])],
+) -> Result<Vec<BatchResult>, StoreError> {
     let mut tx = pool.begin().await?;
-    let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
-        "SELECT acked_through_seq, acked_hash FROM sync_cursors
-         WHERE tenant_id = $1 AND device_id = $2 FOR UPDATE",
-    )
-    .bind(tenant.0)
-    .bind(device.id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let cursor = cursor_from_row(row)?;
-    let (session, _) = IngestSession::start(*device.id.as_bytes(), cursor);
-    let plan = match session.plan(ops) {
-        Ok(plan) => plan,
-        Err(error) => return Ok(Err(error)),
-    };
-    let new_ops = plan.new_ops(ops);
-    if new_ops.is_empty() {
-        return Ok(Ok(IngestOutcome {
-            cursor,
-            new_ops: 0,
+    let mut cursors = lock_cursors(&mut tx, batches).await?;
+
+    let mut results: Vec<Option<BatchResult>> = (0..batches.len()).map(|_| None).collect();
+    let mut accepted: Vec<Accepted> = Vec::new();
+    for (index, (device, ops)) in batches.iter().enumerate() {
+        let key = (device.tenant_id.0, device.id);
+        let cursor = cursors.get(&key).copied().unwrap_or(Cursor::START);
+        let (session, _) = IngestSession::start(*device.id.as_bytes(), cursor);
+        let plan = match session.plan(ops) {
+            Ok(plan) => plan,
+            Err(error) => {
+                results[index] = Some(Err(error));
+                continue;
+            }
+        };
+        let new_ops = plan.new_ops(ops);
+        cursors.insert(key, plan.cursor_after);
+        results[index] = Some(Ok(IngestOutcome {
+            cursor: plan.cursor_after,
+            new_ops: new_ops.len(),
             anomalies: 0,
         }));
+        if !new_ops.is_empty() {
+            accepted.push(Accepted {
+                index,
+                device,
+                new_ops,
+                decoded: new_ops.iter().map(|op| (op.seq, decode(op))).collect(),
+            });
+        }
+    }
+    if accepted.is_empty() {
+        // Nothing new: duplicates and refusals only; nothing to commit.
+        return Ok(results.into_iter().flatten().collect());
     }
 
-    let decoded: Vec<(u64, Result<Decoded, String>)> = new_ops
+    insert_ops(&mut tx, &accepted).await?;
+    let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
+    for batch in &accepted {
+        let drawer_ops: Vec<(u64, sync_protocol::op::DrawerOpV1)> = batch
+            .decoded
+            .iter()
+            .filter_map(|(seq, decoded)| match decoded {
+                Ok(Decoded::Drawer(op)) => Some((*seq, op.clone())),
+                _ => None,
+            })
+            .collect();
+        if !drawer_ops.is_empty() {
+            anomalies[batch.index] +=
+                super::drawers::apply_drawer_ops(&mut tx, batch.device, &drawer_ops).await?;
+        }
+    }
+    store_cursors(&mut tx, &accepted, &cursors).await?;
+    tx.commit().await?;
+
+    for batch in &accepted {
+        if let Some(Some(Ok(outcome))) = results.get_mut(batch.index) {
+            outcome.anomalies = anomalies[batch.index];
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Locks the cursor row of every device in the group, in key order.
+async fn lock_cursors(
+    tx: &mut sqlx::PgConnection,
+    batches: &[(&DeviceIdentity, &[WireOp])],
+) -> Result<HashMap<(Uuid, Uuid), Cursor>, StoreError> {
+    let mut keys: Vec<(Uuid, Uuid)> = batches
         .iter()
-        .map(|op| {
-            let event = op
-                .decode_body()
-                .map_err(|e| e.to_string())
-                .and_then(|body| match body {
-                    OpBody::Order(wire) => OrderEvent::try_from(&wire)
-                        .map(Decoded::Order)
-                        .map_err(|e| e.to_string()),
-                    OpBody::Audit(_) => Ok(Decoded::EdgeFact("audit")),
-                    OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
-                    OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
-                    OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
-                    OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
-                    OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
-                    OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
-                });
-            (op.seq, event)
-        })
+        .map(|(device, _)| (device.tenant_id.0, device.id))
         .collect();
-
-    insert_ops(&mut tx, device, new_ops, &decoded).await?;
-    // Only order events fold into orders; edge facts (audit, devices, staff, kitchen) are kept
-    // in `ops` as they came and are not anomalies.
-    let mut drawer_ops = Vec::new();
-    let order_events: Vec<(u64, Result<OrderEvent, String>)> = decoded
-        .into_iter()
-        .filter_map(|(seq, decoded)| match decoded {
-            Ok(Decoded::Order(event)) => Some((seq, Ok(event))),
-            Ok(Decoded::Drawer(op)) => {
-                drawer_ops.push((seq, op));
-                None
-            }
-            Ok(Decoded::EdgeFact(_)) => None,
-            Err(error) => Some((seq, Err(error))),
-        })
-        .collect();
-    let mut anomalies = apply_to_orders(&mut tx, device, &order_events).await?;
-    if !drawer_ops.is_empty() {
-        anomalies += super::drawers::apply_drawer_ops(&mut tx, device, &drawer_ops).await?;
-    }
-
-    sqlx::query(
-        "UPDATE sync_cursors SET acked_through_seq = $3, acked_hash = $4, updated_at = now()
-         WHERE tenant_id = $1 AND device_id = $2",
+    keys.sort_unstable();
+    keys.dedup();
+    let (tenants, devices): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
+    let rows: Vec<(Uuid, Uuid, i64, Vec<u8>)> = sqlx::query_as(
+        "SELECT c.tenant_id, c.device_id, c.acked_through_seq, c.acked_hash
+         FROM sync_cursors c
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, device_id)
+           ON c.tenant_id = k.tenant_id AND c.device_id = k.device_id
+         ORDER BY c.tenant_id, c.device_id
+         FOR UPDATE OF c",
     )
-    .bind(tenant.0)
-    .bind(device.id)
-    .bind(plan.cursor_after.acked_through_seq as i64)
-    .bind(plan.cursor_after.acked_hash.as_slice())
+    .bind(&tenants)
+    .bind(&devices)
+    .fetch_all(&mut *tx)
+    .await?;
+    rows.into_iter()
+        .map(|(tenant, device, seq, hash)| {
+            Ok(((tenant, device), cursor_from_row(Some((seq, hash)))?))
+        })
+        .collect()
+}
+
+/// Moves the cursor of every device that had new ops to where its last batch left it.
+async fn store_cursors(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+    cursors: &HashMap<(Uuid, Uuid), Cursor>,
+) -> Result<(), StoreError> {
+    let mut keys: Vec<(Uuid, Uuid)> = accepted
+        .iter()
+        .map(|batch| (batch.device.tenant_id.0, batch.device.id))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut tenants = Vec::with_capacity(keys.len());
+    let mut devices = Vec::with_capacity(keys.len());
+    let mut seqs = Vec::with_capacity(keys.len());
+    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for key in keys {
+        let Some(cursor) = cursors.get(&key) else {
+            continue;
+        };
+        tenants.push(key.0);
+        devices.push(key.1);
+        seqs.push(cursor.acked_through_seq as i64);
+        hashes.push(cursor.acked_hash.to_vec());
+    }
+    sqlx::query(
+        "INSERT INTO sync_cursors (tenant_id, device_id, acked_through_seq, acked_hash)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::bytea[])
+         ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+            acked_through_seq = excluded.acked_through_seq, acked_hash = excluded.acked_hash,
+            updated_at = now()",
+    )
+    .bind(&tenants)
+    .bind(&devices)
+    .bind(&seqs)
+    .bind(&hashes)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(Ok(IngestOutcome {
-        cursor: plan.cursor_after,
-        new_ops: new_ops.len(),
-        anomalies,
-    }))
+    Ok(())
+}
+
+fn decode(op: &WireOp) -> Result<Decoded, String> {
+    op.decode_body()
+        .map_err(|e| e.to_string())
+        .and_then(|body| match body {
+            OpBody::Order(wire) => OrderEvent::try_from(&wire)
+                .map(Decoded::Order)
+                .map_err(|e| e.to_string()),
+            OpBody::Audit(_) => Ok(Decoded::EdgeFact("audit")),
+            OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
+            OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
+            OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
+            OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
+            OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
+            OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
+        })
 }
 
 /// An op body as the hub uses it: an order event to fold, or an edge fact to keep.
@@ -150,37 +245,59 @@ enum Decoded {
     Drawer(sync_protocol::op::DrawerOpV1),
 }
 
+impl Decoded {
+    fn kind(&self) -> &'static str {
+        match self {
+            Decoded::Order(event) => event.kind(),
+            Decoded::EdgeFact(kind) => kind,
+            Decoded::Drawer(_) => "drawer",
+        }
+    }
+}
+
+/// Writes every new op of the group in one statement.
 async fn insert_ops(
     tx: &mut sqlx::PgConnection,
-    device: &DeviceIdentity,
-    ops: &[WireOp],
-    decoded: &[(u64, Result<Decoded, String>)],
+    accepted: &[Accepted<'_>],
 ) -> Result<(), StoreError> {
-    let seqs: Vec<i64> = ops.iter().map(|op| op.seq as i64).collect();
-    let kinds: Vec<String> = decoded
-        .iter()
-        .map(|(_, event)| match event {
-            Ok(Decoded::Order(event)) => event.kind().to_owned(),
-            Ok(Decoded::EdgeFact(kind)) => (*kind).to_owned(),
-            Ok(Decoded::Drawer(_)) => "drawer".to_owned(),
-            Err(_) => "undecodable".to_owned(),
-        })
-        .collect();
-    let walls: Vec<i64> = ops.iter().map(|op| op.hlc.wall_ms as i64).collect();
-    let logicals: Vec<i32> = ops.iter().map(|op| op.hlc.logical as i32).collect();
-    let prev_hashes: Vec<Vec<u8>> = ops.iter().map(|op| op.prev_hash.to_vec()).collect();
-    let hashes: Vec<Vec<u8>> = ops.iter().map(|op| op.chain_hash().to_vec()).collect();
-    let bodies: Vec<Vec<u8>> = ops.iter().map(|op| op.body.clone()).collect();
+    let count: usize = accepted.iter().map(|batch| batch.new_ops.len()).sum();
+    let mut tenants = Vec::with_capacity(count);
+    let mut devices = Vec::with_capacity(count);
+    let mut outlets = Vec::with_capacity(count);
+    let mut seqs: Vec<i64> = Vec::with_capacity(count);
+    let mut kinds: Vec<&str> = Vec::with_capacity(count);
+    let mut walls: Vec<i64> = Vec::with_capacity(count);
+    let mut logicals: Vec<i32> = Vec::with_capacity(count);
+    let mut prev_hashes: Vec<&[u8]> = Vec::with_capacity(count);
+    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(count);
+    let mut bodies: Vec<&[u8]> = Vec::with_capacity(count);
+    for batch in accepted {
+        for (op, (_, decoded)) in batch.new_ops.iter().zip(&batch.decoded) {
+            tenants.push(batch.device.tenant_id.0);
+            devices.push(batch.device.id);
+            outlets.push(batch.device.outlet_id);
+            seqs.push(op.seq as i64);
+            kinds.push(match decoded {
+                Ok(decoded) => decoded.kind(),
+                Err(_) => "undecodable",
+            });
+            walls.push(op.hlc.wall_ms as i64);
+            logicals.push(op.hlc.logical as i32);
+            prev_hashes.push(op.prev_hash.as_slice());
+            hashes.push(op.chain_hash().to_vec());
+            bodies.push(op.body.as_slice());
+        }
+    }
     sqlx::query(
         "INSERT INTO ops (tenant_id, device_id, outlet_id, seq, kind, hlc_wall_ms, hlc_logical,
                           prev_hash, hash, body)
-         SELECT $1, $2, $3, * FROM UNNEST($4::bigint[], $5::text[], $6::bigint[], $7::int[],
-                                          $8::bytea[], $9::bytea[], $10::bytea[])
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
+                              $6::bigint[], $7::int[], $8::bytea[], $9::bytea[], $10::bytea[])
          ON CONFLICT DO NOTHING",
     )
-    .bind(device.tenant_id.0)
-    .bind(device.id)
-    .bind(device.outlet_id)
+    .bind(&tenants)
+    .bind(&devices)
+    .bind(&outlets)
     .bind(&seqs)
     .bind(&kinds)
     .bind(&walls)
@@ -193,149 +310,263 @@ async fn insert_ops(
     Ok(())
 }
 
-/// Folds the batch's order events into the orders they name, with `shared-model`'s rules.
-/// Events that contradict their order are recorded as anomalies; the op itself stays.
-async fn apply_to_orders(
-    tx: &mut sqlx::PgConnection,
-    device: &DeviceIdentity,
-    decoded: &[(u64, Result<OrderEvent, String>)],
-) -> Result<usize, StoreError> {
-    let tenant = device.tenant_id;
-    let order_ids: Vec<Uuid> = {
-        let mut ids: Vec<Uuid> = decoded
-            .iter()
-            .filter_map(|(_, event)| event.as_ref().ok().map(|e| e.order_id().0))
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        ids
-    };
-    let existing: Vec<(Uuid, Uuid, sqlx::types::Json<Order>)> = sqlx::query_as(
-        "SELECT id, outlet_id, doc FROM orders WHERE tenant_id = $1 AND id = ANY($2) FOR UPDATE",
-    )
-    .bind(tenant.0)
-    .bind(&order_ids)
-    .fetch_all(&mut *tx)
-    .await?;
-    let mut orders: HashMap<OrderId, (Order, bool)> = HashMap::with_capacity(order_ids.len());
-    // The state each order had before this batch; absent for orders first seen in it.
-    let mut before: HashMap<OrderId, shared_model::OrderState> = HashMap::new();
-    let mut foreign: Vec<OrderId> = Vec::new();
-    for (id, outlet_id, doc) in existing {
-        if outlet_id == device.outlet_id {
-            before.insert(OrderId(id), doc.0.state);
-            orders.insert(OrderId(id), (doc.0, false));
-        } else {
-            foreign.push(OrderId(id));
-        }
-    }
-
-    let mut anomalies: Vec<(u64, Option<Uuid>, String)> = Vec::new();
-    for (seq, event) in decoded {
-        let event = match event {
-            Ok(event) => event,
-            Err(error) => {
-                anomalies.push((*seq, None, format!("undecodable op: {error}")));
-                continue;
-            }
-        };
-        let order_id = event.order_id();
-        if foreign.contains(&order_id) {
-            anomalies.push((
-                *seq,
-                Some(order_id.0),
-                "order belongs to another outlet".into(),
-            ));
-            continue;
-        }
-        match orders.get_mut(&order_id) {
-            Some((order, dirty)) => match order.apply(event) {
-                Ok(()) => *dirty = true,
-                Err(error) => anomalies.push((*seq, Some(order_id.0), error.to_string())),
-            },
-            None => match Order::from_opened(event) {
-                Some(order) => {
-                    orders.insert(order_id, (order, true));
-                }
-                None => anomalies.push((
-                    *seq,
-                    Some(order_id.0),
-                    format!("{} for an order never opened", event.kind()),
-                )),
-            },
-        }
-    }
-
-    let dirty: Vec<&Order> = orders
-        .values()
-        .filter(|(_, dirty)| *dirty)
-        .map(|(order, _)| order)
-        .collect();
-    if !dirty.is_empty() {
-        upsert_orders(&mut *tx, device, &dirty).await?;
-        let (tenant_slug, outlet_code): (String, String) = sqlx::query_as(
-            "SELECT t.slug, o.code FROM tenants t JOIN outlets o ON o.tenant_id = t.id
-             WHERE t.id = $1 AND o.id = $2",
-        )
-        .bind(tenant.0)
-        .bind(device.outlet_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let events: Vec<crate::events::OutboxEvent> = dirty
-            .iter()
-            .flat_map(|order| {
-                let previous = before.get(&order.id).copied();
-                crate::events::order_events(
-                    &tenant_slug,
-                    &outlet_code,
-                    order,
-                    previous.is_none(),
-                    previous,
-                )
-            })
-            .collect();
-        super::outbox::insert(&mut *tx, tenant, &events).await?;
-    }
-    for (seq, order_id, error) in &anomalies {
-        tracing::warn!(tenant = %tenant.0, device = %device.id, seq, %error, "order anomaly");
-        sqlx::query(
-            "INSERT INTO order_anomalies (tenant_id, device_id, seq, order_id, error)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(tenant.0)
-        .bind(device.id)
-        .bind(*seq as i64)
-        .bind(*order_id)
-        .bind(error)
-        .execute(&mut *tx)
-        .await?;
-    }
-    Ok(anomalies.len())
+/// One order of the group as it is being folded.
+struct Folding {
+    order: Order,
+    dirty: bool,
+    /// The state before this group; `None` for an order first seen in it.
+    before: Option<OrderState>,
+    /// Who first reported it (written on insert only).
+    device: DeviceIdentity,
 }
 
-async fn upsert_orders(
+/// Folds the group's order events into the orders they name, with `shared-model`'s rules,
+/// and writes the events the changes raise. Events that contradict their order are recorded
+/// as anomalies; the op itself stays. Returns the anomaly count per batch index.
+async fn apply_to_orders(
     tx: &mut sqlx::PgConnection,
-    device: &DeviceIdentity,
-    orders: &[&Order],
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<usize>, StoreError> {
+    let batch_count = accepted.iter().map(|b| b.index + 1).max().unwrap_or(0);
+    let mut per_batch = vec![0_usize; batch_count];
+    let mut keys: Vec<(Uuid, Uuid)> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .decoded
+                .iter()
+                .filter_map(|(_, decoded)| match decoded {
+                    Ok(Decoded::Order(event)) => {
+                        Some((batch.device.tenant_id.0, event.order_id().0))
+                    }
+                    _ => None,
+                })
+        })
+        .collect();
+    if keys.is_empty()
+        && accepted
+            .iter()
+            .all(|b| b.decoded.iter().all(|(_, d)| d.is_ok()))
+    {
+        return Ok(per_batch);
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    let (key_tenants, key_ids): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
+    let existing: Vec<(Uuid, Uuid, Uuid, sqlx::types::Json<Order>)> = sqlx::query_as(
+        "SELECT o.tenant_id, o.id, o.outlet_id, o.doc FROM orders o
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
+           ON o.tenant_id = k.tenant_id AND o.id = k.id
+         ORDER BY o.tenant_id, o.id
+         FOR UPDATE OF o",
+    )
+    .bind(&key_tenants)
+    .bind(&key_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut orders: HashMap<(TenantId, OrderId), Folding> = HashMap::new();
+    // Orders this hub holds for an outlet other than the one now naming them.
+    let mut owners: HashMap<(TenantId, OrderId), Uuid> = HashMap::new();
+    for (tenant, id, outlet_id, doc) in existing {
+        owners.insert((TenantId(tenant), OrderId(id)), outlet_id);
+        let before = Some(doc.0.state);
+        orders.insert(
+            (TenantId(tenant), OrderId(id)),
+            Folding {
+                order: doc.0,
+                dirty: false,
+                before,
+                device: DeviceIdentity {
+                    tenant_id: TenantId(tenant),
+                    id: Uuid::nil(),
+                    outlet_id,
+                    revoked: false,
+                },
+            },
+        );
+    }
+
+    let mut anomalies: Vec<(&DeviceIdentity, u64, Option<Uuid>, String)> = Vec::new();
+    for batch in accepted {
+        let device = batch.device;
+        for (seq, decoded) in &batch.decoded {
+            let event = match decoded {
+                Ok(Decoded::Order(event)) => event,
+                Ok(_) => continue,
+                Err(error) => {
+                    anomalies.push((device, *seq, None, format!("undecodable op: {error}")));
+                    per_batch[batch.index] += 1;
+                    continue;
+                }
+            };
+            let order_id = event.order_id();
+            let key = (device.tenant_id, order_id);
+            if owners
+                .get(&key)
+                .is_some_and(|outlet| *outlet != device.outlet_id)
+            {
+                anomalies.push((
+                    device,
+                    *seq,
+                    Some(order_id.0),
+                    "order belongs to another outlet".into(),
+                ));
+                per_batch[batch.index] += 1;
+                continue;
+            }
+            match orders.get_mut(&key) {
+                Some(folding) => match folding.order.apply(event) {
+                    Ok(()) => folding.dirty = true,
+                    Err(error) => {
+                        anomalies.push((device, *seq, Some(order_id.0), error.to_string()));
+                        per_batch[batch.index] += 1;
+                    }
+                },
+                None => match Order::from_opened(event) {
+                    Some(order) => {
+                        owners.insert(key, device.outlet_id);
+                        orders.insert(
+                            key,
+                            Folding {
+                                order,
+                                dirty: true,
+                                before: None,
+                                device: device.clone(),
+                            },
+                        );
+                    }
+                    None => {
+                        anomalies.push((
+                            device,
+                            *seq,
+                            Some(order_id.0),
+                            format!("{} for an order never opened", event.kind()),
+                        ));
+                        per_batch[batch.index] += 1;
+                    }
+                },
+            }
+        }
+    }
+
+    let dirty: Vec<&Folding> = orders.values().filter(|f| f.dirty).collect();
+    if !dirty.is_empty() {
+        upsert_orders(&mut *tx, &dirty).await?;
+        write_order_events(&mut *tx, &dirty).await?;
+    }
+    record_anomalies(&mut *tx, &anomalies).await?;
+    Ok(per_batch)
+}
+
+/// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code.
+async fn write_order_events(
+    tx: &mut sqlx::PgConnection,
+    dirty: &[&Folding],
 ) -> Result<(), StoreError> {
-    let mut ids = Vec::with_capacity(orders.len());
-    let mut numbers = Vec::with_capacity(orders.len());
-    let mut types = Vec::with_capacity(orders.len());
-    let mut states = Vec::with_capacity(orders.len());
-    let mut currencies = Vec::with_capacity(orders.len());
-    let mut nets = Vec::with_capacity(orders.len());
-    let mut taxes = Vec::with_capacity(orders.len());
-    let mut totals_minor = Vec::with_capacity(orders.len());
-    let mut paids = Vec::with_capacity(orders.len());
-    let mut opened = Vec::with_capacity(orders.len());
-    let mut closed: Vec<Option<i64>> = Vec::with_capacity(orders.len());
-    let mut docs = Vec::with_capacity(orders.len());
-    for order in orders {
+    let mut keys: Vec<(Uuid, Uuid)> = dirty
+        .iter()
+        .map(|f| (f.device.tenant_id.0, f.device.outlet_id))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let (tenants, outlets): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
+    let names: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
+        "SELECT t.id, o.id, t.slug, o.code FROM outlets o
+         JOIN tenants t ON t.id = o.tenant_id
+         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, outlet_id)
+           ON o.tenant_id = k.tenant_id AND o.id = k.outlet_id",
+    )
+    .bind(&tenants)
+    .bind(&outlets)
+    .fetch_all(&mut *tx)
+    .await?;
+    let names: HashMap<(Uuid, Uuid), (String, String)> = names
+        .into_iter()
+        .map(|(tenant, outlet, slug, code)| ((tenant, outlet), (slug, code)))
+        .collect();
+    let mut events: Vec<(TenantId, crate::events::OutboxEvent)> = Vec::new();
+    for folding in dirty {
+        let tenant = folding.device.tenant_id;
+        let (slug, code) = names
+            .get(&(tenant.0, folding.device.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("an order's outlet has no tenant".into()))?;
+        events.extend(
+            crate::events::order_events(
+                slug,
+                code,
+                &folding.order,
+                folding.before.is_none(),
+                folding.before,
+            )
+            .into_iter()
+            .map(|event| (tenant, event)),
+        );
+    }
+    super::outbox::insert_many(&mut *tx, &events).await
+}
+
+async fn record_anomalies(
+    tx: &mut sqlx::PgConnection,
+    anomalies: &[(&DeviceIdentity, u64, Option<Uuid>, String)],
+) -> Result<(), StoreError> {
+    if anomalies.is_empty() {
+        return Ok(());
+    }
+    let mut tenants = Vec::with_capacity(anomalies.len());
+    let mut devices = Vec::with_capacity(anomalies.len());
+    let mut seqs: Vec<i64> = Vec::with_capacity(anomalies.len());
+    let mut orders: Vec<Option<Uuid>> = Vec::with_capacity(anomalies.len());
+    let mut errors: Vec<&str> = Vec::with_capacity(anomalies.len());
+    for (device, seq, order_id, error) in anomalies {
+        tracing::warn!(tenant = %device.tenant_id.0, device = %device.id, seq, %error, "order anomaly");
+        tenants.push(device.tenant_id.0);
+        devices.push(device.id);
+        seqs.push(*seq as i64);
+        orders.push(*order_id);
+        errors.push(error.as_str());
+    }
+    sqlx::query(
+        "INSERT INTO order_anomalies (tenant_id, device_id, seq, order_id, error)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[], $4::uuid[], $5::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&tenants)
+    .bind(&devices)
+    .bind(&seqs)
+    .bind(&orders)
+    .bind(&errors)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn upsert_orders(tx: &mut sqlx::PgConnection, orders: &[&Folding]) -> Result<(), StoreError> {
+    let n = orders.len();
+    let mut tenants = Vec::with_capacity(n);
+    let mut outlets = Vec::with_capacity(n);
+    let mut devices = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut numbers = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    let mut states = Vec::with_capacity(n);
+    let mut currencies = Vec::with_capacity(n);
+    let mut nets = Vec::with_capacity(n);
+    let mut taxes = Vec::with_capacity(n);
+    let mut totals_minor = Vec::with_capacity(n);
+    let mut paids = Vec::with_capacity(n);
+    let mut opened = Vec::with_capacity(n);
+    let mut closed: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut docs = Vec::with_capacity(n);
+    for folding in orders {
+        let order = &folding.order;
         let totals = order.totals();
+        tenants.push(folding.device.tenant_id.0);
+        outlets.push(folding.device.outlet_id);
+        devices.push(folding.device.id);
         ids.push(order.id.0);
         numbers.push(order.number as i64);
-        types.push(order.order_type.as_str().to_owned());
-        states.push(order.state.as_str().to_owned());
+        types.push(order.order_type.as_str());
+        states.push(order.state.as_str());
         currencies.push(order.currency.code().to_owned());
         nets.push(totals.net_minor);
         taxes.push(totals.tax_minor);
@@ -345,20 +576,21 @@ async fn upsert_orders(
         closed.push(order.closed_at_ms);
         docs.push(serde_json::to_value(order).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
+    // `outlet_id` and `device_id` are written on insert only: an existing order keeps them.
     sqlx::query(
         "INSERT INTO orders (tenant_id, outlet_id, device_id, id, number, order_type, state, currency,
                              net_minor, tax_minor, total_minor, paid_minor, opened_at_ms, closed_at_ms, doc)
-         SELECT $1, $2, $3, * FROM UNNEST($4::uuid[], $5::bigint[], $6::text[], $7::text[], $8::text[],
-                                          $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[],
-                                          $13::bigint[], $14::bigint[], $15::jsonb[])
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],
+                              $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
+                              $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::jsonb[])
          ON CONFLICT (tenant_id, id) DO UPDATE SET
             state = excluded.state, net_minor = excluded.net_minor, tax_minor = excluded.tax_minor,
             total_minor = excluded.total_minor, paid_minor = excluded.paid_minor,
             closed_at_ms = excluded.closed_at_ms, doc = excluded.doc, updated_at = now()",
     )
-    .bind(device.tenant_id.0)
-    .bind(device.outlet_id)
-    .bind(device.id)
+    .bind(&tenants)
+    .bind(&outlets)
+    .bind(&devices)
     .bind(&ids)
     .bind(&numbers)
     .bind(&types)

@@ -18,16 +18,51 @@ pub async fn insert(
     let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
     let subjects: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
     let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+    write(
+        tx,
+        &vec![tenant.0; events.len()],
+        &ids,
+        &types,
+        &subjects,
+        &payloads,
+    )
+    .await
+}
+
+/// Writes the events of several tenants (a group-committed ingest) in one statement.
+pub async fn insert_many(
+    tx: &mut sqlx::PgConnection,
+    events: &[(TenantId, OutboxEvent)],
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let tenants: Vec<Uuid> = events.iter().map(|(t, _)| t.0).collect();
+    let ids: Vec<Uuid> = events.iter().map(|(_, e)| e.id).collect();
+    let types: Vec<&str> = events.iter().map(|(_, e)| e.event_type).collect();
+    let subjects: Vec<&str> = events.iter().map(|(_, e)| e.subject.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|(_, e)| &e.payload).collect();
+    write(tx, &tenants, &ids, &types, &subjects, &payloads).await
+}
+
+async fn write(
+    tx: &mut sqlx::PgConnection,
+    tenants: &[Uuid],
+    ids: &[Uuid],
+    types: &[&str],
+    subjects: &[&str],
+    payloads: &[&serde_json::Value],
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO outbox (tenant_id, id, event_type, subject, payload)
-         SELECT $1, * FROM UNNEST($2::uuid[], $3::text[], $4::text[], $5::jsonb[])
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[])
          ON CONFLICT DO NOTHING",
     )
-    .bind(tenant.0)
-    .bind(&ids)
-    .bind(&types)
-    .bind(&subjects)
-    .bind(&payloads)
+    .bind(tenants)
+    .bind(ids)
+    .bind(types)
+    .bind(subjects)
+    .bind(payloads)
     .execute(&mut *tx)
     .await?;
     Ok(())

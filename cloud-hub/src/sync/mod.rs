@@ -7,7 +7,10 @@ use crate::store::devices::{
     DeviceIdentity, device_by_fingerprint, record_security_event, touch_last_seen,
 };
 use crate::store::feed::{FEED_CHANNEL, entries_after};
-use crate::store::ingest::{ingest_batch, load_cursor};
+use crate::store::ingest::load_cursor;
+
+pub mod group_commit;
+pub use group_commit::{GroupCommitConfig, IngestQueue};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +43,8 @@ pub struct SyncServer {
     pub ca: Arc<HubCa>,
     pub faults: Arc<Faults>,
     pub feed: Arc<FeedNotifier>,
+    /// Where connections hand their batches to be group-committed.
+    pub ingest: IngestQueue,
 }
 
 /// Fans `pg_notify` notices out to sync connections: feed growth (by outlet id) and device
@@ -310,7 +315,8 @@ impl SyncServer {
     ) -> Result<bool, DriverError> {
         match message {
             Message::OpsBatch { ops } => {
-                let outcome = match ingest_batch(&self.pool, device, &ops).await {
+                let newest_wall_ms = ops.last().map(|op| op.hlc.wall_ms);
+                let outcome = match self.ingest.ingest(device.clone(), ops).await {
                     Ok(outcome) => outcome,
                     Err(error) => {
                         tracing::error!(%error, "batch ingest failed");
@@ -329,8 +335,8 @@ impl SyncServer {
                         metrics::counter!(crate::metrics::OPS_INGESTED)
                             .increment(outcome.new_ops as u64);
                         // Sync lag per outlet: how old the newest op of this batch is.
-                        if let Some(last) = ops.last() {
-                            let lag_ms = (crate::now_ms() - last.hlc.wall_ms as i64).max(0);
+                        if let Some(wall_ms) = newest_wall_ms {
+                            let lag_ms = (crate::now_ms() - wall_ms as i64).max(0);
                             metrics::gauge!("kibanda_sync_lag_seconds", "outlet" => device.outlet_id.to_string())
                                 .set(lag_ms as f64 / 1000.0);
                         }

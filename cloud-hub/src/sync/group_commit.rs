@@ -1,0 +1,146 @@
+//! Group commit: the sync connections hand their batches to a few ingest writers, and each
+//! writer applies every batch waiting at that moment in one PostgreSQL transaction.
+//!
+//! A trickle from many edges then costs one transaction (one fsync, a fixed number of
+//! statements) per group instead of one per batch, and a lone batch still goes straight in:
+//! a writer never waits to fill a group, it takes what is queued. A batch is answered only
+//! after its group committed. If a group fails, its batches are retried one by one, so one
+//! batch the database refuses cannot take the others down with it.
+
+use crate::store::devices::DeviceIdentity;
+use crate::store::ingest::{BatchResult, ingest_group};
+use sqlx::PgPool;
+use std::sync::Arc;
+use sync_protocol::WireOp;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+/// How a hub groups its ingest.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupCommitConfig {
+    /// Writers committing groups at once (each holds one database connection while it works).
+    pub writers: usize,
+    /// Most batches in one group.
+    pub max_batches: usize,
+    /// Most ops in one group (a group stops growing once it reaches this).
+    pub max_ops: usize,
+}
+
+impl Default for GroupCommitConfig {
+    fn default() -> Self {
+        GroupCommitConfig {
+            writers: 2,
+            max_batches: 512,
+            max_ops: 16_000,
+        }
+    }
+}
+
+/// The storage failed for this batch; the connection should tell the edge to re-send.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("batch ingest failed: {0}")]
+pub struct IngestFailed(pub String);
+
+struct Job {
+    device: DeviceIdentity,
+    ops: Vec<WireOp>,
+    reply: oneshot::Sender<Result<BatchResult, IngestFailed>>,
+}
+
+/// The connections' side of the writers.
+#[derive(Clone)]
+pub struct IngestQueue {
+    sender: mpsc::Sender<Job>,
+}
+
+impl IngestQueue {
+    /// Starts the writers on the current runtime.
+    pub fn start(pool: PgPool, config: GroupCommitConfig) -> IngestQueue {
+        // Bounded: when the database falls behind, connections wait here (and their edges'
+        // windows fill) instead of piling batches up in memory.
+        let (sender, receiver) = mpsc::channel(config.max_batches.max(1) * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..config.writers.max(1) {
+            tokio::spawn(writer(pool.clone(), receiver.clone(), config));
+        }
+        IngestQueue { sender }
+    }
+
+    /// Applies `ops` from `device` in the next group and waits for that group's commit.
+    pub async fn ingest(
+        &self,
+        device: DeviceIdentity,
+        ops: Vec<WireOp>,
+    ) -> Result<BatchResult, IngestFailed> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Job { device, ops, reply })
+            .await
+            .map_err(|_| IngestFailed("the ingest writers stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| IngestFailed("the ingest writer went away".into()))?
+    }
+}
+
+async fn writer(
+    pool: PgPool,
+    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    config: GroupCommitConfig,
+) {
+    loop {
+        let jobs = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                return;
+            };
+            let mut ops = first.ops.len();
+            let mut jobs = vec![first];
+            while jobs.len() < config.max_batches && ops < config.max_ops {
+                match receiver.try_recv() {
+                    Ok(job) => {
+                        ops += job.ops.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        metrics::histogram!(crate::metrics::INGEST_GROUP_BATCHES).record(jobs.len() as f64);
+        commit_group(&pool, jobs).await;
+    }
+}
+
+async fn commit_group(pool: &PgPool, jobs: Vec<Job>) {
+    let batches: Vec<(&DeviceIdentity, &[WireOp])> = jobs
+        .iter()
+        .map(|job| (&job.device, job.ops.as_slice()))
+        .collect();
+    match ingest_group(pool, &batches).await {
+        Ok(results) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                // The connection may have gone; its edge re-sends and finds the ops held.
+                let _ = job.reply.send(Ok(result));
+            }
+        }
+        Err(error) if jobs.len() > 1 => {
+            tracing::warn!(%error, batches = jobs.len(), "group ingest failed; retrying its batches one by one");
+            for job in jobs {
+                let result = ingest_group(pool, &[(&job.device, job.ops.as_slice())])
+                    .await
+                    .map_err(|e| IngestFailed(e.to_string()))
+                    .and_then(|mut results| {
+                        results
+                            .pop()
+                            .ok_or_else(|| IngestFailed("no result for the batch".into()))
+                    });
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(error) => {
+            if let Some(job) = jobs.into_iter().next() {
+                let _ = job.reply.send(Err(IngestFailed(error.to_string())));
+            }
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Group commit at the hub: batches of several devices applied in one transaction, each judged
+//! on its own. A refused batch (a gap, a broken chain) writes nothing and does not disturb the
+//! batches beside it; a device's two batches in one group continue its chain; replaying a
+//! whole group changes nothing.
+#![allow(clippy::unwrap_used)]
+
+use cloud_hub::store::TenantId;
+use cloud_hub::store::devices::DeviceIdentity;
+use cloud_hub::store::ingest::{ingest_group, op_count};
+use kibanda_tests::{TestDb, runtime, tenant_with_outlet, wire_sale};
+use sync_protocol::WireOp;
+use sync_protocol::op::GENESIS_HASH;
+use sync_protocol::session::IngestError;
+use uuid::Uuid;
+
+/// An edge device registered directly in the database, with its chain state.
+struct Edge {
+    identity: DeviceIdentity,
+    next_seq: u64,
+    prev_hash: [u8; 32],
+}
+
+impl Edge {
+    async fn register(pool: &sqlx::PgPool, tenant: Uuid, outlet: Uuid) -> Edge {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO devices (tenant_id, id, outlet_id, kind, cert_fingerprint)
+             VALUES ($1, $2, $3, 'edge', $4)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(outlet)
+        .bind(id.as_bytes().to_vec())
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO sync_cursors (tenant_id, device_id, acked_through_seq, acked_hash)
+             VALUES ($1, $2, 0, $3)",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(GENESIS_HASH.to_vec())
+        .execute(pool)
+        .await
+        .unwrap();
+        Edge {
+            identity: DeviceIdentity {
+                tenant_id: TenantId(tenant),
+                id,
+                outlet_id: outlet,
+                revoked: false,
+            },
+            next_seq: 1,
+            prev_hash: GENESIS_HASH,
+        }
+    }
+
+    fn sale(&mut self) -> Vec<WireOp> {
+        wire_sale(
+            *self.identity.id.as_bytes(),
+            &mut self.next_seq,
+            &mut self.prev_hash,
+            1_790_000_000_000,
+        )
+    }
+}
+
+async fn outlet_of(pool: &sqlx::PgPool, slug: &str) -> (Uuid, Uuid) {
+    sqlx::query_as(
+        "SELECT t.id, o.id FROM tenants t JOIN outlets o ON o.tenant_id = t.id WHERE t.slug = $1",
+    )
+    .bind(slug)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn closed_orders(pool: &sqlx::PgPool, tenant: Uuid) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1 AND state = 'closed'")
+        .bind(tenant)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn created_events(pool: &sqlx::PgPool, tenant: Uuid) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE tenant_id = $1 AND event_type = 'pos.order.created'",
+    )
+    .bind(tenant)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[test]
+fn a_group_judges_each_batch_on_its_own_and_replays_idempotently() {
+    let rt = runtime();
+    let db = TestDb::create(&rt);
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        cloud_hub::store::connect(&db.url, 4).await.unwrap();
+        tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
+        tenant_with_outlet(&pool, "java-house", "westlands").await;
+        let (tenant_a, outlet_a) = outlet_of(&pool, "mama-oliech").await;
+        let (tenant_b, outlet_b) = outlet_of(&pool, "java-house").await;
+        let mut first = Edge::register(&pool, tenant_a, outlet_a).await;
+        let mut second = Edge::register(&pool, tenant_a, outlet_a).await;
+        let mut other_tenant = Edge::register(&pool, tenant_b, outlet_b).await;
+
+        let first_1 = first.sale();
+        let first_2 = first.sale();
+        let second_1 = second.sale();
+        let other_1 = other_tenant.sale();
+        // A batch that skips seq 5..8 of `second`: a gap.
+        let _lost = second.sale();
+        let second_gap = second.sale();
+        // A batch whose chain does not continue `other_tenant`'s: a broken hash.
+        let mut broken = other_tenant.sale();
+        broken[0].prev_hash = [7; 32];
+
+        let group: Vec<(&DeviceIdentity, &[WireOp])> = vec![
+            (&first.identity, &first_1),
+            (&second.identity, &second_1),
+            (&first.identity, &first_2),
+            (&second.identity, &second_gap),
+            (&other_tenant.identity, &other_1),
+            (&other_tenant.identity, &broken),
+        ];
+        let results = ingest_group(&pool, &group).await.unwrap();
+        assert_eq!(results.len(), 6);
+        let applied: Vec<(u64, usize)> = results
+            .iter()
+            .filter_map(|r| {
+                r.as_ref()
+                    .ok()
+                    .map(|o| (o.cursor.acked_through_seq, o.new_ops))
+            })
+            .collect();
+        assert_eq!(applied, vec![(4, 4), (4, 4), (8, 4), (4, 4)]);
+        assert!(
+            matches!(results[3], Err(IngestError::Gap { .. })),
+            "{:?}",
+            results[3]
+        );
+        assert!(
+            results[5].is_err(),
+            "a broken chain is refused: {:?}",
+            results[5]
+        );
+
+        assert_eq!(
+            op_count(&pool, TenantId(tenant_a), first.identity.id)
+                .await
+                .unwrap(),
+            8
+        );
+        assert_eq!(
+            op_count(&pool, TenantId(tenant_a), second.identity.id)
+                .await
+                .unwrap(),
+            4
+        );
+        assert_eq!(
+            op_count(&pool, TenantId(tenant_b), other_tenant.identity.id)
+                .await
+                .unwrap(),
+            4
+        );
+        assert_eq!(closed_orders(&pool, tenant_a).await, 3);
+        assert_eq!(closed_orders(&pool, tenant_b).await, 1);
+        assert_eq!(created_events(&pool, tenant_a).await, 3);
+        assert_eq!(created_events(&pool, tenant_b).await, 1);
+
+        // The same group again (every ack lost): nothing new, the same refusals.
+        let again = ingest_group(&pool, &group).await.unwrap();
+        let applied: Vec<(u64, usize)> = again
+            .iter()
+            .filter_map(|r| {
+                r.as_ref()
+                    .ok()
+                    .map(|o| (o.cursor.acked_through_seq, o.new_ops))
+            })
+            .collect();
+        assert_eq!(applied, vec![(8, 0), (4, 0), (8, 0), (4, 0)]);
+        assert_eq!(
+            op_count(&pool, TenantId(tenant_a), first.identity.id)
+                .await
+                .unwrap(),
+            8
+        );
+        assert_eq!(closed_orders(&pool, tenant_a).await, 3);
+        assert_eq!(created_events(&pool, tenant_a).await, 3);
+
+        // The cursors moved with the commit: a fresh group continues where they stand.
+        let first_3 = first.sale();
+        let results = ingest_group(&pool, &[(&first.identity, &first_3)])
+            .await
+            .unwrap();
+        assert_eq!(results[0].as_ref().unwrap().cursor.acked_through_seq, 12);
+        assert_eq!(closed_orders(&pool, tenant_a).await, 4);
+    });
+}
