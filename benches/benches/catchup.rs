@@ -8,7 +8,7 @@
 use edge_node::services::orders::OrderService;
 use edge_node::store::Store;
 use kibanda_tests::{RunningHub, TestDb, runtime, tenant_with_outlet};
-use shared_model::{Currency, ItemId, OrderType, Tender};
+use shared_model::{Currency, OrderType, Tender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,7 +35,12 @@ fn main() {
         while ops < target_ops {
             let order = orders.open(OrderType::TakeOut, now).await.unwrap();
             let order = orders
-                .add_line(order.id, ItemId("sku-chai".into()), 2, now)
+                .add_line(
+                    edge_node::services::staff::Caller::unattended_terminal(),
+                    order.id,
+                    edge_node::services::orders::LineInput::units("sku-chai", 2),
+                    now,
+                )
                 .await
                 .unwrap();
             let total = order.totals().total_minor;

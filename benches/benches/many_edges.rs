@@ -13,9 +13,9 @@ use kibanda_tests::{RunningHub, TestDb, runtime, tenant_with_outlet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use sync_protocol::Message;
 use sync_protocol::op::GENESIS_HASH;
 use sync_protocol::quic::{self, HUB_SERVER_NAME};
-use sync_protocol::Message;
 
 /// Enrollments run at once (each is a QUIC handshake, a certificate and a few queries).
 const ENROLL_CONCURRENCY: usize = 16;

@@ -108,7 +108,12 @@ fn wiping_a_store_with_unsynced_sales_is_refused_unless_they_are_exported() {
                 .await
                 .unwrap();
             orders
-                .add_line(order.id, shared_model::ItemId("sku-chai".into()), 1, 2)
+                .add_line(
+                    edge_node::services::staff::Caller::unattended_terminal(),
+                    order.id,
+                    edge_node::services::orders::LineInput::units("sku-chai", 1),
+                    2,
+                )
                 .await
                 .unwrap();
         });

@@ -29,6 +29,7 @@ pub mod ids;
 pub mod modifiers;
 pub mod money;
 pub mod order;
+pub mod outlet;
 pub mod pricebook;
 pub mod pricing;
 pub mod promotions;

@@ -65,12 +65,18 @@ impl Role {
         match self {
             Role::Manager => true,
             Role::Supervisor => !matches!(action, ManageDevices | ManageStaff | ManagePrinters),
-            Role::Cashier => matches!(action, TakeOrders | TakePayments | SendToKitchen),
+            Role::Cashier => matches!(
+                action,
+                TakeOrders | TakePayments | SendToKitchen | SellAgeRestricted
+            ),
             Role::Bartender => matches!(
                 action,
-                TakeOrders | TakePayments | SendToKitchen | WorkKitchenDisplay
+                TakeOrders | TakePayments | SendToKitchen | WorkKitchenDisplay | SellAgeRestricted
             ),
-            Role::Server => matches!(action, TakeOrders | TakePayments | SendToKitchen),
+            Role::Server => matches!(
+                action,
+                TakeOrders | TakePayments | SendToKitchen | SellAgeRestricted
+            ),
             Role::Kitchen => matches!(action, WorkKitchenDisplay),
             Role::InventoryClerk => matches!(action, ManageInventory),
         }
@@ -101,6 +107,9 @@ pub enum Action {
     DiscountAboveThreshold,
     DrawerNoSale,
     ReprintPaidReceipt,
+    // ---- audited, not high-risk: any role that takes orders, always on the trail ----
+    /// Sell an age-restricted item after checking the customer's age.
+    SellAgeRestricted,
 }
 
 impl Action {
@@ -137,6 +146,7 @@ impl Action {
             Action::DiscountAboveThreshold => "discount_above_threshold",
             Action::DrawerNoSale => "drawer_no_sale",
             Action::ReprintPaidReceipt => "reprint_paid_receipt",
+            Action::SellAgeRestricted => "sell_age_restricted",
         }
     }
 }

@@ -8,7 +8,11 @@
 use crate::op::{OpDecodeError, RoleV1, TaxRateV1};
 use serde::{Deserialize, Serialize};
 use shared_model::CatalogItem;
+use shared_model::Tender;
+use shared_model::catalog::ItemId;
 use shared_model::catalog::Unit;
+use shared_model::outlet::OutletConfig;
+use shared_model::pricebook::{Channel, PriceBook, PriceBookScope, WeeklyWindow};
 use shared_model::tax::{TaxMode, TaxRate};
 
 /// Most feed entries in one `FeedBatch`. Why: one batch is one SQLite transaction at the edge;
@@ -45,6 +49,12 @@ pub enum FeedBody {
     StaffLoggedOut {
         staff_id: [u8; 16],
     },
+    // Variants below were added with price books and outlet configuration; append only.
+    PriceBookUpserted(PriceBookV1),
+    PriceBookRemoved {
+        book_id: String,
+    },
+    OutletConfigSet(OutletConfigV1),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,9 +152,246 @@ impl From<&CatalogItemV1> for CatalogItem {
     }
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChannelV1 {
+    DineIn,
+    TakeOut,
+    Delivery,
+    Ecommerce,
+    Wholesale,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeeklyWindowV1 {
+    pub days_mask: u8,
+    pub start_minute: u16,
+    pub end_minute: u16,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PriceBookScopeV1 {
+    Base,
+    Channel(ChannelV1),
+    Region(String),
+    TimeWindow(Vec<WeeklyWindowV1>),
+    Membership(String),
+    OutletOverride(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PriceBookV1 {
+    pub id: String,
+    pub name: String,
+    pub scope: PriceBookScopeV1,
+    pub priority: u32,
+    /// (item id, unit price in minor units), by item id.
+    pub prices: Vec<(String, i64)>,
+}
+
+impl From<Channel> for ChannelV1 {
+    fn from(channel: Channel) -> Self {
+        match channel {
+            Channel::DineIn => ChannelV1::DineIn,
+            Channel::TakeOut => ChannelV1::TakeOut,
+            Channel::Delivery => ChannelV1::Delivery,
+            Channel::Ecommerce => ChannelV1::Ecommerce,
+            Channel::Wholesale => ChannelV1::Wholesale,
+        }
+    }
+}
+
+impl From<ChannelV1> for Channel {
+    fn from(channel: ChannelV1) -> Self {
+        match channel {
+            ChannelV1::DineIn => Channel::DineIn,
+            ChannelV1::TakeOut => Channel::TakeOut,
+            ChannelV1::Delivery => Channel::Delivery,
+            ChannelV1::Ecommerce => Channel::Ecommerce,
+            ChannelV1::Wholesale => Channel::Wholesale,
+        }
+    }
+}
+
+impl From<&PriceBook> for PriceBookV1 {
+    fn from(book: &PriceBook) -> Self {
+        let window = |w: &WeeklyWindow| WeeklyWindowV1 {
+            days_mask: w.days_mask,
+            start_minute: w.start_minute,
+            end_minute: w.end_minute,
+        };
+        PriceBookV1 {
+            id: book.id.clone(),
+            name: book.name.clone(),
+            scope: match &book.scope {
+                PriceBookScope::Base => PriceBookScopeV1::Base,
+                PriceBookScope::Channel { channel } => PriceBookScopeV1::Channel((*channel).into()),
+                PriceBookScope::Region { region } => PriceBookScopeV1::Region(region.clone()),
+                PriceBookScope::TimeWindow { windows } => {
+                    PriceBookScopeV1::TimeWindow(windows.iter().map(window).collect())
+                }
+                PriceBookScope::Membership { plan } => PriceBookScopeV1::Membership(plan.clone()),
+                PriceBookScope::OutletOverride { outlet } => {
+                    PriceBookScopeV1::OutletOverride(outlet.clone())
+                }
+            },
+            priority: book.priority,
+            prices: book
+                .prices
+                .iter()
+                .map(|(item, price)| (item.0.clone(), *price))
+                .collect(),
+        }
+    }
+}
+
+impl From<&PriceBookV1> for PriceBook {
+    fn from(book: &PriceBookV1) -> Self {
+        let window = |w: &WeeklyWindowV1| WeeklyWindow {
+            days_mask: w.days_mask,
+            start_minute: w.start_minute,
+            end_minute: w.end_minute,
+        };
+        PriceBook {
+            id: book.id.clone(),
+            name: book.name.clone(),
+            scope: match &book.scope {
+                PriceBookScopeV1::Base => PriceBookScope::Base,
+                PriceBookScopeV1::Channel(channel) => PriceBookScope::Channel {
+                    channel: (*channel).into(),
+                },
+                PriceBookScopeV1::Region(region) => PriceBookScope::Region {
+                    region: region.clone(),
+                },
+                PriceBookScopeV1::TimeWindow(windows) => PriceBookScope::TimeWindow {
+                    windows: windows.iter().map(window).collect(),
+                },
+                PriceBookScopeV1::Membership(plan) => {
+                    PriceBookScope::Membership { plan: plan.clone() }
+                }
+                PriceBookScopeV1::OutletOverride(outlet) => PriceBookScope::OutletOverride {
+                    outlet: outlet.clone(),
+                },
+            },
+            priority: book.priority,
+            prices: book
+                .prices
+                .iter()
+                .map(|(item, price)| (ItemId(item.clone()), *price))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutletConfigV1 {
+    pub timezone: String,
+    pub utc_offset_minutes: i32,
+    pub region: Option<String>,
+    /// `TenderV1` names: `cash`, `card`, `mpesa`, `gift_card`; empty means all.
+    pub accepted_tenders: Vec<String>,
+    pub receipt_header: String,
+    pub receipt_footer: String,
+}
+
+fn tender_name(tender: Tender) -> &'static str {
+    match tender {
+        Tender::Cash => "cash",
+        Tender::Card => "card",
+        Tender::Mpesa => "mpesa",
+        Tender::GiftCard => "gift_card",
+    }
+}
+
+impl From<&OutletConfig> for OutletConfigV1 {
+    fn from(config: &OutletConfig) -> Self {
+        OutletConfigV1 {
+            timezone: config.timezone.clone(),
+            utc_offset_minutes: config.utc_offset_minutes,
+            region: config.region.clone(),
+            accepted_tenders: config
+                .accepted_tenders
+                .iter()
+                .map(|t| tender_name(*t).to_owned())
+                .collect(),
+            receipt_header: config.receipt_header.clone(),
+            receipt_footer: config.receipt_footer.clone(),
+        }
+    }
+}
+
+impl From<&OutletConfigV1> for OutletConfig {
+    /// A tender name this version does not know (a newer hub) is left out: the edge then
+    /// refuses that tender rather than guessing.
+    fn from(config: &OutletConfigV1) -> Self {
+        OutletConfig {
+            timezone: config.timezone.clone(),
+            utc_offset_minutes: config.utc_offset_minutes,
+            region: config.region.clone(),
+            accepted_tenders: config
+                .accepted_tenders
+                .iter()
+                .filter_map(|name| {
+                    [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard]
+                        .into_iter()
+                        .find(|tender| tender_name(*tender) == name)
+                })
+                .collect(),
+            receipt_header: config.receipt_header.clone(),
+            receipt_footer: config.receipt_footer.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn price_books_and_outlet_config_survive_the_wire_unchanged() {
+        let happy = PriceBook {
+            id: "happy-hour".into(),
+            name: "Happy hour".into(),
+            scope: PriceBookScope::TimeWindow {
+                windows: vec![WeeklyWindow {
+                    days_mask: WeeklyWindow::WEEKDAYS,
+                    start_minute: 17 * 60,
+                    end_minute: 19 * 60,
+                }],
+            },
+            priority: 3,
+            prices: [(ItemId("sku-tusker".into()), 25_000)].into(),
+        };
+        let channel = PriceBook {
+            id: "delivery".into(),
+            name: "Delivery".into(),
+            scope: PriceBookScope::Channel {
+                channel: Channel::Delivery,
+            },
+            priority: 0,
+            prices: [(ItemId("sku-chai".into()), 18_000)].into(),
+        };
+        for book in [happy, channel] {
+            let entry = FeedEntry {
+                seq: 1,
+                body: FeedBody::PriceBookUpserted(PriceBookV1::from(&book)).encode(),
+            };
+            match entry.decode_body().expect("decodes") {
+                FeedBody::PriceBookUpserted(wire) => assert_eq!(PriceBook::from(&wire), book),
+                other => panic!("{other:?}"),
+            }
+        }
+        let mut config = OutletConfig::in_zone("Africa/Nairobi", 180);
+        config.accepted_tenders = vec![Tender::Mpesa, Tender::Cash];
+        config.receipt_footer = "Asante!".into();
+        let entry = FeedEntry {
+            seq: 2,
+            body: FeedBody::OutletConfigSet(OutletConfigV1::from(&config)).encode(),
+        };
+        match entry.decode_body().expect("decodes") {
+            FeedBody::OutletConfigSet(wire) => assert_eq!(OutletConfig::from(&wire), config),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn staff_entries_survive_the_wire_unchanged() {

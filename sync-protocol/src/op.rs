@@ -1312,6 +1312,8 @@ pub enum AuditActionV1 {
     DiscountAboveThreshold,
     DrawerNoSale,
     ReprintPaidReceipt,
+    // Appended; older edges never send it.
+    SellAgeRestricted,
 }
 
 impl TryFrom<Action> for AuditActionV1 {
@@ -1327,6 +1329,7 @@ impl TryFrom<Action> for AuditActionV1 {
             Action::DiscountAboveThreshold => AuditActionV1::DiscountAboveThreshold,
             Action::DrawerNoSale => AuditActionV1::DrawerNoSale,
             Action::ReprintPaidReceipt => AuditActionV1::ReprintPaidReceipt,
+            Action::SellAgeRestricted => AuditActionV1::SellAgeRestricted,
             other => {
                 return Err(OpDecodeError::Invalid(format!(
                     "{} is not an audited action",
@@ -1346,6 +1349,7 @@ impl From<AuditActionV1> for Action {
             AuditActionV1::DiscountAboveThreshold => Action::DiscountAboveThreshold,
             AuditActionV1::DrawerNoSale => Action::DrawerNoSale,
             AuditActionV1::ReprintPaidReceipt => Action::ReprintPaidReceipt,
+            AuditActionV1::SellAgeRestricted => Action::SellAgeRestricted,
         }
     }
 }

@@ -8,7 +8,7 @@
 use edge_node::services::orders::OrderService;
 use edge_node::store::Store;
 use kibanda_tests::*;
-use shared_model::{Currency, ItemId, OrderType, Tender};
+use shared_model::{Currency, OrderType, Tender};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,7 +44,12 @@ async fn sell_offline(orders: &OrderService, count: usize, now: &mut i64) {
     for _ in 0..count {
         let order = orders.open(OrderType::TakeOut, *now).await.unwrap();
         let order = orders
-            .add_line(order.id, ItemId("sku-samosa".into()), 3, *now)
+            .add_line(
+                edge_node::services::staff::Caller::unattended_terminal(),
+                order.id,
+                edge_node::services::orders::LineInput::units("sku-samosa", 3),
+                *now,
+            )
             .await
             .unwrap();
         let total = order.totals().total_minor;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod orders;
+pub mod outlet_settings;
 pub mod staff;
 pub mod sync_audit;
 pub mod webhooks;
@@ -18,7 +19,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use error::ApiError;
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -67,6 +68,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}",
             delete(catalog::remove),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/price-books",
+            get(outlet_settings::list_price_books),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/price-books/{book_id}",
+            put(outlet_settings::put_price_book).delete(outlet_settings::delete_price_book),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/config",
+            get(outlet_settings::get_config).put(outlet_settings::put_config),
         )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/staff",

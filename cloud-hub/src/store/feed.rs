@@ -22,7 +22,7 @@ pub struct CatalogUpsert {
     pub feed_through_seq: u64,
 }
 
-async fn append(
+pub(super) async fn append(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,
@@ -70,7 +70,7 @@ async fn append(
     Ok(last as u64)
 }
 
-async fn feed_head(
+pub(super) async fn feed_head(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,

@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod ingest;
 pub mod orders;
 pub mod outbox;
+pub mod outlet_settings;
 pub mod scoped;
 pub mod secrets;
 pub mod tenants;

@@ -19,7 +19,45 @@ pub struct OpenOrderRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddLineRequest {
     pub item_id: String,
-    pub quantity: i64,
+    /// Units, for an item sold by the piece. Default 1.
+    #[serde(default)]
+    pub quantity: Option<i64>,
+    /// The scale's reading for an item sold by the kilogram (instead of `quantity`).
+    #[serde(default)]
+    pub grams: Option<i64>,
+    /// The measure for an item sold by the litre (instead of `quantity`).
+    #[serde(default)]
+    pub millilitres: Option<i64>,
+    /// Seat number at the table, 1–99.
+    #[serde(default)]
+    pub seat: Option<u16>,
+    /// Course to fire it with (1 = starters …).
+    #[serde(default)]
+    pub course: Option<u8>,
+    /// "No onions", "allergic to nuts".
+    #[serde(default)]
+    pub instructions: Option<String>,
+    /// The cashier checked the customer's age; required for age-restricted items, and audited.
+    #[serde(default)]
+    pub age_verified: bool,
+}
+
+impl AddLineRequest {
+    /// The line's quantity: exactly one of `quantity`, `grams`, `millilitres` (or none: one
+    /// unit). Errors name the field.
+    pub fn quantity(&self) -> Result<shared_model::Quantity, (&'static str, &'static str)> {
+        use shared_model::Quantity;
+        match (self.quantity, self.grams, self.millilitres) {
+            (None, None, None) => Ok(Quantity::Each(1)),
+            (Some(units), None, None) => Ok(Quantity::Each(units)),
+            (None, Some(grams), None) => Ok(Quantity::Grams(grams)),
+            (None, None, Some(ml)) => Ok(Quantity::Millilitres(ml)),
+            _ => Err((
+                "quantity",
+                "give one of quantity, grams or millilitres, not several",
+            )),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

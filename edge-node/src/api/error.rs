@@ -158,6 +158,30 @@ impl From<OrderError> for ApiError {
             OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
             OrderError::Refund(_) => conflict("refund_refused"),
             OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
+            OrderError::AgeVerificationRequired(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "age_verification_required",
+                message,
+                Some("age_verified"),
+            ),
+            OrderError::Line(line) => {
+                use shared_model::order::LineRequestError;
+                match line {
+                    LineRequestError::AddLine(AddLineError::NotOpen(_)) => {
+                        conflict("order_not_open")
+                    }
+                    LineRequestError::BadQuantity
+                    | LineRequestError::AddLine(AddLineError::QuantityOutOfRange) => {
+                        ApiError::invalid("quantity", message)
+                    }
+                    LineRequestError::BadSeat => ApiError::invalid("seat", message),
+                    LineRequestError::BadInstructions => ApiError::invalid("instructions", message),
+                    LineRequestError::Modifier(_) => ApiError::invalid("modifiers", message),
+                    LineRequestError::BadPrice | LineRequestError::AddLine(_) => {
+                        conflict("line_refused")
+                    }
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
+use crate::services::orders::LineInput;
 use crate::services::staff::Caller;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -97,15 +98,24 @@ pub async fn get(
     security(("device_token" = [])))]
 pub async fn add_line(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<AddLineRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let order = state
-        .orders
-        .add_line(id, ItemId(request.item_id), request.quantity, now_ms())
-        .await?;
+    let quantity = request
+        .quantity()
+        .map_err(|(field, message)| ApiError::invalid(field, message))?;
+    let input = LineInput {
+        item_id: ItemId(request.item_id),
+        quantity,
+        seat: request.seat,
+        course: request.course,
+        instructions: request.instructions,
+        age_verified: request.age_verified,
+    };
+    let order = state.orders.add_line(caller, id, input, now_ms()).await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }

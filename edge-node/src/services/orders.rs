@@ -4,14 +4,18 @@
 //! SQLite transaction before returning, so an answer to a terminal is always durable.
 
 use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
+use crate::store::AuditEntry;
 use crate::store::{Store, StoreError};
 use shared_model::order::{
     AddLineError, CloseError, PaymentError, RefundError, RefundRequest, VoidError,
 };
+use shared_model::order::{LineRequest, LineRequestError};
+use shared_model::outlet::{OutletConfig, fixed_offset_minutes};
+use shared_model::pricebook::{Channel, PriceContext};
 use shared_model::staff::{Action, AuditReason, AuthorizeError};
-use shared_model::tax::RoundingMode;
 use shared_model::{
-    Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, Tender,
+    Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, PricingRules,
+    Quantity, Tender,
 };
 use std::sync::Arc;
 use thiserror::Error;
@@ -45,6 +49,10 @@ pub enum OrderError {
         available_minor: i64,
         requested_minor: i64,
     },
+    #[error("{0} is age-restricted: confirm the customer's age (age_verified) to sell it")]
+    AgeVerificationRequired(String),
+    #[error(transparent)]
+    Line(#[from] LineRequestError),
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
@@ -61,19 +69,77 @@ pub struct PaymentOutcome {
     pub change_due_minor: i64,
 }
 
+/// One line as a terminal asks for it.
+#[derive(Debug, Clone)]
+pub struct LineInput {
+    pub item_id: ItemId,
+    /// Units, or grams/millilitres for an item sold by weight or volume.
+    pub quantity: Quantity,
+    pub seat: Option<u16>,
+    pub course: Option<u8>,
+    pub instructions: Option<String>,
+    /// The cashier checked the customer's age (required for age-restricted items).
+    pub age_verified: bool,
+}
+
+impl LineInput {
+    /// `count` units of `item_id`, nothing else.
+    pub fn units(item_id: &str, count: i64) -> LineInput {
+        LineInput {
+            item_id: ItemId(item_id.to_owned()),
+            quantity: Quantity::Each(count),
+            seat: None,
+            course: None,
+            instructions: None,
+            age_verified: false,
+        }
+    }
+}
+
+/// The price channel an order type sells through.
+fn channel_of(order_type: OrderType) -> Channel {
+    match order_type {
+        OrderType::DineIn | OrderType::BarTab => Channel::DineIn,
+        OrderType::TakeOut | OrderType::DriveThru | OrderType::Kiosk => Channel::TakeOut,
+        OrderType::Delivery => Channel::Delivery,
+        OrderType::EcommercePickup => Channel::Ecommerce,
+    }
+}
+
+/// The outlet's price books and its local time now. Before the hub ever sent a configuration,
+/// the enrolled outlet's time zone is used (or East Africa Time on a box never enrolled).
+fn pricing_setup(store: &Store, now_ms: i64) -> Result<(PricingRules, PriceContext), StoreError> {
+    let enrollment = store.enrollment()?;
+    let config = match store.outlet_config()? {
+        Some(config) => config,
+        None => {
+            let zone = enrollment
+                .as_ref()
+                .map_or("Africa/Nairobi", |enrollment| enrollment.timezone.as_str());
+            OutletConfig::in_zone(zone, fixed_offset_minutes(zone).unwrap_or(0))
+        }
+    };
+    let context = config.price_context(
+        enrollment
+            .as_ref()
+            .map(|enrollment| enrollment.outlet_code.as_str()),
+        now_ms,
+    );
+    let rules = PricingRules {
+        price_books: store.price_books()?,
+        ..PricingRules::default()
+    };
+    Ok((rules, context))
+}
+
 pub struct OrderService {
     store: Arc<Store>,
     currency: Currency,
-    rounding: RoundingMode,
 }
 
 impl OrderService {
     pub fn new(store: Arc<Store>, currency: Currency) -> OrderService {
-        OrderService {
-            store,
-            currency,
-            rounding: RoundingMode::HalfUp,
-        }
+        OrderService { store, currency }
     }
 
     pub async fn open(&self, order_type: OrderType, now_ms: i64) -> Result<Order, OrderError> {
@@ -95,36 +161,20 @@ impl OrderService {
         .map(|(order, _)| order)
     }
 
+    /// Adds a line priced by the outlet's price books (happy hour, channel, region …) at
+    /// `now_ms` outlet-local time. An age-restricted item needs the caller to confirm the
+    /// customer's age; the confirmation is audited with the line, in the same transaction.
     pub async fn add_line(
         &self,
+        caller: Caller,
         order_id: OrderId,
-        item_id: ItemId,
-        quantity: i64,
+        input: LineInput,
         now_ms: i64,
     ) -> Result<Order, OrderError> {
         let store = self.store.clone();
-        let rounding = self.rounding;
-        run(move || {
-            let item = store.catalog_item(&item_id)?;
-            store.commit_order_change(order_id, now_ms, |order, context| {
-                let order = order.ok_or(OrderError::NotFound)?;
-                let item = item.ok_or_else(|| OrderError::UnknownItem(item_id.0.clone()))?;
-                let event = order.add_line(LineId(Uuid::now_v7()), &item, quantity, rounding)?;
-                // A bar tab with a limit refuses the line that would take it over the limit.
-                if let Some(limit_minor) = context.tab_limit_minor(order_id)? {
-                    let mut after = order.clone();
-                    after.apply(&event).map_err(|error| {
-                        StoreError::Corrupt(format!("a decided line does not apply: {error}"))
-                    })?;
-                    if after.totals().total_minor > limit_minor {
-                        return Err(OrderError::TabLimit { limit_minor });
-                    }
-                }
-                Ok(event)
-            })
-        })
-        .await
-        .map(|(order, _)| order)
+        run(move || Ok(decide_line(&store, &caller, order_id, &input, now_ms)))
+            .await
+            .map(|(order, _)| order)
     }
 
     pub async fn take_payment(
@@ -309,6 +359,65 @@ impl OrderService {
 }
 
 /// Runs a store transaction off the runtime and flattens its two error layers.
+/// Decides and commits one line (see [`OrderService::add_line`]).
+fn decide_line(
+    store: &Store,
+    caller: &Caller,
+    order_id: OrderId,
+    input: &LineInput,
+    now_ms: i64,
+) -> Result<(Order, crate::store::OpRecord), OrderError> {
+    let item = store
+        .catalog_item(&input.item_id)?
+        .ok_or_else(|| OrderError::UnknownItem(input.item_id.0.clone()))?;
+    let age_check = if item.age_restricted {
+        if !input.age_verified {
+            return Err(OrderError::AgeVerificationRequired(item.name.clone()));
+        }
+        let session = caller.require(Action::SellAgeRestricted)?;
+        Some(session.staff_id)
+    } else {
+        None
+    };
+    let (rules, mut context) = pricing_setup(store, now_ms)?;
+    let request = LineRequest {
+        quantity: input.quantity,
+        modifiers: Vec::new(),
+        seat: input.seat,
+        course: input.course,
+        instructions: input.instructions.clone(),
+        label_price_minor: None,
+        exclude_from_promotions: false,
+    };
+    let line_id = LineId(Uuid::now_v7());
+    store.commit_order_change_audited(order_id, now_ms, |order, tabs| {
+        let order = order.ok_or(OrderError::NotFound)?;
+        context.channel = Some(channel_of(order.order_type));
+        let event = order.add_line_with(line_id, &item, &request, &rules, &context)?;
+        // A bar tab with a limit refuses the line that would take it over the limit.
+        if let Some(limit_minor) = tabs.tab_limit_minor(order_id)? {
+            let mut after = order.clone();
+            after.apply(&event).map_err(|error| {
+                StoreError::Corrupt(format!("a decided line does not apply: {error}"))
+            })?;
+            if after.totals().total_minor > limit_minor {
+                return Err(OrderError::TabLimit { limit_minor });
+            }
+        }
+        let audit = age_check.map(|staff_id| AuditEntry {
+            id: Uuid::now_v7(),
+            action: Action::SellAgeRestricted,
+            actor_staff_id: Some(staff_id),
+            approver_staff_id: None,
+            device_id: caller.device.id,
+            subject: format!("order:{}/line:{}", order_id.0, line_id.0),
+            reason: format!("customer's age checked for {}", item.name),
+            at_ms: now_ms,
+        });
+        Ok((event, audit))
+    })?
+}
+
 async fn run<F>(work: F) -> Result<(Order, crate::store::OpRecord), OrderError>
 where
     F: FnOnce() -> Result<Result<(Order, crate::store::OpRecord), OrderError>, StoreError>

@@ -66,6 +66,18 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A terminal with no one signed in (tools, benchmarks): it may do what needs no staff.
+    pub fn unattended_terminal() -> Caller {
+        Caller {
+            device: crate::store::Device {
+                id: Uuid::nil(),
+                name: "unattended".into(),
+                kind: crate::store::DeviceKind::Terminal,
+            },
+            staff: None,
+        }
+    }
+
     pub fn actor(&self) -> Option<Actor<Uuid>> {
         self.staff.as_ref().map(|session| Actor {
             id: session.staff_id,

@@ -105,6 +105,9 @@ const MIGRATIONS: &[&str] = &[
      CREATE UNIQUE INDEX drawer_one_open_per_terminal ON drawer_sessions (terminal_id)
         WHERE state <> 'closed';
      INSERT INTO counters (name, value) VALUES ('z_number', 0);",
+    // 8: price books and the outlet configuration, from the hub's feed
+    "CREATE TABLE price_books (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+     CREATE TABLE outlet_config (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

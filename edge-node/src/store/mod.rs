@@ -156,6 +156,27 @@ impl Store {
         doc.map(|doc| parse_json(&doc)).transpose()
     }
 
+    /// The price books the hub sent, by id.
+    pub fn price_books(&self) -> Result<Vec<shared_model::pricebook::PriceBook>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT doc FROM price_books ORDER BY id")?;
+        let docs = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
+    }
+
+    /// The outlet configuration the hub sent; `None` on a box that never had one.
+    pub fn outlet_config(&self) -> Result<Option<shared_model::outlet::OutletConfig>, StoreError> {
+        let doc: Option<String> = self
+            .lock()
+            .query_row("SELECT doc FROM outlet_config WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .optional()?;
+        doc.map(|doc| parse_json(&doc)).transpose()
+    }
+
     // ---- devices ---------------------------------------------------------------------------
 
     /// Adds a paired device and records it as an op for the hub, in one transaction.
@@ -423,6 +444,29 @@ impl Store {
                 }
                 FeedBody::StaffUpserted(staff) => {
                     apply_staff_from_hub_tx(&tx, self.node_id, staff, now_ms)?;
+                }
+                FeedBody::PriceBookUpserted(wire) => {
+                    let book = shared_model::pricebook::PriceBook::from(wire);
+                    let doc = serde_json::to_string(&book)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO price_books (id, doc) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        params![book.id, doc],
+                    )?;
+                }
+                FeedBody::PriceBookRemoved { book_id } => {
+                    tx.execute("DELETE FROM price_books WHERE id = ?1", params![book_id])?;
+                }
+                FeedBody::OutletConfigSet(wire) => {
+                    let config = shared_model::outlet::OutletConfig::from(wire);
+                    let doc = serde_json::to_string(&config)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO outlet_config (id, doc) VALUES (1, ?1)
+                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        params![doc],
+                    )?;
                 }
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(

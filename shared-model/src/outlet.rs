@@ -1,0 +1,205 @@
+//! An outlet's configuration profile, edited at the hub and obeyed at the edge: where the
+//! outlet is (time zone, region for regional price books), which tenders it takes, and what its
+//! receipts say.
+//!
+//! The offset from UTC is configured, not derived: this crate has no time-zone database. An
+//! outlet in a zone with daylight saving has its offset updated at the hub when the clocks move
+//! (East Africa, the first market, has none).
+
+use crate::order::Tender;
+use crate::pricebook::PriceContext;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Furthest offset from UTC of any zone in use (UTC+14, Line Islands; UTC−12).
+pub const UTC_OFFSET_MINUTES_MAX: i32 = 14 * 60;
+/// Longest receipt header or footer, in characters.
+pub const RECEIPT_TEXT_CHARS_MAX: usize = 500;
+/// Longest time-zone name or region code, in characters.
+pub const NAME_CHARS_MAX: usize = 64;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutletConfig {
+    /// IANA name, e.g. `Africa/Nairobi`; informational (reports, receipts).
+    pub timezone: String,
+    /// Minutes east of UTC now; time-window price books are evaluated on this local time.
+    pub utc_offset_minutes: i32,
+    /// Region code for regional price books, e.g. `nairobi`.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Tenders this outlet takes; empty means all of them.
+    #[serde(default)]
+    pub accepted_tenders: Vec<Tender>,
+    /// Printed above the lines of every receipt.
+    #[serde(default)]
+    pub receipt_header: String,
+    /// Printed below the totals of every receipt.
+    #[serde(default)]
+    pub receipt_footer: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum OutletConfigError {
+    #[error(
+        "utc_offset_minutes must be between -{UTC_OFFSET_MINUTES_MAX} and {UTC_OFFSET_MINUTES_MAX}"
+    )]
+    Offset,
+    #[error("{0} must be 1 to {NAME_CHARS_MAX} printable characters")]
+    Name(&'static str),
+    #[error("{0} must be at most {RECEIPT_TEXT_CHARS_MAX} characters")]
+    ReceiptText(&'static str),
+    #[error("accepted_tenders lists a tender twice")]
+    DuplicateTender,
+}
+
+impl OutletConfigError {
+    /// The field at fault, for a structured error.
+    pub fn field(&self) -> &'static str {
+        match self {
+            OutletConfigError::Offset => "utc_offset_minutes",
+            OutletConfigError::Name(field) | OutletConfigError::ReceiptText(field) => field,
+            OutletConfigError::DuplicateTender => "accepted_tenders",
+        }
+    }
+}
+
+fn name_ok(text: &str) -> bool {
+    let count = text.chars().count();
+    (1..=NAME_CHARS_MAX).contains(&count) && !text.chars().any(char::is_control)
+}
+
+/// The offset of zones in the markets served that keep one offset all year (no daylight
+/// saving), so an outlet has the right local time before anyone configures it.
+pub fn fixed_offset_minutes(timezone: &str) -> Option<i32> {
+    const ZONES: [(&str, i32); 12] = [
+        ("Africa/Nairobi", 180),
+        ("Africa/Kampala", 180),
+        ("Africa/Dar_es_Salaam", 180),
+        ("Africa/Addis_Ababa", 180),
+        ("Africa/Mogadishu", 180),
+        ("Africa/Kigali", 120),
+        ("Africa/Bujumbura", 120),
+        ("Africa/Lusaka", 120),
+        ("Africa/Johannesburg", 120),
+        ("Africa/Lagos", 60),
+        ("Africa/Accra", 0),
+        ("UTC", 0),
+    ];
+    ZONES
+        .iter()
+        .find(|(name, _)| *name == timezone)
+        .map(|(_, offset)| *offset)
+}
+
+impl OutletConfig {
+    /// A configuration for a zone with no other settings: every tender, plain receipts.
+    pub fn in_zone(timezone: &str, utc_offset_minutes: i32) -> OutletConfig {
+        OutletConfig {
+            timezone: timezone.to_owned(),
+            utc_offset_minutes,
+            region: None,
+            accepted_tenders: Vec::new(),
+            receipt_header: String::new(),
+            receipt_footer: String::new(),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), OutletConfigError> {
+        if !(-UTC_OFFSET_MINUTES_MAX..=UTC_OFFSET_MINUTES_MAX).contains(&self.utc_offset_minutes) {
+            return Err(OutletConfigError::Offset);
+        }
+        if !name_ok(&self.timezone) {
+            return Err(OutletConfigError::Name("timezone"));
+        }
+        if self
+            .region
+            .as_deref()
+            .is_some_and(|region| !name_ok(region))
+        {
+            return Err(OutletConfigError::Name("region"));
+        }
+        for (field, text) in [
+            ("receipt_header", &self.receipt_header),
+            ("receipt_footer", &self.receipt_footer),
+        ] {
+            if text.chars().count() > RECEIPT_TEXT_CHARS_MAX {
+                return Err(OutletConfigError::ReceiptText(field));
+            }
+        }
+        let mut tenders = self.accepted_tenders.clone();
+        tenders.sort_by_key(|tender| *tender as u8);
+        tenders.dedup();
+        if tenders.len() != self.accepted_tenders.len() {
+            return Err(OutletConfigError::DuplicateTender);
+        }
+        Ok(())
+    }
+
+    /// Whether the outlet takes `tender`.
+    pub fn accepts(&self, tender: Tender) -> bool {
+        self.accepted_tenders.is_empty() || self.accepted_tenders.contains(&tender)
+    }
+
+    /// The price-book context at `utc_ms` for this outlet (channel and membership are the
+    /// order's, filled in by the caller).
+    pub fn price_context(&self, outlet_code: Option<&str>, utc_ms: i64) -> PriceContext {
+        PriceContext {
+            channel: None,
+            region: self.region.clone(),
+            outlet: outlet_code.map(str::to_owned),
+            minute_of_week: crate::pricebook::minute_of_week(utc_ms, self.utc_offset_minutes),
+            membership_plans: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_valid_profile_passes_and_each_bad_field_is_named() {
+        let mut config = OutletConfig::in_zone("Africa/Nairobi", 180);
+        config.accepted_tenders = vec![Tender::Cash, Tender::Mpesa];
+        assert_eq!(config.validate(), Ok(()));
+        assert!(config.accepts(Tender::Mpesa));
+        assert!(!config.accepts(Tender::Card));
+
+        let mut bad = config.clone();
+        bad.utc_offset_minutes = 15 * 60;
+        assert_eq!(
+            bad.validate().map_err(|e| e.field()),
+            Err("utc_offset_minutes")
+        );
+        let mut bad = config.clone();
+        bad.timezone = String::new();
+        assert_eq!(bad.validate().map_err(|e| e.field()), Err("timezone"));
+        let mut bad = config.clone();
+        bad.receipt_footer = "x".repeat(RECEIPT_TEXT_CHARS_MAX + 1);
+        assert_eq!(bad.validate().map_err(|e| e.field()), Err("receipt_footer"));
+        let mut bad = config;
+        bad.accepted_tenders = vec![Tender::Cash, Tender::Cash];
+        assert_eq!(
+            bad.validate().map_err(|e| e.field()),
+            Err("accepted_tenders")
+        );
+    }
+
+    #[test]
+    fn an_empty_tender_list_takes_everything() {
+        let config = OutletConfig::in_zone("Africa/Nairobi", 180);
+        for tender in [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard] {
+            assert!(config.accepts(tender));
+        }
+    }
+
+    #[test]
+    fn the_price_context_is_in_outlet_local_time() {
+        let config = OutletConfig::in_zone("Africa/Nairobi", 180);
+        // 2026-11-23 is a Monday; 15:00 UTC is 18:00 in Nairobi.
+        let monday_1500_utc = 1_795_446_000_000;
+        let context = config.price_context(Some("cbd"), monday_1500_utc);
+        assert_eq!(context.minute_of_week, 18 * 60);
+        assert_eq!(context.outlet.as_deref(), Some("cbd"));
+    }
+}
