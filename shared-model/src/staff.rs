@@ -124,6 +124,18 @@ impl Action {
         Action::ReprintPaidReceipt,
     ];
 
+    /// Every action that leaves an audit-trail entry: the high-risk ones, and the checks a
+    /// cashier answers for (an age check).
+    pub const AUDITED: [Action; 7] = [
+        Action::VoidAfterSend,
+        Action::Refund,
+        Action::PriceOverride,
+        Action::DiscountAboveThreshold,
+        Action::DrawerNoSale,
+        Action::ReprintPaidReceipt,
+        Action::SellAgeRestricted,
+    ];
+
     pub fn is_high_risk(&self) -> bool {
         Action::HIGH_RISK.contains(self)
     }

@@ -11,8 +11,8 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use shared_model::CatalogItem;
 use shared_model::tax::{BPS_WHOLE, TaxMode, TaxRate};
+use shared_model::{CatalogItem, Unit};
 use utoipa::ToSchema;
 
 /// Roles that may change an outlet's catalog.
@@ -42,7 +42,26 @@ pub struct CatalogItemDto {
     /// `inclusive` (price includes tax) or `exclusive`.
     pub tax_mode: String,
     pub tax_rates: Vec<TaxRateDto>,
+    /// `each` (default), `kg` (priced per kilogram, sold by weight) or `litre`.
+    #[serde(default = "unit_each")]
+    pub unit: String,
+    /// Needs the cashier to confirm the customer's age at the till (alcohol, tobacco).
+    #[serde(default)]
+    pub age_restricted: bool,
+    /// Product barcodes (EAN-13/UPC) that scan to this item.
+    #[serde(default)]
+    pub barcodes: Vec<String>,
+    /// Price look-up code for scale labels and produce keys.
+    #[serde(default)]
+    pub plu: Option<String>,
 }
+
+fn unit_each() -> String {
+    "each".into()
+}
+
+/// Most barcodes on one item.
+pub const BARCODES_PER_ITEM_MAX: usize = 16;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -120,14 +139,45 @@ fn parse_item(index: usize, dto: &CatalogItemDto) -> Result<CatalogItem, ApiErro
         }
         tax_rates.push(TaxRate::new(rate.code.clone(), rate.rate_bps));
     }
-    Ok(CatalogItem::simple(
+    let unit = match dto.unit.as_str() {
+        "each" => Unit::Each,
+        "kg" => Unit::Kilogram,
+        "litre" => Unit::Litre,
+        _ => return Err(ApiError::invalid(&field("unit"), "each, kg or litre")),
+    };
+    if dto.barcodes.len() > BARCODES_PER_ITEM_MAX
+        || dto
+            .barcodes
+            .iter()
+            .any(|code| shared_model::barcode::Ean13::parse(code).is_err())
+    {
+        return Err(ApiError::invalid(
+            &field("barcodes"),
+            format!("at most {BARCODES_PER_ITEM_MAX} valid EAN-13 codes"),
+        ));
+    }
+    if dto.plu.as_deref().is_some_and(|plu| {
+        plu.is_empty() || plu.len() > 10 || !plu.chars().all(|c| c.is_ascii_digit())
+    }) {
+        return Err(ApiError::invalid(&field("plu"), "1-10 digits"));
+    }
+    let mut item = CatalogItem::simple(
         &dto.id,
         dto.name.trim(),
         dto.category.trim(),
         dto.price_minor,
         tax_mode,
         tax_rates,
-    ))
+    );
+    item.unit = unit;
+    item.age_restricted = dto.age_restricted;
+    item.barcodes = dto
+        .barcodes
+        .iter()
+        .map(|code| code.trim().to_owned())
+        .collect();
+    item.plu = dto.plu.clone();
+    Ok(item)
 }
 
 fn to_dto(item: &CatalogItem) -> CatalogItemDto {
@@ -148,6 +198,15 @@ fn to_dto(item: &CatalogItem) -> CatalogItemDto {
                 rate_bps: r.rate_bps,
             })
             .collect(),
+        unit: match item.unit {
+            Unit::Each => "each",
+            Unit::Kilogram => "kg",
+            Unit::Litre => "litre",
+        }
+        .into(),
+        age_restricted: item.age_restricted,
+        barcodes: item.barcodes.clone(),
+        plu: item.plu.clone(),
     }
 }
 

@@ -288,6 +288,9 @@ pub struct SyncStatusDto {
     /// for long enough that a manager should look.
     pub backlog_alert: bool,
     pub last_error: Option<String>,
+    /// How far this box has applied the hub's feed for its outlet (catalog, prices, staff,
+    /// configuration); compare with `feed_through_seq` of a hub write to know it arrived.
+    pub feed_through_seq: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

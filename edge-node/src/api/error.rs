@@ -158,6 +158,12 @@ impl From<OrderError> for ApiError {
             OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
             OrderError::Refund(_) => conflict("refund_refused"),
             OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
+            OrderError::TenderNotAccepted => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tender_not_accepted",
+                message,
+                Some("tender"),
+            ),
             OrderError::AgeVerificationRequired(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "age_verification_required",

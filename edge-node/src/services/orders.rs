@@ -53,6 +53,8 @@ pub enum OrderError {
     AgeVerificationRequired(String),
     #[error(transparent)]
     Line(#[from] LineRequestError),
+    #[error("this outlet does not take that tender (see its configuration at the hub)")]
+    TenderNotAccepted,
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
@@ -201,6 +203,11 @@ impl OrderService {
         let store = self.store.clone();
         let payment_id = PaymentId(Uuid::now_v7());
         let (order, _) = run(move || {
+            if let Some(config) = store.outlet_config()?
+                && !config.accepts(tender)
+            {
+                return Ok(Err(OrderError::TenderNotAccepted));
+            }
             store.commit_order_change(order_id, now_ms, |order, context| {
                 if let Some(terminal) = terminal {
                     context.record_in_drawer_of(terminal);

@@ -603,7 +603,7 @@ impl Store {
         rows.into_iter()
             .map(
                 |(id, action, actor, approver, device, subject, reason, at_ms)| {
-                    let action = Action::HIGH_RISK
+                    let action = Action::AUDITED
                         .into_iter()
                         .find(|candidate| candidate.as_str() == action)
                         .ok_or_else(|| StoreError::Corrupt(format!("audit action {action}")))?;

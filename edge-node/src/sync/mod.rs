@@ -99,9 +99,15 @@ pub enum SyncError {
 }
 
 pub async fn status(store: Arc<Store>, state: Arc<SyncState>) -> Result<SyncStatusDto, StoreError> {
-    let (enrollment, outbox) = crate::services::blocking({
+    let (enrollment, outbox, feed_through_seq) = crate::services::blocking({
         let store = store.clone();
-        move || Ok((store.enrollment()?, store.outbox_status()?))
+        move || {
+            Ok((
+                store.enrollment()?,
+                store.outbox_status()?,
+                store.feed_through_seq()?,
+            ))
+        }
     })
     .await?;
     let oldest_pending_age_ms = outbox
@@ -124,6 +130,7 @@ pub async fn status(store: Arc<Store>, state: Arc<SyncState>) -> Result<SyncStat
         oldest_pending_age_ms,
         backlog_alert: oldest_pending_age_ms.is_some_and(|age| age > BACKLOG_ALERT_AGE_MS),
         last_error: state.last_error(),
+        feed_through_seq,
     })
 }
 
