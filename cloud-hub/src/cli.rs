@@ -81,6 +81,22 @@ enum Command {
         /// (one transaction), holding one database connection while it works.
         #[arg(long, env = "KIBANDA_INGEST_WRITERS", default_value_t = 2)]
         ingest_writers: usize,
+        /// The treasury service's base URL (payments: M-Pesa STK push, card). Unset: payment
+        /// requests from tills fail at once with a clear message.
+        #[arg(long, env = "KIBANDA_TREASURY_URL")]
+        treasury_url: Option<String>,
+        /// Shared secret of the treasury's signed callbacks
+        /// (`/v1/{tenant}/pos/integrations/treasury/events`).
+        #[arg(long, env = "KIBANDA_TREASURY_WEBHOOK_SECRET", hide_env_values = true)]
+        treasury_webhook_secret: Option<String>,
+        /// How long a payment prompt may wait for the treasury's word before the till is told it
+        /// timed out (a later confirmation is still reconciled).
+        #[arg(
+            long,
+            env = "KIBANDA_TREASURY_PROMPT_TIMEOUT_MS",
+            default_value_t = 90_000
+        )]
+        treasury_prompt_timeout_ms: u64,
     },
     /// Tenants.
     Tenant {
@@ -196,6 +212,9 @@ async fn run() -> anyhow::Result<()> {
             rate_limit_burst,
             db_connections_max,
             ingest_writers,
+            treasury_url,
+            treasury_webhook_secret,
+            treasury_prompt_timeout_ms,
         } => {
             let hub = Hub::build(HubConfig {
                 database_url: database.database_url,
@@ -213,6 +232,12 @@ async fn run() -> anyhow::Result<()> {
                 rate_limit_burst,
                 ingest: crate::sync::GroupCommitConfig {
                     writers: ingest_writers.max(1),
+                    ..Default::default()
+                },
+                treasury: crate::integrations::treasury::TreasuryConfig {
+                    base_url: treasury_url,
+                    webhook_secret: treasury_webhook_secret,
+                    prompt_timeout: std::time::Duration::from_millis(treasury_prompt_timeout_ms),
                     ..Default::default()
                 },
                 events: crate::config::EventsConfig {

@@ -24,6 +24,8 @@ pub struct HubConfig {
     pub rate_limit_burst: u32,
     /// How sync batches are group-committed.
     pub ingest: crate::sync::GroupCommitConfig,
+    /// The treasury service: payments (M-Pesa STK, card) and its signed callbacks.
+    pub treasury: crate::integrations::treasury::TreasuryConfig,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -1,8 +1,8 @@
 //! Kibanda's multi-tenant hub.
 //!
 //! The hub owns PostgreSQL, the system of record. Edges push their op logs over QUIC
-//! ([`sync`]); the hub applies them with the same `shared-model` rules the edge used, in one
-//! transaction per batch, and serves the result to other services over the tenant REST API
+//! ([`sync`]); the hub applies them with the same `shared-model` rules the edge used, group-committing
+//! the batches of many connections in one transaction, and serves the result to other services over the tenant REST API
 //! ([`api`]).
 //!
 //! Architecture invariant: every query of tenant data is scoped by a [`store::TenantId`]; no
@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod events;
+pub mod integrations;
 pub mod metrics;
 pub mod pki;
 pub mod services;

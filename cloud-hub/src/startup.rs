@@ -4,6 +4,8 @@ use crate::api::{self, AppState};
 use crate::auth::Authenticator;
 use crate::auth::dev::DevKey;
 use crate::config::HubConfig;
+use crate::integrations::payments::PaymentWorker;
+use crate::integrations::treasury::HttpTreasury;
 use crate::pki::HubCa;
 use crate::sync::{Faults, FeedNotifier, SyncServer};
 use std::net::SocketAddr;
@@ -19,6 +21,7 @@ pub struct Hub {
     sync: SyncServer,
     dispatcher: crate::events::dispatcher::Dispatcher,
     webhook_worker: crate::events::webhooks::WebhookWorker,
+    payment_worker: PaymentWorker<HttpTreasury>,
 }
 
 impl Hub {
@@ -54,6 +57,20 @@ impl Hub {
             pool.clone(),
             config.events.webhooks.clone(),
         );
+        let treasury = match &config.treasury.base_url {
+            Some(url) => Some(Arc::new(HttpTreasury::new(url, &config.treasury)?)),
+            None => {
+                tracing::warn!(
+                    "no treasury configured (KIBANDA_TREASURY_URL): card and M-Pesa prompts from tills will fail"
+                );
+                None
+            }
+        };
+        let payment_worker = PaymentWorker {
+            pool: pool.clone(),
+            treasury,
+            config: config.treasury.clone(),
+        };
         let faults = Arc::new(Faults::default());
         let feed = FeedNotifier::start(&pool).await?;
         Ok(Hub {
@@ -68,6 +85,7 @@ impl Hub {
                 pool: pool.clone(),
                 auth,
                 webhook_allow_private: config.events.webhook_allow_private,
+                treasury_webhook_secret: config.treasury.webhook_secret.as_deref().map(Arc::from),
                 rate_limiter: Arc::new(crate::api::middleware::RateLimiter::new(
                     config.rate_limit_per_sec,
                     config.rate_limit_burst,
@@ -75,6 +93,7 @@ impl Hub {
             },
             dispatcher,
             webhook_worker,
+            payment_worker,
             pool,
             faults,
             listener,
@@ -96,6 +115,7 @@ impl Hub {
         let sync_task = tokio::spawn(self.sync.serve(self.endpoint));
         let dispatcher_task = tokio::spawn(self.dispatcher.run());
         let webhook_task = tokio::spawn(self.webhook_worker.run());
+        let payment_task = tokio::spawn(self.payment_worker.run());
         let served = axum::serve(self.listener, api::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await;
@@ -103,6 +123,7 @@ impl Hub {
         sync_task.abort();
         dispatcher_task.abort();
         webhook_task.abort();
+        payment_task.abort();
         served?;
         Ok(())
     }

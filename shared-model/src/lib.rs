@@ -30,6 +30,7 @@ pub mod modifiers;
 pub mod money;
 pub mod order;
 pub mod outlet;
+pub mod payment_intent;
 pub mod pricebook;
 pub mod pricing;
 pub mod promotions;

@@ -12,6 +12,7 @@ use shared_model::Tender;
 use shared_model::catalog::ItemId;
 use shared_model::catalog::Unit;
 use shared_model::outlet::OutletConfig;
+use shared_model::payment_intent::IntentState;
 use shared_model::pricebook::{Channel, PriceBook, PriceBookScope, WeeklyWindow};
 use shared_model::tax::{TaxMode, TaxRate};
 
@@ -55,6 +56,56 @@ pub enum FeedBody {
         book_id: String,
     },
     OutletConfigSet(OutletConfigV1),
+    /// The treasury's word on a payment the till asked for.
+    PaymentIntentUpdated(PaymentIntentUpdateV1),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IntentStateV1 {
+    Requested,
+    Prompted,
+    Captured,
+    Failed,
+    TimedOut,
+}
+
+impl From<IntentState> for IntentStateV1 {
+    fn from(state: IntentState) -> Self {
+        match state {
+            IntentState::Requested => IntentStateV1::Requested,
+            IntentState::Prompted => IntentStateV1::Prompted,
+            IntentState::Captured => IntentStateV1::Captured,
+            IntentState::Failed => IntentStateV1::Failed,
+            IntentState::TimedOut => IntentStateV1::TimedOut,
+        }
+    }
+}
+
+impl From<IntentStateV1> for IntentState {
+    fn from(state: IntentStateV1) -> Self {
+        match state {
+            IntentStateV1::Requested => IntentState::Requested,
+            IntentStateV1::Prompted => IntentState::Prompted,
+            IntentStateV1::Captured => IntentState::Captured,
+            IntentStateV1::Failed => IntentState::Failed,
+            IntentStateV1::TimedOut => IntentState::TimedOut,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentIntentUpdateV1 {
+    pub intent_id: [u8; 16],
+    pub order_id: [u8; 16],
+    pub state: IntentStateV1,
+    pub amount_minor: i64,
+    /// The treasury's reference for the payment.
+    pub provider_ref: Option<String>,
+    /// The M-Pesa receipt code (or card approval code) once captured.
+    pub receipt: Option<String>,
+    /// Why it failed, in words for the cashier.
+    pub detail: String,
+    pub at_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -89,6 +89,29 @@ pub enum OpBody {
     Tab(TabEventV1),
     /// A cash-drawer session's facts (float, movements, blind count, close).
     Drawer(DrawerOpV1),
+    /// A payment the till asked the treasury to collect (through the hub), or an M-Pesa receipt
+    /// code typed in while the link was down.
+    Payment(PaymentOpV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentMethodV1 {
+    /// A prompt on the customer's phone; `msisdn` normalised (`2547…`).
+    MpesaStk { msisdn: String },
+    /// A card at a terminal the treasury's provider drives.
+    Card { terminal_ref: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PaymentOpV1 {
+    IntentRequested {
+        intent_id: [u8; 16],
+        order_id: [u8; 16],
+        method: PaymentMethodV1,
+        amount_minor: i64,
+        currency: String,
+        requested_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

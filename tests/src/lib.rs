@@ -148,6 +148,7 @@ impl RunningHub {
             rate_limit_per_sec: 10_000,
             rate_limit_burst: 10_000,
             ingest: Default::default(),
+            treasury: Default::default(),
         };
         tune(&mut config);
         // A restarted hub may find its old UDP port still closing: retry briefly.

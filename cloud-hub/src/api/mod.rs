@@ -10,8 +10,10 @@ pub mod middleware;
 pub mod openapi;
 pub mod orders;
 pub mod outlet_settings;
+pub mod payment_intents;
 pub mod staff;
 pub mod sync_audit;
+pub mod treasury_events;
 pub mod webhooks;
 
 use crate::auth::Authenticator;
@@ -50,6 +52,8 @@ pub struct AppState {
     /// Accept webhook URLs on loopback/private networks (tests and local use only).
     pub webhook_allow_private: bool,
     pub rate_limiter: Arc<middleware::RateLimiter>,
+    /// Secret of the treasury's signed callbacks; `None`: callbacks are refused.
+    pub treasury_webhook_secret: Option<Arc<str>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -88,6 +92,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/staff/{staff_id}/logout",
             post(staff::logout),
+        )
+        .route(
+            "/v1/{tenant}/pos/integrations/treasury/events",
+            post(treasury_events::receive),
+        )
+        .route(
+            "/v1/{tenant}/pos/payment-intents/{id}",
+            get(payment_intents::get),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
         .route(

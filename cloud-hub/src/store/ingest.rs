@@ -133,6 +133,21 @@ pub async fn ingest_group(
                 super::drawers::apply_drawer_ops(&mut tx, batch.device, &drawer_ops).await?;
         }
     }
+    let intents: Vec<super::payment_intents::NewIntent> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .decoded
+                .iter()
+                .filter_map(|(_, decoded)| match decoded {
+                    Ok(Decoded::Payment(op)) => new_intent(batch.device, op),
+                    _ => None,
+                })
+        })
+        .collect();
+    if !intents.is_empty() {
+        super::payment_intents::insert_requested(&mut tx, &intents).await?;
+    }
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -216,6 +231,42 @@ async fn store_cursors(
     Ok(())
 }
 
+fn new_intent(
+    device: &DeviceIdentity,
+    op: &sync_protocol::op::PaymentOpV1,
+) -> Option<super::payment_intents::NewIntent> {
+    use sync_protocol::op::{PaymentMethodV1, PaymentOpV1};
+    let PaymentOpV1::IntentRequested {
+        intent_id,
+        order_id,
+        method,
+        amount_minor,
+        currency,
+        ..
+    } = op;
+    let (method, msisdn, terminal_ref) = match method {
+        PaymentMethodV1::MpesaStk { msisdn } => ("mpesa_stk", Some(msisdn.clone()), None),
+        PaymentMethodV1::Card { terminal_ref } => ("card", None, Some(terminal_ref.clone())),
+    };
+    if *amount_minor <= 0 {
+        // The op stays in the log; there is nothing to collect.
+        tracing::warn!(device = %device.id, amount_minor, "payment intent without a positive amount");
+        return None;
+    }
+    Some(super::payment_intents::NewIntent {
+        tenant: device.tenant_id,
+        id: Uuid::from_bytes(*intent_id),
+        outlet_id: device.outlet_id,
+        device_id: device.id,
+        order_id: Uuid::from_bytes(*order_id),
+        method,
+        msisdn,
+        terminal_ref,
+        amount_minor: *amount_minor,
+        currency: currency.clone(),
+    })
+}
+
 fn decode(op: &WireOp) -> Result<Decoded, String> {
     op.decode_body()
         .map_err(|e| e.to_string())
@@ -230,6 +281,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
             OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
             OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
+            OpBody::Payment(op) => Ok(Decoded::Payment(op)),
         })
 }
 
@@ -243,6 +295,8 @@ enum Decoded {
     EdgeFact(&'static str),
     /// Folded into the hub's copy of a drawer session.
     Drawer(sync_protocol::op::DrawerOpV1),
+    /// A payment for the hub to collect through the treasury.
+    Payment(sync_protocol::op::PaymentOpV1),
 }
 
 impl Decoded {
@@ -251,6 +305,7 @@ impl Decoded {
             Decoded::Order(event) => event.kind(),
             Decoded::EdgeFact(kind) => kind,
             Decoded::Drawer(_) => "drawer",
+            Decoded::Payment(_) => "payment",
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod ingest;
 pub mod orders;
 pub mod outbox;
 pub mod outlet_settings;
+pub mod payment_intents;
 pub mod scoped;
 pub mod secrets;
 pub mod tenants;

@@ -12,6 +12,7 @@ pub mod health;
 pub mod kitchen;
 pub mod openapi;
 pub mod orders;
+pub mod payments;
 pub mod printing;
 pub mod staff;
 pub mod sync;
@@ -90,6 +91,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}", get(orders::get))
         .route("/v1/orders/{id}/lines", post(orders::add_line))
         .route("/v1/orders/{id}/payments", post(orders::take_payment))
+        .route("/v1/orders/{id}/payment-intents", post(payments::request))
+        .route("/v1/payment-intents", get(payments::list))
+        .route("/v1/payment-intents/{id}", get(payments::get))
         .route("/v1/orders/{id}/close", post(orders::close))
         .route("/v1/orders/{id}/void", post(orders::void))
         .route("/v1/orders/{id}/refunds", post(orders::refund))

@@ -5,6 +5,7 @@ pub mod devices;
 pub mod drawers;
 pub mod kitchen;
 pub mod orders;
+pub mod payments;
 pub mod printing;
 pub mod receipts;
 pub mod staff;

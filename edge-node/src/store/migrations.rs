@@ -108,6 +108,13 @@ const MIGRATIONS: &[&str] = &[
     // 8: price books and the outlet configuration, from the hub's feed
     "CREATE TABLE price_books (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
      CREATE TABLE outlet_config (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);",
+    // 9: payments collected through the hub's treasury link
+    "CREATE TABLE payment_intents (
+        id TEXT PRIMARY KEY, order_id TEXT NOT NULL, method TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL, state TEXT NOT NULL, provider_ref TEXT, receipt TEXT,
+        detail TEXT NOT NULL DEFAULT '', needs_refund INTEGER NOT NULL DEFAULT 0,
+        created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+     CREATE INDEX payment_intents_by_order ON payment_intents (order_id);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

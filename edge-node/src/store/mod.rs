@@ -8,6 +8,8 @@ mod drawers;
 pub use drawers::DrawerChangeError;
 mod kitchen;
 mod migrations;
+mod payments;
+pub use payments::{IntentRequestError, PaymentIntent};
 mod printing;
 mod staff;
 mod tables;
@@ -467,6 +469,9 @@ impl Store {
                          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                         params![doc],
                     )?;
+                }
+                FeedBody::PaymentIntentUpdated(update) => {
+                    payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
                 }
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(

@@ -148,7 +148,7 @@ impl OrderState {
         matches!(self, OrderState::Open | OrderState::Sent)
     }
 
-    pub(crate) fn accepts_payments(&self) -> bool {
+    pub fn accepts_payments(&self) -> bool {
         matches!(
             self,
             OrderState::Open | OrderState::Sent | OrderState::PartiallyPaid

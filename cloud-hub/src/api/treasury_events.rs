@@ -1,0 +1,197 @@
+//! The treasury's callbacks: `payment_captured` and `payment_failed` for the payments the hub
+//! asked it to collect. Signed like the hub's own webhooks (`Kibanda-Signature: t=…,v1=…`,
+//! HMAC-SHA256 over `"<t>.<body>"` with the shared treasury secret, five minutes' tolerance),
+//! applied exactly once (a repeated `event_id`, or an answer the intent is already past,
+//! changes nothing), and each recorded for the integrations monitor.
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use crate::events::signing::{SIGNATURE_HEADER, verify};
+use crate::store::payment_intents::{
+    Change, Transition, already_applied, by_id, record_integration_event, transition,
+};
+use crate::store::tenants::tenant_by_slug;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use shared_model::payment_intent::{IntentState, valid_mpesa_receipt};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+const PROVIDER: &str = "treasury";
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TreasuryEvent {
+    /// The treasury's id for this event; a repeat is recognised by it.
+    pub event_id: Option<String>,
+    /// `payment_captured` or `payment_failed`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The hub's payment intent id (sent as the idempotency key of the payment request).
+    pub intent_id: Uuid,
+    /// The treasury's payment id.
+    pub payment_id: Option<String>,
+    pub amount_minor: Option<i64>,
+    /// The M-Pesa receipt code (or card approval code) of a capture.
+    pub receipt: Option<String>,
+    /// Why a payment failed.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TreasuryEventResult {
+    /// `applied`, `duplicate` (seen before) or `ignored` (the intent is past this answer).
+    pub outcome: String,
+    /// The intent's state after this event.
+    pub state: String,
+}
+
+#[utoipa::path(post, path = "/v1/{tenant}/pos/integrations/treasury/events",
+    params(("tenant" = String, Path), ("Kibanda-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<body>\">")),
+    request_body = TreasuryEvent,
+    responses((status = 200, body = TreasuryEventResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(tenant_slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<TreasuryEventResult>, ApiError> {
+    let Some(secret) = state.treasury_webhook_secret.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "integration_not_configured",
+            "this hub has no treasury secret configured",
+            None,
+        ));
+    };
+    let signature = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !verify(secret, signature, &body, crate::now_ms() / 1000) {
+        tracing::warn!(tenant = %tenant_slug, "treasury callback with a bad signature");
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            "the Kibanda-Signature header does not verify",
+            Some("Kibanda-Signature"),
+        ));
+    }
+    let tenant = tenant_by_slug(&state.pool, &tenant_slug)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let event: TreasuryEvent = serde_json::from_slice(&body).map_err(|error| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            error.to_string(),
+            None,
+        )
+    })?;
+    let next = match event.event_type.as_str() {
+        "payment_captured" => IntentState::Captured,
+        "payment_failed" => IntentState::Failed,
+        _ => {
+            return Err(ApiError::invalid(
+                "type",
+                "payment_captured or payment_failed",
+            ));
+        }
+    };
+    if let Some(receipt) = &event.receipt
+        && receipt.len() > 64
+    {
+        return Err(ApiError::invalid("receipt", "at most 64 characters"));
+    }
+    let mut tx = super::tenant_tx(&state, tenant.id).await?;
+    let intent = by_id(&mut tx, tenant.id, event.intent_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if next == IntentState::Captured && event.amount_minor != Some(intent.amount_minor) {
+        record_integration_event(
+            &mut tx,
+            tenant.id,
+            PROVIDER,
+            event.event_id.as_deref(),
+            &event.event_type,
+            "amount_mismatch",
+            &format!(
+                "captured {:?}, asked {}",
+                event.amount_minor, intent.amount_minor
+            ),
+        )
+        .await?;
+        super::commit(tx).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "amount_mismatch",
+            "the captured amount is not the amount asked for; flagged for a manager",
+            Some("amount_minor"),
+        ));
+    }
+    if let Some(event_id) = event.event_id.as_deref()
+        && already_applied(&mut tx, tenant.id, PROVIDER, event_id).await?
+    {
+        super::commit(tx).await?;
+        return Ok(Json(TreasuryEventResult {
+            outcome: "duplicate".into(),
+            state: intent.state,
+        }));
+    }
+    let receipt = event
+        .receipt
+        .as_deref()
+        .filter(|code| intent.method != "mpesa_stk" || valid_mpesa_receipt(code));
+    let detail = match next {
+        IntentState::Captured => "paid".to_owned(),
+        _ => event
+            .reason
+            .as_deref()
+            .unwrap_or("the payment did not go through")
+            .chars()
+            .take(200)
+            .collect(),
+    };
+    let outcome = transition(
+        &mut tx,
+        tenant.id,
+        event.intent_id,
+        next,
+        &Change {
+            provider_ref: event.payment_id.as_deref(),
+            receipt,
+            detail: &detail,
+            deadline_ms: None,
+        },
+        crate::now_ms(),
+    )
+    .await?;
+    let (outcome, state) = match outcome {
+        Transition::Applied { from } => {
+            if from == IntentState::TimedOut || from == IntentState::Failed {
+                tracing::warn!(intent = %event.intent_id, from = from.as_str(), "late payment confirmation reconciled");
+            }
+            ("applied", next)
+        }
+        Transition::Ignored { current } => ("ignored", current),
+        Transition::NotFound => return Err(ApiError::not_found()),
+    };
+    record_integration_event(
+        &mut tx,
+        tenant.id,
+        PROVIDER,
+        event.event_id.as_deref(),
+        &event.event_type,
+        outcome,
+        &detail,
+    )
+    .await?;
+    super::commit(tx).await?;
+    Ok(Json(TreasuryEventResult {
+        outcome: outcome.into(),
+        state: state.as_str().into(),
+    }))
+}

@@ -1,0 +1,202 @@
+//! The treasury service's payments API, as the hub calls it.
+//!
+//! `POST {base}/v1/{tenant}/payments` with `Idempotency-Key: <intent id>` (a retry after a lost
+//! answer is the same payment, never a second one) and a JSON body naming the intent, order,
+//! outlet, method (`mpesa_stk` with `msisdn`, or `card` with `terminal_ref`), amount and
+//! currency. `2xx {"payment_id"}`: accepted, the customer is being prompted. `4xx {"reason"}`:
+//! declined (a real answer; the service is healthy). `5xx`, `429`, timeouts and connection
+//! errors: unavailable, retried later, and counted by the circuit breaker.
+//!
+//! The treasury's answer arrives later at the hub's inbound webhook
+//! (`/v1/{tenant}/pos/integrations/treasury/events`).
+
+use super::breaker::CircuitBreaker;
+use serde::Serialize;
+use std::future::Future;
+use std::time::{Duration, Instant};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// How the customer pays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    MpesaStk { msisdn: String },
+    Card { terminal_ref: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub intent_id: Uuid,
+    pub order_id: Uuid,
+    pub outlet_code: String,
+    pub method: Method,
+    pub amount_minor: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreasuryAnswer {
+    Accepted { provider_ref: String },
+    Declined { reason: String },
+}
+
+#[derive(Debug, Clone, Error)]
+pub enum TreasuryError {
+    #[error("treasury unavailable: {0}")]
+    Unavailable(String),
+    #[error("treasury circuit open after repeated failures; not calling it for now")]
+    CircuitOpen { retry_at: Instant },
+}
+
+/// The treasury as the payment worker needs it.
+pub trait Treasury: Send + Sync + 'static {
+    fn request_payment(
+        &self,
+        tenant_slug: &str,
+        request: &PaymentRequest,
+    ) -> impl Future<Output = Result<TreasuryAnswer, TreasuryError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct TreasuryConfig {
+    /// e.g. `https://treasury.internal`; `None`: no treasury (payment intents fail at once).
+    pub base_url: Option<String>,
+    /// Shared secret of the treasury's signed callbacks.
+    pub webhook_secret: Option<String>,
+    pub request_timeout: Duration,
+    /// How long a prompted payment may wait for the treasury's word before the till is told
+    /// it timed out (a confirmation after that is still reconciled).
+    pub prompt_timeout: Duration,
+    /// Calls per intent before it is failed as unreachable.
+    pub attempts_max: u32,
+    /// First retry delay; doubles per attempt.
+    pub retry_base: Duration,
+    pub breaker_failures: u32,
+    pub breaker_cool_down: Duration,
+}
+
+impl Default for TreasuryConfig {
+    fn default() -> Self {
+        TreasuryConfig {
+            base_url: None,
+            webhook_secret: None,
+            request_timeout: Duration::from_secs(5),
+            prompt_timeout: Duration::from_secs(90),
+            attempts_max: 5,
+            retry_base: Duration::from_millis(500),
+            breaker_failures: 5,
+            breaker_cool_down: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    intent_id: Uuid,
+    order_id: Uuid,
+    outlet: &'a str,
+    method: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msisdn: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    terminal_ref: Option<&'a str>,
+    amount_minor: i64,
+    currency: &'a str,
+}
+
+/// Longest treasury answer read. Why: an answer is a few fields; a bigger one is an error page.
+const ANSWER_BYTES_MAX: usize = 64 * 1024;
+
+pub struct HttpTreasury {
+    base_url: String,
+    client: reqwest::Client,
+    pub breaker: CircuitBreaker,
+}
+
+impl HttpTreasury {
+    pub fn new(base_url: &str, config: &TreasuryConfig) -> Result<HttpTreasury, reqwest::Error> {
+        Ok(HttpTreasury {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            client: reqwest::Client::builder()
+                .timeout(config.request_timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            breaker: CircuitBreaker::new(config.breaker_failures, config.breaker_cool_down),
+        })
+    }
+
+    async fn call(
+        &self,
+        tenant_slug: &str,
+        request: &PaymentRequest,
+    ) -> Result<TreasuryAnswer, String> {
+        let (method, msisdn, terminal_ref) = match &request.method {
+            Method::MpesaStk { msisdn } => ("mpesa_stk", Some(msisdn.as_str()), None),
+            Method::Card { terminal_ref } => ("card", None, Some(terminal_ref.as_str())),
+        };
+        let response = self
+            .client
+            .post(format!("{}/v1/{tenant_slug}/payments", self.base_url))
+            .header("Idempotency-Key", request.intent_id.to_string())
+            .json(&Body {
+                intent_id: request.intent_id,
+                order_id: request.order_id,
+                outlet: &request.outlet_code,
+                method,
+                msisdn,
+                terminal_ref,
+                amount_minor: request.amount_minor,
+                currency: &request.currency,
+            })
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
+        if bytes.len() > ANSWER_BYTES_MAX {
+            return Err(format!("answer of {} bytes", bytes.len()));
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if status.is_success() {
+            let provider_ref = answer["payment_id"]
+                .as_str()
+                .filter(|id| !id.is_empty() && id.len() <= 128)
+                .ok_or_else(|| "accepted without a payment_id".to_owned())?;
+            Ok(TreasuryAnswer::Accepted {
+                provider_ref: provider_ref.to_owned(),
+            })
+        } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
+            let reason = answer["reason"]
+                .as_str()
+                .unwrap_or(status.canonical_reason().unwrap_or("declined"))
+                .chars()
+                .take(200)
+                .collect();
+            Ok(TreasuryAnswer::Declined { reason })
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+}
+
+impl Treasury for HttpTreasury {
+    async fn request_payment(
+        &self,
+        tenant_slug: &str,
+        request: &PaymentRequest,
+    ) -> Result<TreasuryAnswer, TreasuryError> {
+        self.breaker
+            .try_acquire(Instant::now())
+            .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
+        match self.call(tenant_slug, request).await {
+            Ok(answer) => {
+                self.breaker.record_success();
+                Ok(answer)
+            }
+            Err(error) => {
+                self.breaker.record_failure(Instant::now());
+                Err(TreasuryError::Unavailable(error))
+            }
+        }
+    }
+}

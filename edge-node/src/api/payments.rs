@@ -1,0 +1,190 @@
+//! Card and M-Pesa payments through the hub's treasury link: ask, then follow the intent.
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use crate::now_ms;
+use crate::services::payments::{self, MethodRequest, PaymentIntentError};
+use crate::store::{IntentRequestError, PaymentIntent};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared_model::OrderId;
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentIntentRequest {
+    /// `mpesa_stk` (a prompt on the customer's phone) or `card` (a card at a provider terminal).
+    pub method: String,
+    /// For `mpesa_stk`: the customer's number, `07…`, `01…` or `+254…`.
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// For `card`: which provider terminal takes the card.
+    #[serde(default)]
+    pub terminal_ref: Option<String>,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentIntentDto {
+    pub id: String,
+    pub order_id: String,
+    pub method: String,
+    pub amount_minor: i64,
+    /// `requested` (on its way to the payment service), `prompted` (the customer is being
+    /// asked), `captured` (paid: the payment is on the order), `failed` or `timed_out` (a later
+    /// confirmation is still reconciled).
+    pub state: String,
+    pub provider_ref: Option<String>,
+    /// The M-Pesa receipt code once captured.
+    pub receipt: Option<String>,
+    /// In words, for the cashier.
+    pub detail: String,
+    /// Captured after the order was settled another way: refund the customer.
+    pub needs_refund: bool,
+    pub updated_at_ms: i64,
+}
+
+impl From<&PaymentIntent> for PaymentIntentDto {
+    fn from(intent: &PaymentIntent) -> Self {
+        PaymentIntentDto {
+            id: intent.id.to_string(),
+            order_id: intent.order_id.to_string(),
+            method: intent.method.clone(),
+            amount_minor: intent.amount_minor,
+            state: intent.state.as_str().to_owned(),
+            provider_ref: intent.provider_ref.clone(),
+            receipt: intent.receipt.clone(),
+            detail: intent.detail.clone(),
+            needs_refund: intent.needs_refund,
+            updated_at_ms: intent.updated_at_ms,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct IntentQuery {
+    /// `true`: the intents a manager must refund.
+    pub needs_refund: Option<bool>,
+}
+
+impl From<PaymentIntentError> for ApiError {
+    fn from(error: PaymentIntentError) -> Self {
+        let message = error.to_string();
+        match error {
+            PaymentIntentError::Store(store) => ApiError::from(store),
+            PaymentIntentError::BadPhone => ApiError::invalid("phone", message),
+            PaymentIntentError::BadTerminalRef => ApiError::invalid("terminal_ref", message),
+            PaymentIntentError::TenderNotAccepted => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tender_not_accepted",
+                message,
+                Some("method"),
+            ),
+            PaymentIntentError::HubUnreachable => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "hub_unreachable",
+                message,
+                None,
+            ),
+            PaymentIntentError::NotFound => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "payment_intent_not_found",
+                message,
+                None,
+            ),
+            PaymentIntentError::Request(IntentRequestError::NotFound) => {
+                ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
+            }
+            PaymentIntentError::Request(IntentRequestError::BadAmount { .. }) => {
+                ApiError::invalid("amount_minor", message)
+            }
+            PaymentIntentError::Request(IntentRequestError::NotPayable(_)) => {
+                ApiError::new(StatusCode::CONFLICT, "order_not_payable", message, None)
+            }
+            PaymentIntentError::Request(IntentRequestError::AlreadyPending) => {
+                ApiError::new(StatusCode::CONFLICT, "payment_pending", message, None)
+            }
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/payment-intents", params(("id" = String, Path)),
+    request_body = PaymentIntentRequest,
+    responses((status = 202, body = PaymentIntentDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn request(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PaymentIntentRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<PaymentIntentDto>), ApiError> {
+    let Path(id) = path?;
+    let order_id: OrderId = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })?;
+    let Json(request) = body?;
+    let method = match request.method.as_str() {
+        "mpesa_stk" => MethodRequest::MpesaStk {
+            phone: request.phone.ok_or_else(|| {
+                ApiError::invalid("phone", "the customer's phone number is required")
+            })?,
+        },
+        "card" => MethodRequest::Card {
+            terminal_ref: request.terminal_ref.ok_or_else(|| {
+                ApiError::invalid("terminal_ref", "the card terminal is required")
+            })?,
+        },
+        _ => return Err(ApiError::invalid("method", "mpesa_stk or card")),
+    };
+    let intent = payments::request(
+        state.store.clone(),
+        order_id,
+        method,
+        request.amount_minor,
+        state.sync.is_connected(),
+        now_ms(),
+    )
+    .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::ACCEPTED, Json(PaymentIntentDto::from(&intent))))
+}
+
+#[utoipa::path(get, path = "/v1/payment-intents/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = PaymentIntentDto), (status = 404, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn get(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<PaymentIntentDto>, ApiError> {
+    let Path(id) = path?;
+    let id =
+        uuid::Uuid::parse_str(&id).map_err(|_| ApiError::from(PaymentIntentError::NotFound))?;
+    let intent = payments::get(state.store.clone(), id).await?;
+    Ok(Json(PaymentIntentDto::from(&intent)))
+}
+
+#[utoipa::path(get, path = "/v1/payment-intents", params(IntentQuery),
+    responses((status = 200, body = [PaymentIntentDto])),
+    security(("device_token" = [])))]
+pub async fn list(
+    State(state): State<AppState>,
+    query: Result<Query<IntentQuery>, QueryRejection>,
+) -> Result<Json<Vec<PaymentIntentDto>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("needs_refund", e.body_text()))?;
+    if query.needs_refund != Some(true) {
+        return Err(ApiError::invalid(
+            "needs_refund",
+            "only needs_refund=true is listed (recall a payment by its id)",
+        ));
+    }
+    let intents = payments::needing_refund(state.store.clone()).await?;
+    Ok(Json(intents.iter().map(PaymentIntentDto::from).collect()))
+}

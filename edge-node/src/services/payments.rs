@@ -1,0 +1,98 @@
+//! Card and M-Pesa payments collected through the hub's treasury link.
+//!
+//! The till asks; the request is an op, so it reaches the hub exactly once; the hub calls the
+//! treasury and sends each answer back over the feed, where the store turns a capture into a
+//! payment on the order. An STK push needs the link: with the hub out of reach the request is
+//! refused at once, so the cashier can turn to another tender instead of waiting.
+
+use crate::store::{IntentRequestError, PaymentIntent, Store, StoreError};
+use shared_model::OrderId;
+use shared_model::Tender;
+use shared_model::payment_intent::normalise_msisdn;
+use std::sync::Arc;
+use sync_protocol::op::PaymentMethodV1;
+use thiserror::Error;
+use uuid::Uuid;
+
+/// How the terminal asked to be paid.
+#[derive(Debug, Clone)]
+pub enum MethodRequest {
+    MpesaStk { phone: String },
+    Card { terminal_ref: String },
+}
+
+#[derive(Debug, Error)]
+pub enum PaymentIntentError {
+    #[error(transparent)]
+    Request(#[from] IntentRequestError),
+    #[error("not a Kenyan mobile number (07…, 01…, +254…)")]
+    BadPhone,
+    #[error("terminal_ref must be 1 to 64 printable characters")]
+    BadTerminalRef,
+    #[error("this outlet does not take that tender (see its configuration at the hub)")]
+    TenderNotAccepted,
+    #[error(
+        "the hub is out of reach: an M-Pesa prompt or card payment needs the link. Take cash, or \
+         record the customer's M-Pesa receipt code"
+    )]
+    HubUnreachable,
+    #[error("no such payment intent")]
+    NotFound,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Asks the hub to collect `amount_minor` on `order_id`. `link_up`: whether the edge is
+/// connected to the hub right now.
+pub async fn request(
+    store: Arc<Store>,
+    order_id: OrderId,
+    method: MethodRequest,
+    amount_minor: i64,
+    link_up: bool,
+    now_ms: i64,
+) -> Result<PaymentIntent, PaymentIntentError> {
+    let (wire, tender) = match method {
+        MethodRequest::MpesaStk { phone } => (
+            PaymentMethodV1::MpesaStk {
+                msisdn: normalise_msisdn(&phone).ok_or(PaymentIntentError::BadPhone)?,
+            },
+            Tender::Mpesa,
+        ),
+        MethodRequest::Card { terminal_ref } => {
+            let terminal_ref = terminal_ref.trim().to_owned();
+            if terminal_ref.is_empty()
+                || terminal_ref.chars().count() > 64
+                || terminal_ref.chars().any(char::is_control)
+            {
+                return Err(PaymentIntentError::BadTerminalRef);
+            }
+            (PaymentMethodV1::Card { terminal_ref }, Tender::Card)
+        }
+    };
+    super::blocking_with(move || {
+        if let Some(config) = store.outlet_config()?
+            && !config.accepts(tender)
+        {
+            return Err(PaymentIntentError::TenderNotAccepted);
+        }
+        if !link_up {
+            return Err(PaymentIntentError::HubUnreachable);
+        }
+        Ok(store.request_payment_intent(order_id, &wire, amount_minor, now_ms)??)
+    })
+    .await
+}
+
+pub async fn get(store: Arc<Store>, id: Uuid) -> Result<PaymentIntent, PaymentIntentError> {
+    super::blocking_with(move || {
+        store
+            .payment_intent(id)?
+            .ok_or(PaymentIntentError::NotFound)
+    })
+    .await
+}
+
+pub async fn needing_refund(store: Arc<Store>) -> Result<Vec<PaymentIntent>, PaymentIntentError> {
+    super::blocking_with(move || Ok(store.payment_intents_needing_refund()?)).await
+}

@@ -1,0 +1,304 @@
+//! Payments collected through the hub's treasury link (M-Pesa STK push, card): SQL only.
+//!
+//! A request and its op commit together; the hub's answers arrive over the feed and are applied
+//! in the feed's transaction, so a capture becomes a payment on the order exactly once — or,
+//! when the order moved on meanwhile (paid another way after a timeout), a flagged intent a
+//! manager must refund.
+
+use super::{Store, StoreError, append_op, append_op_body, load_order, save_order};
+use rusqlite::{OptionalExtension, Transaction, params};
+use shared_model::payment_intent::{CaptureOutcome, IntentState, capture_outcome};
+use shared_model::{Order, OrderId, PaymentId, Tender};
+use sync_protocol::feed::PaymentIntentUpdateV1;
+use sync_protocol::op::{OpBody, PaymentMethodV1, PaymentOpV1};
+use uuid::Uuid;
+
+/// A payment intent as the edge knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentIntent {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    /// `mpesa_stk` or `card`.
+    pub method: String,
+    pub amount_minor: i64,
+    pub state: IntentState,
+    pub provider_ref: Option<String>,
+    pub receipt: Option<String>,
+    pub detail: String,
+    /// Captured after the order was settled another way: the customer paid twice.
+    pub needs_refund: bool,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+/// Why a payment request was refused before anything was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum IntentRequestError {
+    #[error("order not found")]
+    NotFound,
+    #[error("the order is {0} and takes no payments")]
+    NotPayable(&'static str),
+    #[error("the amount must be between 1 and the balance due ({balance_due_minor})")]
+    BadAmount { balance_due_minor: i64 },
+    #[error("a payment prompt for this order is still waiting for an answer")]
+    AlreadyPending,
+}
+
+fn tender_of(method: &str) -> Tender {
+    if method == "card" {
+        Tender::Card
+    } else {
+        Tender::Mpesa
+    }
+}
+
+const COLUMNS: &str = "id, order_id, method, amount_minor, state, provider_ref, receipt, detail, \
+     needs_refund, created_at_ms, updated_at_ms";
+
+type Row = (
+    String,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    bool,
+    i64,
+    i64,
+);
+
+fn from_row(row: Row) -> Result<PaymentIntent, StoreError> {
+    let (
+        id,
+        order_id,
+        method,
+        amount_minor,
+        state,
+        provider_ref,
+        receipt,
+        detail,
+        needs_refund,
+        created,
+        updated,
+    ) = row;
+    Ok(PaymentIntent {
+        id: super::parse_uuid(&id)?,
+        order_id: super::parse_uuid(&order_id)?,
+        method,
+        amount_minor,
+        state: IntentState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("payment intent state {state}")))?,
+        provider_ref,
+        receipt,
+        detail,
+        needs_refund,
+        created_at_ms: created,
+        updated_at_ms: updated,
+    })
+}
+
+impl Store {
+    /// Stores a request for the hub to collect `amount_minor` on `order_id`, with its op, after
+    /// checking it against the order in the same transaction.
+    pub fn request_payment_intent(
+        &self,
+        order_id: OrderId,
+        method: &PaymentMethodV1,
+        amount_minor: i64,
+        now_ms: i64,
+    ) -> Result<Result<PaymentIntent, IntentRequestError>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let Some(order) = load_order(&tx, order_id)? else {
+            return Ok(Err(IntentRequestError::NotFound));
+        };
+        if !order.state.accepts_payments() {
+            return Ok(Err(IntentRequestError::NotPayable(order.state.as_str())));
+        }
+        let balance_due_minor = order.totals().balance_due_minor;
+        if amount_minor <= 0 || amount_minor > balance_due_minor {
+            return Ok(Err(IntentRequestError::BadAmount { balance_due_minor }));
+        }
+        let pending: Option<String> = tx
+            .query_row(
+                "SELECT id FROM payment_intents
+                 WHERE order_id = ?1 AND state IN ('requested', 'prompted') LIMIT 1",
+                params![order_id.0.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if pending.is_some() {
+            return Ok(Err(IntentRequestError::AlreadyPending));
+        }
+        let id = Uuid::now_v7();
+        let method_name = match method {
+            PaymentMethodV1::MpesaStk { .. } => "mpesa_stk",
+            PaymentMethodV1::Card { .. } => "card",
+        };
+        tx.execute(
+            "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, detail,
+                 created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, ?3, ?4, 'requested', 'sending to the payment service', ?5, ?5)",
+            params![
+                id.to_string(),
+                order_id.0.to_string(),
+                method_name,
+                amount_minor,
+                now_ms
+            ],
+        )?;
+        let body = OpBody::Payment(PaymentOpV1::IntentRequested {
+            intent_id: *id.as_bytes(),
+            order_id: *order_id.0.as_bytes(),
+            method: method.clone(),
+            amount_minor,
+            currency: order.currency.code().to_owned(),
+            requested_at_ms: now_ms,
+        });
+        append_op_body(&tx, self.node_id, "payment", &body, now_ms)?;
+        let intent =
+            load(&tx, id)?.ok_or_else(|| StoreError::Corrupt("a stored intent vanished".into()))?;
+        tx.commit()?;
+        Ok(Ok(intent))
+    }
+
+    pub fn payment_intent(&self, id: Uuid) -> Result<Option<PaymentIntent>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        load(&tx, id)
+    }
+
+    /// Intents a manager must act on: captured twice over (refund the customer).
+    pub fn payment_intents_needing_refund(&self) -> Result<Vec<PaymentIntent>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(&format!(
+            "SELECT {COLUMNS} FROM payment_intents WHERE needs_refund = 1 ORDER BY updated_at_ms"
+        ))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                ))
+            })?
+            .collect::<Result<Vec<Row>, _>>()?;
+        rows.into_iter().map(from_row).collect()
+    }
+}
+
+fn load(tx: &Transaction<'_>, id: Uuid) -> Result<Option<PaymentIntent>, StoreError> {
+    let row: Option<Row> = tx
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM payment_intents WHERE id = ?1"),
+            params![id.to_string()],
+            |row| {
+                Ok((
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                    row.get(5)?,
+                    row.get(6)?,
+                    row.get(7)?,
+                    row.get(8)?,
+                    row.get(9)?,
+                    row.get(10)?,
+                ))
+            },
+        )
+        .optional()?;
+    row.map(from_row).transpose()
+}
+
+/// Applies the hub's word on an intent inside the feed's transaction. An update the rules
+/// refuse (a duplicate, one the intent is past) or for an intent this box never made changes
+/// nothing.
+pub(super) fn apply_update_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    update: &PaymentIntentUpdateV1,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let id = Uuid::from_bytes(update.intent_id);
+    let Some(intent) = load(tx, id)? else {
+        tracing::warn!(intent = %id, "an update for a payment intent this edge never made");
+        return Ok(());
+    };
+    let next = IntentState::from(update.state);
+    if !intent.state.may_become(next) {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE payment_intents SET state = ?2, provider_ref = ?3, receipt = ?4, detail = ?5,
+            updated_at_ms = ?6 WHERE id = ?1",
+        params![
+            id.to_string(),
+            next.as_str(),
+            update.provider_ref,
+            update.receipt,
+            update.detail,
+            now_ms
+        ],
+    )?;
+    if next != IntentState::Captured {
+        return Ok(());
+    }
+    let order_id = OrderId(intent.order_id);
+    let order: Option<Order> = load_order(tx, order_id)?;
+    let payment_id = PaymentId(id);
+    let outcome = match &order {
+        Some(order) => capture_outcome(
+            order
+                .payments
+                .iter()
+                .any(|payment| payment.id == payment_id),
+            order.state.accepts_payments(),
+            order.totals().balance_due_minor,
+            intent.amount_minor,
+        ),
+        None => CaptureOutcome::NeedsRefund,
+    };
+    match (outcome, order) {
+        (CaptureOutcome::Apply, Some(mut order)) => {
+            let event = order
+                .take_payment(
+                    payment_id,
+                    tender_of(&intent.method),
+                    intent.amount_minor,
+                    now_ms,
+                )
+                .map_err(|error| {
+                    StoreError::Corrupt(format!("a checked capture does not apply: {error}"))
+                })?;
+            order.apply(&event).map_err(|error| {
+                StoreError::Corrupt(format!("a capture does not apply: {error}"))
+            })?;
+            save_order(tx, &order, now_ms)?;
+            append_op(tx, node_id, &event, now_ms)?;
+        }
+        (CaptureOutcome::AlreadyApplied, _) => {}
+        _ => {
+            tracing::warn!(intent = %id, order = %intent.order_id, "payment captured after the order was settled: the customer must be refunded");
+            tx.execute(
+                "UPDATE payment_intents SET needs_refund = 1, detail = ?2 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    "captured after the order was settled another way: refund the customer"
+                ],
+            )?;
+        }
+    }
+    Ok(())
+}
