@@ -112,6 +112,16 @@ pub enum PaymentOpV1 {
         currency: String,
         requested_at_ms: i64,
     },
+    /// The customer paid the till from their own phone (the link may have been down); the
+    /// payment is on the order, to be confirmed or flagged against the treasury's records.
+    ReceiptCodeRecorded {
+        intent_id: [u8; 16],
+        order_id: [u8; 16],
+        receipt_code: String,
+        amount_minor: i64,
+        currency: String,
+        recorded_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@
 //! capture of a settled order is flagged for a refund, never added twice.
 #![allow(clippy::unwrap_used)]
 
-use axum::extract::{Json, Path, State};
+use axum::extract::{Json, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use edge_node::store::Store;
@@ -49,6 +49,22 @@ async fn payments(
         _ => (
             StatusCode::ACCEPTED,
             Json(json!({"payment_id": format!("trs-{key}"), "status": "pending"})),
+        ),
+    }
+}
+
+/// The treasury's records of M-Pesa receipt codes: one payment of 150.00 it knows.
+async fn receipts(
+    Query(query): Query<std::collections::HashMap<String, String>>,
+) -> (StatusCode, Json<Value>) {
+    match query.get("mpesa_receipt").map(String::as_str) {
+        Some("QJK3H7X9TB") => (
+            StatusCode::OK,
+            Json(json!({"payment_id": "trs-rcpt-1", "amount_minor": 15_000, "status": "captured"})),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"reason": "no such receipt"})),
         ),
     }
 }
@@ -113,7 +129,7 @@ fn treasury_payments_are_reconciled_exactly_once() {
     let treasury = Treasury::default();
     let treasury_url = driver.block_on(async {
         let app = axum::Router::new()
-            .route("/v1/{tenant}/payments", post(payments))
+            .route("/v1/{tenant}/payments", post(payments).get(receipts))
             .with_state(treasury.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -274,15 +290,39 @@ fn treasury_payments_are_reconciled_exactly_once() {
         let (_, applied) = callback(&client, &hub, late, SECRET).await;
         assert_eq!(applied["outcome"], "applied", "a late confirmation is never lost: {applied}");
         let flagged = wait_for_state(&terminal, &retried_id, "captured").await;
-        assert_eq!(flagged["needs_refund"], true, "{flagged}");
-        let (_, to_refund) = terminal.get("/v1/payment-intents?needs_refund=true").await;
+        assert!(flagged["attention"].as_str().unwrap().contains("refund"), "{flagged}");
+        let (_, to_refund) = terminal.get("/v1/payment-intents?attention=true").await;
         assert_eq!(to_refund.as_array().unwrap().len(), 1);
         assert_eq!(to_refund[0]["id"], retried_id.as_str());
         let (_, settled) = terminal.get(&format!("/v1/orders/{order}")).await;
         assert_eq!(settled["payments"].as_array().unwrap().len(), 1, "paid once, in cash: {settled}");
         assert_eq!(settled["paid_minor"], 15_000);
 
-        // 5. A callback for an intent the hub never made, or of an unknown type, changes nothing.
+        // 5. M-Pesa paid to the till from the customer's phone: the cashier types the receipt
+        // code; the order is paid at once and the hub confirms it against the treasury.
+        let order = chai_order(&terminal).await;
+        let receipts_route = format!("/v1/orders/{order}/mpesa-receipts");
+        let (status, error) = terminal.post(&receipts_route, json!({"receipt_code": "bad", "amount_minor": 15_000})).await;
+        assert_eq!((status, error["field"].as_str()), (422, Some("receipt_code")), "{error}");
+        let (status, recorded) = terminal.post(&receipts_route, json!({"receipt_code": "qjk3h7x9tb", "amount_minor": 15_000})).await;
+        assert_eq!(status, 201, "{recorded}");
+        assert_eq!(recorded["order"]["balance_due_minor"], 0);
+        let confirmed = wait_for_state(&terminal, recorded["intent"]["id"].as_str().unwrap(), "captured").await;
+        assert_eq!((confirmed["detail"].as_str(), confirmed["attention"].as_str()), (Some("confirmed by the treasury"), None), "{confirmed}");
+        let (_, still) = terminal.get(&format!("/v1/orders/{order}")).await;
+        assert_eq!(still["payments"].as_array().unwrap().len(), 1, "confirmed, not paid twice: {still}");
+        let (status, error) = terminal.post(&format!("/v1/orders/{}/mpesa-receipts", chai_order(&terminal).await), json!({"receipt_code": "QJK3H7X9TB", "amount_minor": 15_000})).await;
+        assert_eq!((status, error["code"].as_str()), (409, Some("receipt_already_used")), "{error}");
+        // A code the treasury never saw is flagged for a manager (after a few looks).
+        let order = chai_order(&terminal).await;
+        let (status, recorded) = terminal.post(&format!("/v1/orders/{order}/mpesa-receipts"), json!({"receipt_code": "QJK3H7X9TC", "amount_minor": 15_000})).await;
+        assert_eq!(status, 201, "{recorded}");
+        let unknown = wait_for_state(&terminal, recorded["intent"]["id"].as_str().unwrap(), "failed").await;
+        assert!(unknown["attention"].as_str().unwrap().contains("not confirmed"), "{unknown}");
+        let (_, attention) = terminal.get("/v1/payment-intents?attention=true").await;
+        assert_eq!(attention.as_array().unwrap().len(), 2, "{attention}");
+
+        // 6. A callback for an intent the hub never made, or of an unknown type, changes nothing.
         let (status, _) = callback(&client, &hub, json!({"type": "payment_captured", "intent_id": uuid::Uuid::now_v7(), "amount_minor": 1}), SECRET).await;
         assert_eq!(status, 404);
         let (status, error) = callback(&client, &hub, json!({"type": "payment_refunded", "intent_id": retried_id}), SECRET).await;
@@ -330,5 +370,19 @@ fn an_stk_push_needs_the_link_and_says_so() {
         assert_eq!(status, 503);
         let (_, sync) = terminal.get("/v1/sync/status").await;
         assert_eq!(sync["last_seq"].as_u64().unwrap(), ops_before);
+        // What works without the link: the customer pays the till from their own phone.
+        let (status, recorded) = terminal
+            .post(
+                &format!("/v1/orders/{order}/mpesa-receipts"),
+                json!({"receipt_code": "QJK3H7X9TZ", "amount_minor": 15_000}),
+            )
+            .await;
+        assert_eq!(status, 201, "{recorded}");
+        assert_eq!(recorded["order"]["balance_due_minor"], 0);
+        assert_eq!(recorded["intent"]["state"], "requested");
+        let (status, _) = terminal
+            .post(&format!("/v1/orders/{order}/close"), json!({}))
+            .await;
+        assert_eq!(status, 200);
     });
 }

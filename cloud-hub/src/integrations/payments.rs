@@ -3,13 +3,13 @@
 //! answers come in through the inbound webhook (`api::treasury_events`).
 
 use super::treasury::{
-    Method, PaymentRequest, Treasury, TreasuryAnswer, TreasuryConfig, TreasuryError,
+    Method, PaymentRequest, ReceiptAnswer, Treasury, TreasuryAnswer, TreasuryConfig, TreasuryError,
 };
 use crate::store::StoreError;
 use crate::store::payment_intents::{
-    Change, DueIntent, claim_due, overdue, reschedule, transition,
+    Change, DueIntent, claim_due, overdue, receipt_used_elsewhere, reschedule, transition,
 };
-use shared_model::payment_intent::IntentState;
+use shared_model::payment_intent::{IntentState, valid_mpesa_receipt};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -78,11 +78,115 @@ impl<T: Treasury> PaymentWorker<T> {
         Ok(overdue.len())
     }
 
+    fn retry_delay_ms(&self, attempts: i32) -> i64 {
+        let base = self.config.retry_base.as_millis() as i64;
+        base.saturating_mul(1_i64 << (attempts - 1).clamp(0, 20))
+            .min(RETRY_DELAY_MAX_MS)
+    }
+
+    /// An M-Pesa receipt code typed at the till: the payment is already on the order; confirm
+    /// it against the treasury's records, or flag it. An outage never flags it: it waits.
+    async fn verify_receipt(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        intent: &DueIntent,
+    ) -> Result<(), StoreError> {
+        let Some(code) = intent
+            .receipt
+            .as_deref()
+            .filter(|code| valid_mpesa_receipt(code))
+        else {
+            return self
+                .fail(tx, intent, "no valid receipt code was recorded")
+                .await;
+        };
+        if receipt_used_elsewhere(tx, intent.tenant, intent.id, code).await? {
+            return self
+                .fail(tx, intent, "this receipt code already paid another order")
+                .await;
+        }
+        let Some(treasury) = &self.treasury else {
+            return self
+                .fail(tx, intent, "no payment service is configured for this hub")
+                .await;
+        };
+        let attempts = intent.attempts + 1;
+        match treasury.find_receipt(&intent.tenant_slug, code).await {
+            Ok(ReceiptAnswer::Found {
+                provider_ref,
+                amount_minor,
+            }) if amount_minor == intent.amount_minor => {
+                transition(
+                    tx,
+                    intent.tenant,
+                    intent.id,
+                    IntentState::Captured,
+                    &Change {
+                        provider_ref: Some(&provider_ref),
+                        receipt: Some(code),
+                        detail: "confirmed by the treasury",
+                        deadline_ms: None,
+                    },
+                    crate::now_ms(),
+                )
+                .await?;
+            }
+            Ok(ReceiptAnswer::Found { amount_minor, .. }) => {
+                let detail = format!(
+                    "the treasury received {amount_minor} with this receipt, not {}",
+                    intent.amount_minor
+                );
+                self.fail(tx, intent, &detail).await?;
+            }
+            // Payments reach the treasury's records with some delay: look again a few times.
+            Ok(ReceiptAnswer::NotFound) if attempts < self.config.attempts_max as i32 => {
+                let delay = self.retry_delay_ms(attempts);
+                reschedule(
+                    tx,
+                    intent.tenant,
+                    intent.id,
+                    attempts,
+                    delay,
+                    "not in the treasury's records yet",
+                )
+                .await?;
+            }
+            Ok(ReceiptAnswer::NotFound) => {
+                self.fail(
+                    tx,
+                    intent,
+                    "the treasury has no payment with this receipt code",
+                )
+                .await?;
+            }
+            Err(TreasuryError::CircuitOpen { retry_at }) => {
+                let delay = retry_at.saturating_duration_since(Instant::now());
+                reschedule(
+                    tx,
+                    intent.tenant,
+                    intent.id,
+                    intent.attempts,
+                    delay.as_millis() as i64,
+                    "payment service unavailable",
+                )
+                .await?;
+            }
+            Err(TreasuryError::Unavailable(error)) => {
+                let delay = self.retry_delay_ms(attempts);
+                reschedule(tx, intent.tenant, intent.id, intent.attempts, delay, &error).await?;
+            }
+        }
+        Ok(())
+    }
+
     async fn send(
         &self,
         tx: &mut sqlx::PgConnection,
         intent: &DueIntent,
     ) -> Result<(), StoreError> {
+        if intent.method == "mpesa_receipt" {
+            return self.verify_receipt(tx, intent).await;
+        }
         let method = match (intent.method.as_str(), &intent.msisdn, &intent.terminal_ref) {
             ("mpesa_stk", Some(msisdn), _) => Method::MpesaStk {
                 msisdn: msisdn.clone(),
@@ -153,10 +257,7 @@ impl<T: Treasury> PaymentWorker<T> {
                     self.fail(tx, intent, "the payment service could not be reached")
                         .await?;
                 } else {
-                    let base = self.config.retry_base.as_millis() as i64;
-                    let delay = base
-                        .saturating_mul(1_i64 << (attempts - 1).clamp(0, 20))
-                        .min(RETRY_DELAY_MAX_MS);
+                    let delay = self.retry_delay_ms(attempts);
                     reschedule(tx, intent.tenant, intent.id, attempts, delay, &error).await?;
                 }
             }

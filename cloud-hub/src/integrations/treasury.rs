@@ -7,6 +7,9 @@
 //! declined (a real answer; the service is healthy). `5xx`, `429`, timeouts and connection
 //! errors: unavailable, retried later, and counted by the circuit breaker.
 //!
+//! `GET {base}/v1/{tenant}/payments?mpesa_receipt=<code>`: `200 {"payment_id", "amount_minor"}`
+//! or `404`: what the treasury knows of a receipt code a cashier typed while the link was down.
+//!
 //! The treasury's answer arrives later at the hub's inbound webhook
 //! (`/v1/{tenant}/pos/integrations/treasury/events`).
 
@@ -48,6 +51,16 @@ pub enum TreasuryError {
     CircuitOpen { retry_at: Instant },
 }
 
+/// What the treasury knows of an M-Pesa receipt code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiptAnswer {
+    Found {
+        provider_ref: String,
+        amount_minor: i64,
+    },
+    NotFound,
+}
+
 /// The treasury as the payment worker needs it.
 pub trait Treasury: Send + Sync + 'static {
     fn request_payment(
@@ -55,6 +68,13 @@ pub trait Treasury: Send + Sync + 'static {
         tenant_slug: &str,
         request: &PaymentRequest,
     ) -> impl Future<Output = Result<TreasuryAnswer, TreasuryError>> + Send;
+
+    /// Looks an M-Pesa receipt code up among the payments the treasury received.
+    fn find_receipt(
+        &self,
+        tenant_slug: &str,
+        receipt_code: &str,
+    ) -> impl Future<Output = Result<ReceiptAnswer, TreasuryError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -179,7 +199,62 @@ impl HttpTreasury {
     }
 }
 
+impl HttpTreasury {
+    async fn lookup(&self, tenant_slug: &str, receipt_code: &str) -> Result<ReceiptAnswer, String> {
+        let response = self
+            .client
+            // The code is 10 letters and digits (checked by the caller): nothing to escape.
+            .get(format!(
+                "{}/v1/{tenant_slug}/payments?mpesa_receipt={receipt_code}",
+                self.base_url
+            ))
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(ReceiptAnswer::NotFound);
+        }
+        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
+        if !status.is_success() || bytes.len() > ANSWER_BYTES_MAX {
+            return Err(format!("HTTP {status}"));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
+        match (
+            answer["payment_id"].as_str(),
+            answer["amount_minor"].as_i64(),
+        ) {
+            (Some(provider_ref), Some(amount_minor)) => Ok(ReceiptAnswer::Found {
+                provider_ref: provider_ref.chars().take(128).collect(),
+                amount_minor,
+            }),
+            _ => Err("a receipt answer without payment_id and amount_minor".into()),
+        }
+    }
+}
+
 impl Treasury for HttpTreasury {
+    async fn find_receipt(
+        &self,
+        tenant_slug: &str,
+        receipt_code: &str,
+    ) -> Result<ReceiptAnswer, TreasuryError> {
+        self.breaker
+            .try_acquire(Instant::now())
+            .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
+        match self.lookup(tenant_slug, receipt_code).await {
+            Ok(answer) => {
+                self.breaker.record_success();
+                Ok(answer)
+            }
+            Err(error) => {
+                self.breaker.record_failure(Instant::now());
+                Err(TreasuryError::Unavailable(error))
+            }
+        }
+    }
+
     async fn request_payment(
         &self,
         tenant_slug: &str,

@@ -236,19 +236,54 @@ fn new_intent(
     op: &sync_protocol::op::PaymentOpV1,
 ) -> Option<super::payment_intents::NewIntent> {
     use sync_protocol::op::{PaymentMethodV1, PaymentOpV1};
-    let PaymentOpV1::IntentRequested {
-        intent_id,
-        order_id,
-        method,
-        amount_minor,
-        currency,
-        ..
-    } = op;
-    let (method, msisdn, terminal_ref) = match method {
-        PaymentMethodV1::MpesaStk { msisdn } => ("mpesa_stk", Some(msisdn.clone()), None),
-        PaymentMethodV1::Card { terminal_ref } => ("card", None, Some(terminal_ref.clone())),
-    };
-    if *amount_minor <= 0 {
+    let (intent_id, order_id, method, msisdn, terminal_ref, receipt, amount_minor, currency) =
+        match op {
+            PaymentOpV1::IntentRequested {
+                intent_id,
+                order_id,
+                method,
+                amount_minor,
+                currency,
+                ..
+            } => {
+                let (name, msisdn, terminal_ref) = match method {
+                    PaymentMethodV1::MpesaStk { msisdn } => {
+                        ("mpesa_stk", Some(msisdn.clone()), None)
+                    }
+                    PaymentMethodV1::Card { terminal_ref } => {
+                        ("card", None, Some(terminal_ref.clone()))
+                    }
+                };
+                (
+                    intent_id,
+                    order_id,
+                    name,
+                    msisdn,
+                    terminal_ref,
+                    None,
+                    *amount_minor,
+                    currency,
+                )
+            }
+            PaymentOpV1::ReceiptCodeRecorded {
+                intent_id,
+                order_id,
+                receipt_code,
+                amount_minor,
+                currency,
+                ..
+            } => (
+                intent_id,
+                order_id,
+                "mpesa_receipt",
+                None,
+                None,
+                Some(receipt_code.clone()),
+                *amount_minor,
+                currency,
+            ),
+        };
+    if amount_minor <= 0 {
         // The op stays in the log; there is nothing to collect.
         tracing::warn!(device = %device.id, amount_minor, "payment intent without a positive amount");
         return None;
@@ -262,7 +297,8 @@ fn new_intent(
         method,
         msisdn,
         terminal_ref,
-        amount_minor: *amount_minor,
+        receipt,
+        amount_minor,
         currency: currency.clone(),
     })
 }

@@ -19,6 +19,8 @@ pub struct NewIntent {
     pub method: &'static str,
     pub msisdn: Option<String>,
     pub terminal_ref: Option<String>,
+    /// The M-Pesa receipt code a cashier typed (method `mpesa_receipt`).
+    pub receipt: Option<String>,
     pub amount_minor: i64,
     pub currency: String,
 }
@@ -31,8 +33,8 @@ pub async fn insert_requested(
     for intent in intents {
         sqlx::query(
             "INSERT INTO payment_intents (tenant_id, id, outlet_id, device_id, order_id, method,
-                 msisdn, terminal_ref, amount_minor, currency, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested')
+                 msisdn, terminal_ref, amount_minor, currency, state, receipt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11)
              ON CONFLICT DO NOTHING",
         )
         .bind(intent.tenant.0)
@@ -45,6 +47,7 @@ pub async fn insert_requested(
         .bind(&intent.terminal_ref)
         .bind(intent.amount_minor)
         .bind(&intent.currency)
+        .bind(&intent.receipt)
         .execute(&mut *tx)
         .await?;
     }
@@ -62,6 +65,7 @@ pub struct DueIntent {
     pub method: String,
     pub msisdn: Option<String>,
     pub terminal_ref: Option<String>,
+    pub receipt: Option<String>,
     pub amount_minor: i64,
     pub currency: String,
     pub attempts: i32,
@@ -74,6 +78,7 @@ type DueRow = (
     Uuid,
     Uuid,
     String,
+    Option<String>,
     Option<String>,
     Option<String>,
     i64,
@@ -89,7 +94,7 @@ pub async fn claim_due(
 ) -> Result<Vec<DueIntent>, StoreError> {
     let rows: Vec<DueRow> = sqlx::query_as(
         "SELECT i.tenant_id, t.slug, o.code, i.id, i.order_id, i.method, i.msisdn,
-                i.terminal_ref, i.amount_minor, i.currency, i.attempts
+                i.terminal_ref, i.receipt, i.amount_minor, i.currency, i.attempts
          FROM payment_intents i
          JOIN tenants t ON t.id = i.tenant_id
          JOIN outlets o ON o.tenant_id = i.tenant_id AND o.id = i.outlet_id
@@ -113,6 +118,7 @@ pub async fn claim_due(
                 method,
                 msisdn,
                 terminal_ref,
+                receipt,
                 amount,
                 currency,
                 attempts,
@@ -126,6 +132,7 @@ pub async fn claim_due(
                     method,
                     msisdn,
                     terminal_ref,
+                    receipt,
                     amount_minor: amount,
                     currency,
                     attempts,
@@ -342,4 +349,24 @@ pub async fn already_applied(
     .fetch_optional(&mut *tx)
     .await?;
     Ok(seen.is_some())
+}
+
+/// Whether another intent of the tenant already captured with this M-Pesa receipt code (the
+/// same SMS shown at two tills).
+pub async fn receipt_used_elsewhere(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    id: Uuid,
+    receipt_code: &str,
+) -> Result<bool, StoreError> {
+    let other: Option<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM payment_intents
+         WHERE tenant_id = $1 AND id <> $2 AND receipt = $3 AND state = 'captured' LIMIT 1",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(receipt_code)
+    .fetch_optional(&mut *tx)
+    .await?;
+    Ok(other.is_some())
 }

@@ -92,6 +92,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/lines", post(orders::add_line))
         .route("/v1/orders/{id}/payments", post(orders::take_payment))
         .route("/v1/orders/{id}/payment-intents", post(payments::request))
+        .route(
+            "/v1/orders/{id}/mpesa-receipts",
+            post(payments::record_receipt),
+        )
         .route("/v1/payment-intents", get(payments::list))
         .route("/v1/payment-intents/{id}", get(payments::get))
         .route("/v1/orders/{id}/close", post(orders::close))

@@ -42,8 +42,9 @@ pub struct PaymentIntentDto {
     pub receipt: Option<String>,
     /// In words, for the cashier.
     pub detail: String,
-    /// Captured after the order was settled another way: refund the customer.
-    pub needs_refund: bool,
+    /// What a manager must do, if anything: refund a capture that came after the order was
+    /// settled another way, or check an M-Pesa receipt the treasury could not confirm.
+    pub attention: Option<String>,
     pub updated_at_ms: i64,
 }
 
@@ -58,7 +59,7 @@ impl From<&PaymentIntent> for PaymentIntentDto {
             provider_ref: intent.provider_ref.clone(),
             receipt: intent.receipt.clone(),
             detail: intent.detail.clone(),
-            needs_refund: intent.needs_refund,
+            attention: intent.attention.clone(),
             updated_at_ms: intent.updated_at_ms,
         }
     }
@@ -66,8 +67,8 @@ impl From<&PaymentIntent> for PaymentIntentDto {
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct IntentQuery {
-    /// `true`: the intents a manager must refund.
-    pub needs_refund: Option<bool>,
+    /// `true`: the payments a manager must act on.
+    pub attention: Option<bool>,
 }
 
 impl From<PaymentIntentError> for ApiError {
@@ -76,6 +77,13 @@ impl From<PaymentIntentError> for ApiError {
         match error {
             PaymentIntentError::Store(store) => ApiError::from(store),
             PaymentIntentError::BadPhone => ApiError::invalid("phone", message),
+            PaymentIntentError::BadReceipt => ApiError::invalid("receipt_code", message),
+            PaymentIntentError::ReceiptUsed => ApiError::new(
+                StatusCode::CONFLICT,
+                "receipt_already_used",
+                message,
+                Some("receipt_code"),
+            ),
             PaymentIntentError::BadTerminalRef => ApiError::invalid("terminal_ref", message),
             PaymentIntentError::TenderNotAccepted => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -178,13 +186,65 @@ pub async fn list(
     State(state): State<AppState>,
     query: Result<Query<IntentQuery>, QueryRejection>,
 ) -> Result<Json<Vec<PaymentIntentDto>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("needs_refund", e.body_text()))?;
-    if query.needs_refund != Some(true) {
+    let Query(query) = query.map_err(|e| ApiError::invalid("attention", e.body_text()))?;
+    if query.attention != Some(true) {
         return Err(ApiError::invalid(
-            "needs_refund",
-            "only needs_refund=true is listed (recall a payment by its id)",
+            "attention",
+            "only attention=true is listed (recall a payment by its id)",
         ));
     }
-    let intents = payments::needing_refund(state.store.clone()).await?;
+    let intents = payments::needing_attention(state.store.clone()).await?;
     Ok(Json(intents.iter().map(PaymentIntentDto::from).collect()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MpesaReceiptRequest {
+    /// The code on the customer's M-Pesa SMS, e.g. `QJK3H7X9TZ`.
+    pub receipt_code: String,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MpesaReceiptResponse {
+    pub order: super::dto::OrderDto,
+    pub intent: PaymentIntentDto,
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/mpesa-receipts", params(("id" = String, Path)),
+    request_body = MpesaReceiptRequest,
+    responses((status = 201, body = MpesaReceiptResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn record_receipt(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<MpesaReceiptRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<MpesaReceiptResponse>), ApiError> {
+    let Path(id) = path?;
+    let order_id: OrderId = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })?;
+    let Json(request) = body?;
+    let (order, intent) = payments::record_receipt(
+        state.store.clone(),
+        order_id,
+        &request.receipt_code,
+        request.amount_minor,
+        now_ms(),
+    )
+    .await?;
+    state.sync.notify_new_ops();
+    Ok((
+        StatusCode::CREATED,
+        Json(MpesaReceiptResponse {
+            order: super::dto::OrderDto::from(&order),
+            intent: PaymentIntentDto::from(&intent),
+        }),
+    ))
 }

@@ -5,10 +5,12 @@
 //! payment on the order. An STK push needs the link: with the hub out of reach the request is
 //! refused at once, so the cashier can turn to another tender instead of waiting.
 
-use crate::store::{IntentRequestError, PaymentIntent, Store, StoreError};
+use crate::store::{IntentRequestError, PaymentIntent, ReceiptError, Store, StoreError};
+use shared_model::Order;
 use shared_model::OrderId;
 use shared_model::Tender;
 use shared_model::payment_intent::normalise_msisdn;
+use shared_model::payment_intent::valid_mpesa_receipt;
 use std::sync::Arc;
 use sync_protocol::op::PaymentMethodV1;
 use thiserror::Error;
@@ -38,6 +40,10 @@ pub enum PaymentIntentError {
     HubUnreachable,
     #[error("no such payment intent")]
     NotFound,
+    #[error("an M-Pesa receipt code is 10 letters and digits, as on the customer's SMS")]
+    BadReceipt,
+    #[error("this M-Pesa receipt code was already used for a payment here")]
+    ReceiptUsed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -93,6 +99,36 @@ pub async fn get(store: Arc<Store>, id: Uuid) -> Result<PaymentIntent, PaymentIn
     .await
 }
 
-pub async fn needing_refund(store: Arc<Store>) -> Result<Vec<PaymentIntent>, PaymentIntentError> {
-    super::blocking_with(move || Ok(store.payment_intents_needing_refund()?)).await
+pub async fn needing_attention(
+    store: Arc<Store>,
+) -> Result<Vec<PaymentIntent>, PaymentIntentError> {
+    super::blocking_with(move || Ok(store.payment_intents_needing_attention()?)).await
+}
+
+/// The customer paid the till from their own phone: the payment goes on the order now (no link
+/// needed) and is confirmed or flagged against the treasury's records once the hub can ask.
+pub async fn record_receipt(
+    store: Arc<Store>,
+    order_id: OrderId,
+    receipt_code: &str,
+    amount_minor: i64,
+    now_ms: i64,
+) -> Result<(Order, PaymentIntent), PaymentIntentError> {
+    let code = receipt_code.trim().to_ascii_uppercase();
+    if !valid_mpesa_receipt(&code) {
+        return Err(PaymentIntentError::BadReceipt);
+    }
+    super::blocking_with(move || {
+        if let Some(config) = store.outlet_config()?
+            && !config.accepts(Tender::Mpesa)
+        {
+            return Err(PaymentIntentError::TenderNotAccepted);
+        }
+        match store.record_mpesa_receipt(order_id, &code, amount_minor, now_ms)? {
+            Ok(done) => Ok(done),
+            Err(ReceiptError::Request(error)) => Err(error.into()),
+            Err(ReceiptError::AlreadyUsed) => Err(PaymentIntentError::ReceiptUsed),
+        }
+    })
+    .await
 }

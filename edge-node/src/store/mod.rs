@@ -9,7 +9,7 @@ pub use drawers::DrawerChangeError;
 mod kitchen;
 mod migrations;
 mod payments;
-pub use payments::{IntentRequestError, PaymentIntent};
+pub use payments::{IntentRequestError, PaymentIntent, ReceiptError};
 mod printing;
 mod staff;
 mod tables;

@@ -25,8 +25,9 @@ pub struct PaymentIntent {
     pub provider_ref: Option<String>,
     pub receipt: Option<String>,
     pub detail: String,
-    /// Captured after the order was settled another way: the customer paid twice.
-    pub needs_refund: bool,
+    /// What a manager must do about it, if anything: refund a capture that came after the
+    /// order was settled another way, or check an M-Pesa receipt the treasury has no record of.
+    pub attention: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
 }
@@ -44,6 +45,15 @@ pub enum IntentRequestError {
     AlreadyPending,
 }
 
+/// Why an M-Pesa receipt code was refused before anything was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    #[error(transparent)]
+    Request(#[from] IntentRequestError),
+    #[error("this M-Pesa receipt code was already used for a payment here")]
+    AlreadyUsed,
+}
+
 fn tender_of(method: &str) -> Tender {
     if method == "card" {
         Tender::Card
@@ -53,7 +63,7 @@ fn tender_of(method: &str) -> Tender {
 }
 
 const COLUMNS: &str = "id, order_id, method, amount_minor, state, provider_ref, receipt, detail, \
-     needs_refund, created_at_ms, updated_at_ms";
+     attention, created_at_ms, updated_at_ms";
 
 type Row = (
     String,
@@ -64,7 +74,7 @@ type Row = (
     Option<String>,
     Option<String>,
     String,
-    bool,
+    Option<String>,
     i64,
     i64,
 );
@@ -79,7 +89,7 @@ fn from_row(row: Row) -> Result<PaymentIntent, StoreError> {
         provider_ref,
         receipt,
         detail,
-        needs_refund,
+        attention,
         created,
         updated,
     ) = row;
@@ -93,7 +103,7 @@ fn from_row(row: Row) -> Result<PaymentIntent, StoreError> {
         provider_ref,
         receipt,
         detail,
-        needs_refund,
+        attention,
         created_at_ms: created,
         updated_at_ms: updated,
     })
@@ -164,17 +174,87 @@ impl Store {
         Ok(Ok(intent))
     }
 
+    /// The customer paid the till from their own phone (the link to the hub may be down): the
+    /// payment goes on the order now, with the receipt code the cashier typed, and an intent
+    /// for the hub to confirm it against the treasury's records once it can. The order change,
+    /// the intent and both ops commit together.
+    pub fn record_mpesa_receipt(
+        &self,
+        order_id: OrderId,
+        receipt_code: &str,
+        amount_minor: i64,
+        now_ms: i64,
+    ) -> Result<Result<(Order, PaymentIntent), ReceiptError>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let Some(mut order) = load_order(&tx, order_id)? else {
+            return Ok(Err(IntentRequestError::NotFound.into()));
+        };
+        if !order.state.accepts_payments() {
+            return Ok(Err(
+                IntentRequestError::NotPayable(order.state.as_str()).into()
+            ));
+        }
+        let balance_due_minor = order.totals().balance_due_minor;
+        if amount_minor <= 0 || amount_minor > balance_due_minor {
+            return Ok(Err(
+                IntentRequestError::BadAmount { balance_due_minor }.into()
+            ));
+        }
+        let used: Option<String> = tx
+            .query_row(
+                "SELECT id FROM payment_intents WHERE method = 'mpesa_receipt' AND receipt = ?1",
+                params![receipt_code],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if used.is_some() {
+            return Ok(Err(ReceiptError::AlreadyUsed));
+        }
+        let id = Uuid::now_v7();
+        let event = order
+            .take_payment(PaymentId(id), Tender::Mpesa, amount_minor, now_ms)
+            .map_err(|error| {
+                StoreError::Corrupt(format!("a checked payment was refused: {error}"))
+            })?;
+        order
+            .apply(&event)
+            .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
+        save_order(&tx, &order, now_ms)?;
+        append_op(&tx, self.node_id, &event, now_ms)?;
+        tx.execute(
+            "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
+                 created_at_ms, updated_at_ms)
+             VALUES (?1, ?2, 'mpesa_receipt', ?3, 'requested', ?4,
+                     'paid; to be confirmed against the treasury', ?5, ?5)",
+            params![id.to_string(), order_id.0.to_string(), amount_minor, receipt_code, now_ms],
+        )?;
+        let body = OpBody::Payment(PaymentOpV1::ReceiptCodeRecorded {
+            intent_id: *id.as_bytes(),
+            order_id: *order_id.0.as_bytes(),
+            receipt_code: receipt_code.to_owned(),
+            amount_minor,
+            currency: order.currency.code().to_owned(),
+            recorded_at_ms: now_ms,
+        });
+        append_op_body(&tx, self.node_id, "payment", &body, now_ms)?;
+        let intent =
+            load(&tx, id)?.ok_or_else(|| StoreError::Corrupt("a stored intent vanished".into()))?;
+        tx.commit()?;
+        Ok(Ok((order, intent)))
+    }
+
     pub fn payment_intent(&self, id: Uuid) -> Result<Option<PaymentIntent>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         load(&tx, id)
     }
 
-    /// Intents a manager must act on: captured twice over (refund the customer).
-    pub fn payment_intents_needing_refund(&self) -> Result<Vec<PaymentIntent>, StoreError> {
+    /// Intents a manager must act on (see [`PaymentIntent::attention`]).
+    pub fn payment_intents_needing_attention(&self) -> Result<Vec<PaymentIntent>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(&format!(
-            "SELECT {COLUMNS} FROM payment_intents WHERE needs_refund = 1 ORDER BY updated_at_ms"
+            "SELECT {COLUMNS} FROM payment_intents WHERE attention IS NOT NULL ORDER BY updated_at_ms"
         ))?;
         let rows = statement
             .query_map([], |row| {
@@ -252,6 +332,22 @@ pub(super) fn apply_update_tx(
             now_ms
         ],
     )?;
+    if next == IntentState::Failed && intent.method == "mpesa_receipt" {
+        // The payment is already on the order (the customer showed their SMS); the treasury
+        // cannot confirm it. A manager checks before the shift closes.
+        tracing::warn!(intent = %id, "an M-Pesa receipt code the treasury could not confirm");
+        tx.execute(
+            "UPDATE payment_intents SET attention = ?2 WHERE id = ?1",
+            params![
+                id.to_string(),
+                format!(
+                    "M-Pesa receipt not confirmed by the treasury ({}): check it",
+                    update.detail
+                )
+            ],
+        )?;
+        return Ok(());
+    }
     if next != IntentState::Captured {
         return Ok(());
     }
@@ -292,7 +388,7 @@ pub(super) fn apply_update_tx(
         _ => {
             tracing::warn!(intent = %id, order = %intent.order_id, "payment captured after the order was settled: the customer must be refunded");
             tx.execute(
-                "UPDATE payment_intents SET needs_refund = 1, detail = ?2 WHERE id = ?1",
+                "UPDATE payment_intents SET attention = ?2 WHERE id = ?1",
                 params![
                     id.to_string(),
                     "captured after the order was settled another way: refund the customer"
