@@ -36,7 +36,14 @@ pub struct OutletConfig {
     /// Printed below the totals of every receipt.
     #[serde(default)]
     pub receipt_footer: String,
+    /// A drawer whose count is off by more than this (either way) raises a cash exception for
+    /// managers; `None`: the tenant default.
+    #[serde(default)]
+    pub cash_exception_threshold_minor: Option<i64>,
 }
+
+/// Largest cash-exception threshold accepted (a typo guard).
+pub const CASH_EXCEPTION_THRESHOLD_MINOR_MAX: i64 = 100_000_000_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum OutletConfigError {
@@ -50,6 +57,10 @@ pub enum OutletConfigError {
     ReceiptText(&'static str),
     #[error("accepted_tenders lists a tender twice")]
     DuplicateTender,
+    #[error(
+        "cash_exception_threshold_minor must be between 0 and {CASH_EXCEPTION_THRESHOLD_MINOR_MAX}"
+    )]
+    Threshold,
 }
 
 impl OutletConfigError {
@@ -59,6 +70,7 @@ impl OutletConfigError {
             OutletConfigError::Offset => "utc_offset_minutes",
             OutletConfigError::Name(field) | OutletConfigError::ReceiptText(field) => field,
             OutletConfigError::DuplicateTender => "accepted_tenders",
+            OutletConfigError::Threshold => "cash_exception_threshold_minor",
         }
     }
 }
@@ -101,6 +113,7 @@ impl OutletConfig {
             accepted_tenders: Vec::new(),
             receipt_header: String::new(),
             receipt_footer: String::new(),
+            cash_exception_threshold_minor: None,
         }
     }
 
@@ -125,6 +138,12 @@ impl OutletConfig {
             if text.chars().count() > RECEIPT_TEXT_CHARS_MAX {
                 return Err(OutletConfigError::ReceiptText(field));
             }
+        }
+        if self
+            .cash_exception_threshold_minor
+            .is_some_and(|threshold| !(0..=CASH_EXCEPTION_THRESHOLD_MINOR_MAX).contains(&threshold))
+        {
+            return Err(OutletConfigError::Threshold);
         }
         let mut tenders = self.accepted_tenders.clone();
         tenders.sort_by_key(|tender| *tender as u8);

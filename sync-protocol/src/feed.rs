@@ -342,6 +342,7 @@ pub struct OutletConfigV1 {
     pub accepted_tenders: Vec<String>,
     pub receipt_header: String,
     pub receipt_footer: String,
+    pub cash_exception_threshold_minor: Option<i64>,
 }
 
 fn tender_name(tender: Tender) -> &'static str {
@@ -366,6 +367,7 @@ impl From<&OutletConfig> for OutletConfigV1 {
                 .collect(),
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),
+            cash_exception_threshold_minor: config.cash_exception_threshold_minor,
         }
     }
 }
@@ -389,6 +391,7 @@ impl From<&OutletConfigV1> for OutletConfig {
                 .collect(),
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),
+            cash_exception_threshold_minor: config.cash_exception_threshold_minor,
         }
     }
 }

@@ -79,6 +79,53 @@ fn a_short_drawer_at_the_edge_raises_a_cash_exception_at_the_hub() {
         assert_eq!((state.as_str(), z_number), ("closed", Some(1)));
         let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM order_anomalies").fetch_one(&pool).await.unwrap();
         assert_eq!(anomalies, 0);
+
+        // The outlet's manager tightens the threshold to 10.00 at the hub: a drawer 20.00 short
+        // is now an exception (it was not under the default), one 5.00 short is not.
+        let jwt = dev_token(&pool, "acme", "manager").await;
+        let response = http
+            .put(hub.url("/v1/acme/pos/outlets/nbo-cbd/config"))
+            .bearer_auth(&jwt)
+            .json(&json!({"timezone": "Africa/Nairobi", "utc_offset_minutes": 180, "cash_exception_threshold_minor": 1_000}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let bad = http
+            .put(hub.url("/v1/acme/pos/outlets/nbo-cbd/config"))
+            .bearer_auth(&jwt)
+            .json(&json!({"timezone": "Africa/Nairobi", "utc_offset_minutes": 180, "cash_exception_threshold_minor": -1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status().as_u16(), 400);
+        for short_minor in [2_000, 500] {
+            let (status, _) = terminal.post("/v1/drawer", json!({"float_minor": 100_000})).await;
+            assert_eq!(status, 201);
+            let (status, _) = terminal
+                .post("/v1/drawer/count", json!({"counts": [{"tender": "cash", "counted_minor": 100_000 - short_minor}]}))
+                .await;
+            assert_eq!(status, 200);
+            let (status, _) = terminal.post("/v1/drawer/close", json!({})).await;
+            assert_eq!(status, 200);
+        }
+        let events: Vec<(String, Value)> = eventually(Duration::from_secs(30), "both drawers at the hub", || async {
+            let rows: Vec<(String, Value)> = sqlx::query_as(
+                "SELECT event_type, payload FROM outbox WHERE event_type IN ('pos.cashdrawer.closed', 'pos.cash_exception')
+                 ORDER BY seq",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            (rows.iter().filter(|(kind, _)| kind == "pos.cashdrawer.closed").count() == 3).then_some(rows)
+        })
+        .await;
+        let exceptions: Vec<i64> = events
+            .iter()
+            .filter(|(kind, _)| kind == "pos.cash_exception")
+            .map(|(_, payload)| payload["data"]["variance_minor"].as_i64().unwrap())
+            .collect();
+        assert_eq!(exceptions, vec![-60_000, -2_000]);
         pool.close().await;
     });
     edge.kill();

@@ -110,6 +110,9 @@ pub struct OutletConfigDto {
     pub receipt_header: String,
     #[serde(default)]
     pub receipt_footer: String,
+    /// A drawer counted off by more than this raises `pos.cash_exception` (default 50000).
+    #[serde(default)]
+    pub cash_exception_threshold_minor: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -377,6 +380,7 @@ fn parse_config(dto: &OutletConfigDto) -> Result<OutletConfig, ApiError> {
         accepted_tenders: accepted,
         receipt_header: dto.receipt_header.clone(),
         receipt_footer: dto.receipt_footer.clone(),
+        cash_exception_threshold_minor: dto.cash_exception_threshold_minor,
     };
     config
         .validate()
@@ -396,6 +400,7 @@ fn config_dto(config: &OutletConfig) -> OutletConfigDto {
             .collect(),
         receipt_header: config.receipt_header.clone(),
         receipt_footer: config.receipt_footer.clone(),
+        cash_exception_threshold_minor: config.cash_exception_threshold_minor,
     }
 }
 

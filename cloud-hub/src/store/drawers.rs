@@ -87,8 +87,11 @@ pub async fn apply_drawer_ops(
         .await?;
     }
     if !closed.is_empty() {
-        let (tenant_slug, outlet_code): (String, String) = sqlx::query_as(
-            "SELECT t.slug, o.code FROM tenants t JOIN outlets o ON o.tenant_id = t.id
+        // The outlet's own threshold, if its configuration sets one.
+        let (tenant_slug, outlet_code, threshold): (String, String, Option<i64>) = sqlx::query_as(
+            "SELECT t.slug, o.code, (c.doc->>'cash_exception_threshold_minor')::bigint
+             FROM tenants t JOIN outlets o ON o.tenant_id = t.id
+             LEFT JOIN outlet_configs c ON c.tenant_id = o.tenant_id AND c.outlet_id = o.id
              WHERE t.id = $1 AND o.id = $2",
         )
         .bind(tenant.0)
@@ -103,7 +106,7 @@ pub async fn apply_drawer_ops(
                     &tenant_slug,
                     &outlet_code,
                     session,
-                    CASH_EXCEPTION_THRESHOLD_MINOR,
+                    threshold.unwrap_or(CASH_EXCEPTION_THRESHOLD_MINOR),
                 )
             })
             .collect();
