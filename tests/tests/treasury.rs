@@ -327,7 +327,59 @@ fn treasury_payments_are_reconciled_exactly_once() {
         assert_eq!(status, 404);
         let (status, error) = callback(&client, &hub, json!({"type": "payment_refunded", "intent_id": retried_id}), SECRET).await;
         assert_eq!((status, error["field"].as_str()), (400, Some("type")), "{error}");
+
+        // The integrations monitor shows the outage, the duplicate and what was applied.
+        let monitor = |query: &'static str, token: String| {
+            let client = client.clone();
+            let url = hub.url(&format!("/v1/kahawa/integrations/events{query}"));
+            async move {
+                let response = client.get(url).bearer_auth(token).send().await.unwrap();
+                (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        let (status, failed) = monitor("?outcome=call_failed", jwt.clone()).await;
+        assert_eq!(status, 200, "{failed}");
+        assert_eq!(failed.as_array().unwrap().len(), 2, "the two 503s: {failed}");
+        assert!(failed[0]["detail"].as_str().unwrap().contains("503"), "{failed}");
+        let (_, all) = monitor("", jwt.clone()).await;
+        let outcomes: Vec<&str> = all.as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+        for outcome in ["applied", "ignored", "amount_mismatch", "call_failed"] {
+            assert!(outcomes.contains(&outcome), "{outcome} in {outcomes:?}");
+        }
+        let (status, _) = monitor("?limit=0", jwt.clone()).await;
+        assert_eq!(status, 400);
+        driver_tenant_isolation(&pool, &client, &hub).await;
     });
+}
+
+/// Another tenant's token sees none of it.
+async fn driver_tenant_isolation(pool: &sqlx::PgPool, client: &reqwest::Client, hub: &RunningHub) {
+    cloud_hub::services::admin::create_tenant(pool, "other", "Other ltd")
+        .await
+        .unwrap();
+    let other = dev_token(pool, "other", "manager").await;
+    for path in [
+        "/v1/kahawa/integrations/events",
+        "/v1/other/integrations/events",
+    ] {
+        let response = client
+            .get(hub.url(path))
+            .bearer_auth(&other)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if path.contains("kahawa") {
+            assert_eq!(status, 404, "{body}");
+        } else {
+            assert_eq!(
+                (status, body.as_array().map(Vec::len)),
+                (200, Some(0)),
+                "{body}"
+            );
+        }
+    }
 }
 
 #[test]

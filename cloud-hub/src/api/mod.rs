@@ -6,6 +6,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod integrations;
 pub mod middleware;
 pub mod openapi;
 pub mod orders;
@@ -92,6 +93,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/staff/{staff_id}/logout",
             post(staff::logout),
+        )
+        .route(
+            "/v1/{tenant}/integrations/events",
+            get(integrations::events),
         )
         .route(
             "/v1/{tenant}/pos/integrations/treasury/events",

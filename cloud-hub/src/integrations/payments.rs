@@ -7,13 +7,16 @@ use super::treasury::{
 };
 use crate::store::StoreError;
 use crate::store::payment_intents::{
-    Change, DueIntent, claim_due, overdue, receipt_used_elsewhere, reschedule, transition,
+    Change, DueIntent, claim_due, overdue, receipt_used_elsewhere, record_integration_event,
+    reschedule, transition,
 };
 use shared_model::payment_intent::{IntentState, valid_mpesa_receipt};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// How connector events of this worker are named in the integrations monitor.
+const PROVIDER: &str = "treasury";
 /// Intents sent per round.
 const BATCH: i64 = 16;
 /// Pause between rounds when there was nothing to do.
@@ -172,6 +175,16 @@ impl<T: Treasury> PaymentWorker<T> {
                 .await?;
             }
             Err(TreasuryError::Unavailable(error)) => {
+                record_integration_event(
+                    tx,
+                    intent.tenant,
+                    PROVIDER,
+                    None,
+                    "receipt_lookup",
+                    "call_failed",
+                    &format!("intent {}: {error}", intent.id),
+                )
+                .await?;
                 let delay = self.retry_delay_ms(attempts);
                 reschedule(tx, intent.tenant, intent.id, intent.attempts, delay, &error).await?;
             }
@@ -253,6 +266,16 @@ impl<T: Treasury> PaymentWorker<T> {
             }
             Err(TreasuryError::Unavailable(error)) => {
                 tracing::warn!(intent = %intent.id, attempts, %error, "treasury call failed");
+                record_integration_event(
+                    tx,
+                    intent.tenant,
+                    PROVIDER,
+                    None,
+                    "payment_request",
+                    "call_failed",
+                    &format!("intent {}: {error}", intent.id),
+                )
+                .await?;
                 if attempts >= self.config.attempts_max as i32 {
                     self.fail(tx, intent, "the payment service could not be reached")
                         .await?;

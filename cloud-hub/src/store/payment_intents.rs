@@ -370,3 +370,35 @@ pub async fn receipt_used_elsewhere(
     .await?;
     Ok(other.is_some())
 }
+
+/// One entry of the integrations monitor.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IntegrationEvent {
+    pub id: i64,
+    pub provider: String,
+    pub event_id: Option<String>,
+    pub event_type: String,
+    pub outcome: String,
+    pub detail: String,
+    pub received_at: time::OffsetDateTime,
+}
+
+/// The newest connector events of a tenant, optionally of one outcome, newest first.
+pub async fn integration_events(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outcome: Option<&str>,
+    limit: i64,
+) -> Result<Vec<IntegrationEvent>, StoreError> {
+    Ok(sqlx::query_as(
+        "SELECT id, provider, event_id, event_type, outcome, detail, received_at
+         FROM integration_events
+         WHERE tenant_id = $1 AND ($2::text IS NULL OR outcome = $2)
+         ORDER BY id DESC LIMIT $3",
+    )
+    .bind(tenant.0)
+    .bind(outcome)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
