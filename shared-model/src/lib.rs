@@ -31,6 +31,7 @@ pub mod money;
 pub mod order;
 pub mod outlet;
 pub mod payment_intent;
+pub mod pci;
 pub mod pricebook;
 pub mod pricing;
 pub mod promotions;
