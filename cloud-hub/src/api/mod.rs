@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod devices;
+pub mod drawers;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -81,6 +82,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/price-books/{book_id}",
             put(outlet_settings::put_price_book).delete(outlet_settings::delete_price_book),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/drawers",
+            get(drawers::list),
         )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/config",

@@ -127,3 +127,24 @@ pub async fn apply_drawer_ops(
     }
     Ok(anomalies.len())
 }
+
+/// An outlet's drawer sessions as the hub rebuilt them, oldest first; only closed ones with
+/// `closed_only`.
+pub async fn sessions_of_outlet(
+    conn: &mut sqlx::PgConnection,
+    tenant: super::TenantId,
+    outlet_id: Uuid,
+    closed_only: bool,
+) -> Result<Vec<DrawerSession>, StoreError> {
+    let rows: Vec<sqlx::types::Json<DrawerSession>> = sqlx::query_scalar(
+        "SELECT doc FROM drawer_sessions
+         WHERE tenant_id = $1 AND outlet_id = $2 AND (NOT $3 OR state = 'closed')
+         ORDER BY z_number NULLS LAST, id",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(closed_only)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|doc| doc.0).collect())
+}

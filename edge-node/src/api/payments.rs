@@ -4,10 +4,11 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
 use crate::services::payments::{self, MethodRequest, PaymentIntentError};
+use crate::services::staff::Caller;
 use crate::store::{IntentRequestError, PaymentIntent};
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use shared_model::OrderId;
@@ -126,6 +127,7 @@ impl From<PaymentIntentError> for ApiError {
     security(("device_token" = [])))]
 pub async fn request(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<PaymentIntentRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PaymentIntentDto>), ApiError> {
@@ -157,6 +159,7 @@ pub async fn request(
         order_id,
         method,
         request.amount_minor,
+        caller.device.id,
         state.sync.is_connected(),
         now_ms(),
     )
@@ -218,6 +221,7 @@ pub struct MpesaReceiptResponse {
     security(("device_token" = [])))]
 pub async fn record_receipt(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<MpesaReceiptRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<MpesaReceiptResponse>), ApiError> {
@@ -236,6 +240,7 @@ pub async fn record_receipt(
         order_id,
         &request.receipt_code,
         request.amount_minor,
+        caller.device.id,
         now_ms(),
     )
     .await?;

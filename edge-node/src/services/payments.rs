@@ -55,6 +55,7 @@ pub async fn request(
     order_id: OrderId,
     method: MethodRequest,
     amount_minor: i64,
+    terminal: Uuid,
     link_up: bool,
     now_ms: i64,
 ) -> Result<PaymentIntent, PaymentIntentError> {
@@ -85,7 +86,7 @@ pub async fn request(
         if !link_up {
             return Err(PaymentIntentError::HubUnreachable);
         }
-        Ok(store.request_payment_intent(order_id, &wire, amount_minor, now_ms)??)
+        Ok(store.request_payment_intent(order_id, &wire, amount_minor, terminal, now_ms)??)
     })
     .await
 }
@@ -112,6 +113,7 @@ pub async fn record_receipt(
     order_id: OrderId,
     receipt_code: &str,
     amount_minor: i64,
+    terminal: Uuid,
     now_ms: i64,
 ) -> Result<(Order, PaymentIntent), PaymentIntentError> {
     let code = receipt_code.trim().to_ascii_uppercase();
@@ -124,7 +126,7 @@ pub async fn record_receipt(
         {
             return Err(PaymentIntentError::TenderNotAccepted);
         }
-        match store.record_mpesa_receipt(order_id, &code, amount_minor, now_ms)? {
+        match store.record_mpesa_receipt(order_id, &code, amount_minor, terminal, now_ms)? {
             Ok(done) => Ok(done),
             Err(ReceiptError::Request(error)) => Err(error.into()),
             Err(ReceiptError::AlreadyUsed) => Err(PaymentIntentError::ReceiptUsed),

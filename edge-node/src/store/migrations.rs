@@ -112,7 +112,7 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE payment_intents (
         id TEXT PRIMARY KEY, order_id TEXT NOT NULL, method TEXT NOT NULL,
         amount_minor INTEGER NOT NULL, state TEXT NOT NULL, provider_ref TEXT, receipt TEXT,
-        detail TEXT NOT NULL DEFAULT '', attention TEXT,
+        detail TEXT NOT NULL DEFAULT '', attention TEXT, terminal_id TEXT,
         created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
      CREATE INDEX payment_intents_by_order ON payment_intents (order_id);",
 ];

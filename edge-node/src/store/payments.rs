@@ -8,7 +8,7 @@
 use super::{Store, StoreError, append_op, append_op_body, load_order, save_order};
 use rusqlite::{OptionalExtension, Transaction, params};
 use shared_model::payment_intent::{CaptureOutcome, IntentState, capture_outcome};
-use shared_model::{Order, OrderId, PaymentId, Tender};
+use shared_model::{Order, OrderEvent, OrderId, PaymentId, Tender};
 use sync_protocol::feed::PaymentIntentUpdateV1;
 use sync_protocol::op::{OpBody, PaymentMethodV1, PaymentOpV1};
 use uuid::Uuid;
@@ -117,6 +117,7 @@ impl Store {
         order_id: OrderId,
         method: &PaymentMethodV1,
         amount_minor: i64,
+        terminal: Uuid,
         now_ms: i64,
     ) -> Result<Result<PaymentIntent, IntentRequestError>, StoreError> {
         let mut connection = self.lock();
@@ -149,14 +150,15 @@ impl Store {
         };
         tx.execute(
             "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, detail,
-                 created_at_ms, updated_at_ms)
-             VALUES (?1, ?2, ?3, ?4, 'requested', 'sending to the payment service', ?5, ?5)",
+                 created_at_ms, updated_at_ms, terminal_id)
+             VALUES (?1, ?2, ?3, ?4, 'requested', 'sending to the payment service', ?5, ?5, ?6)",
             params![
                 id.to_string(),
                 order_id.0.to_string(),
                 method_name,
                 amount_minor,
-                now_ms
+                now_ms,
+                terminal.to_string()
             ],
         )?;
         let body = OpBody::Payment(PaymentOpV1::IntentRequested {
@@ -183,6 +185,7 @@ impl Store {
         order_id: OrderId,
         receipt_code: &str,
         amount_minor: i64,
+        terminal: Uuid,
         now_ms: i64,
     ) -> Result<Result<(Order, PaymentIntent), ReceiptError>, StoreError> {
         let mut connection = self.lock();
@@ -222,12 +225,22 @@ impl Store {
             .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
         save_order(&tx, &order, now_ms)?;
         append_op(&tx, self.node_id, &event, now_ms)?;
+        if let OrderEvent::PaymentTaken { payment, .. } = &event {
+            super::drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        }
         tx.execute(
             "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
-                 created_at_ms, updated_at_ms)
+                 created_at_ms, updated_at_ms, terminal_id)
              VALUES (?1, ?2, 'mpesa_receipt', ?3, 'requested', ?4,
-                     'paid; to be confirmed against the treasury', ?5, ?5)",
-            params![id.to_string(), order_id.0.to_string(), amount_minor, receipt_code, now_ms],
+                     'paid; to be confirmed against the treasury', ?5, ?5, ?6)",
+            params![
+                id.to_string(),
+                order_id.0.to_string(),
+                amount_minor,
+                receipt_code,
+                now_ms,
+                terminal.to_string()
+            ],
         )?;
         let body = OpBody::Payment(PaymentOpV1::ReceiptCodeRecorded {
             intent_id: *id.as_bytes(),
@@ -383,6 +396,16 @@ pub(super) fn apply_update_tx(
             })?;
             save_order(tx, &order, now_ms)?;
             append_op(tx, node_id, &event, now_ms)?;
+            // Into the drawer of the terminal that asked, if it is still open there.
+            let terminal: Option<String> = tx.query_row(
+                "SELECT terminal_id FROM payment_intents WHERE id = ?1",
+                params![id.to_string()],
+                |row| row.get(0),
+            )?;
+            if let (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) = (terminal, &event) {
+                let terminal = super::parse_uuid(&terminal)?;
+                super::drawers::record_payment_tx(tx, node_id, terminal, payment, now_ms)?;
+            }
         }
         (CaptureOutcome::AlreadyApplied, _) => {}
         _ => {
