@@ -50,6 +50,16 @@ pub fn contains_card_number(text: &str) -> bool {
             i += 1;
         }
         let group = (start, i);
+        // Digits glued to letters are part of a word or an id (a UUID's "a0e4"), not of a
+        // number someone typed: they end any run and start none.
+        let glued = (start > 0 && bytes[start - 1].is_ascii_alphabetic())
+            || bytes.get(i).is_some_and(u8::is_ascii_alphabetic);
+        if glued {
+            if !groups.is_empty() {
+                runs.push(std::mem::take(&mut groups));
+            }
+            continue;
+        }
         let joined = groups.last().is_some_and(|&(_, previous_end)| {
             previous_end + 1 == start && matches!(bytes[previous_end], b' ' | b'-')
         });
@@ -171,6 +181,8 @@ mod tests {
     fn ordinary_numbers_are_not_card_numbers() {
         for text in [
             "0193a0e4-0000-7000-8000-000000000001",
+            // Hex segments that happen to be digits, with a digit at the end of the first.
+            "019ab9e4-7123-8456-9012-3a5b6c7d8e9f",
             "254712345678",
             "order 42, table 7, 3 x chai",
             "4111 1111 1111 1112",
@@ -198,6 +210,13 @@ mod tests {
     }
 
     proptest! {
+        /// No UUID is ever taken for a card number, whatever its digits.
+        #[test]
+        fn no_uuid_is_a_card_number(bits in any::<u128>()) {
+            let id = uuid::Uuid::from_u128(bits).to_string();
+            prop_assert!(!contains_card_number(&id), "{}", id);
+        }
+
         /// Any Luhn-valid 13–19 digit number is caught inside any surrounding text.
         #[test]
         fn any_card_number_in_any_text_is_caught(

@@ -36,6 +36,34 @@ impl FeedEntry {
         }
         Ok(body)
     }
+
+    /// [`FeedEntry::decode_body`] that tells a kind this version does not know — added by a
+    /// newer hub, appended after [`FEED_BODY_KINDS_KNOWN`] — from a corrupt entry: `Ok(None)`
+    /// for the former (the edge skips it and keeps syncing), an error for the latter.
+    pub fn decode_known(&self) -> Result<Option<FeedBody>, OpDecodeError> {
+        match self.decode_body() {
+            Ok(body) => Ok(Some(body)),
+            Err(error) => match leading_varint(&self.body) {
+                Some(kind) if kind >= FEED_BODY_KINDS_KNOWN => Ok(None),
+                _ => Err(error),
+            },
+        }
+    }
+}
+
+/// How many [`FeedBody`] kinds this version knows (its variant count).
+pub const FEED_BODY_KINDS_KNOWN: u32 = 8;
+
+/// postcard's enum discriminant: the varint at the start of the body.
+fn leading_varint(bytes: &[u8]) -> Option<u32> {
+    let mut value: u32 = 0;
+    for (index, byte) in bytes.iter().take(5).enumerate() {
+        value |= u32::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,6 +427,43 @@ impl From<&OutletConfigV1> for OutletConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
+        // Every kind this version knows decodes as known.
+        let last_known = FeedBody::PaymentIntentUpdated(PaymentIntentUpdateV1 {
+            intent_id: [1; 16],
+            order_id: [2; 16],
+            state: IntentStateV1::Captured,
+            amount_minor: 100,
+            provider_ref: None,
+            receipt: None,
+            detail: String::new(),
+            at_ms: 0,
+        });
+        let entry = FeedEntry {
+            seq: 1,
+            body: last_known.encode(),
+        };
+        assert_eq!(
+            entry.body[0] as u32,
+            FEED_BODY_KINDS_KNOWN - 1,
+            "update the count with the enum"
+        );
+        assert_eq!(entry.decode_known().expect("known"), Some(last_known));
+        // A kind appended by a newer hub: skipped, not an error.
+        let newer = FeedEntry {
+            seq: 2,
+            body: vec![FEED_BODY_KINDS_KNOWN as u8, 1, 2, 3],
+        };
+        assert_eq!(newer.decode_known().expect("skippable"), None);
+        // A known kind with a broken body is an error.
+        let broken = FeedEntry {
+            seq: 3,
+            body: vec![0, 0xff],
+        };
+        assert!(broken.decode_known().is_err());
+    }
 
     #[test]
     fn price_books_and_outlet_config_survive_the_wire_unchanged() {

@@ -413,6 +413,20 @@ impl Store {
     /// below the cursor are skipped (re-sends). Returns the cursor after. `now_ms` stamps the
     /// sessions a staff entry ends.
     pub fn apply_feed(&self, entries: &[(u64, FeedBody)], now_ms: i64) -> Result<u64, StoreError> {
+        let entries: Vec<(u64, Option<FeedBody>)> = entries
+            .iter()
+            .map(|(seq, body)| (*seq, Some(body.clone())))
+            .collect();
+        self.apply_feed_entries(&entries, now_ms)
+    }
+
+    /// [`Store::apply_feed`] where `None` is an entry of a kind this version does not know (a
+    /// newer hub): the cursor moves past it, so the rest of the feed still applies.
+    pub fn apply_feed_entries(
+        &self,
+        entries: &[(u64, Option<FeedBody>)],
+        now_ms: i64,
+    ) -> Result<u64, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let mut cursor: i64 = tx.query_row(
@@ -430,6 +444,14 @@ impl Store {
                     "feed entry {seq} does not follow {cursor}"
                 )));
             }
+            let Some(body) = body else {
+                tracing::warn!(
+                    seq,
+                    "skipped a feed entry of a kind this edge does not know (a newer hub): upgrade the edge"
+                );
+                cursor = seq;
+                continue;
+            };
             match body {
                 FeedBody::CatalogItemUpserted(wire) => {
                     let item = CatalogItem::from(wire);

@@ -289,11 +289,11 @@ async fn stream_ops(
                         UpstreamEvent::Feed { entries } => {
                             let decoded = entries
                                 .iter()
-                                .map(|entry| entry.decode_body().map(|body| (entry.seq, body)))
+                                .map(|entry| entry.decode_known().map(|body| (entry.seq, body)))
                                 .collect::<Result<Vec<_>, _>>()
                                 .map_err(SyncError::Feed)?;
                             if !decoded.is_empty() {
-                                let cursor = read_store(store, move |s| s.apply_feed(&decoded, crate::now_ms())).await?;
+                                let cursor = read_store(store, move |s| s.apply_feed_entries(&decoded, crate::now_ms())).await?;
                                 session.feed_applied(cursor);
                                 tracing::info!(feed_through_seq = cursor, "applied hub feed");
                             }

@@ -1,0 +1,347 @@
+//! Wire compatibility, pinned: representative frames and bodies of every kind, encoded by this
+//! version, are checked in as bytes (`tests/fixtures/wire-v1.txt`). Each must still encode to
+//! exactly those bytes and decode from them to the same value, so an edge one version behind
+//! its hub (or ahead of it) exchanges the same bytes. A change that breaks this is a wire break:
+//! add a new variant or a new version instead of changing an old one.
+//!
+//! `KIBANDA_UPDATE_FIXTURES=1 cargo test -p sync-protocol --test wire_compat` adds fixtures for
+//! new names; it never rewrites an existing one.
+#![allow(clippy::unwrap_used)]
+
+use shared_model::outlet::OutletConfig;
+use shared_model::pricebook::{PriceBook, PriceBookScope, WeeklyWindow};
+use shared_model::tax::RoundingMode;
+use shared_model::{
+    CatalogItem, Currency, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, TaxMode,
+    TaxRate, Tender,
+};
+use std::collections::BTreeMap;
+use sync_protocol::feed::{
+    CatalogItemV1, FeedBody, FeedEntry, IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1,
+    PriceBookV1,
+};
+use sync_protocol::op::{
+    DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1, PaymentMethodV1, PaymentOpV1,
+};
+use sync_protocol::{FrameDecoder, Hlc, Message, RejectCode, WireOp, encode_frame};
+use uuid::Uuid;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/wire-v1.txt");
+
+fn order_events() -> Vec<OrderEvent> {
+    let opened = OrderEvent::Opened {
+        order_id: OrderId(Uuid::from_u128(1)),
+        number: 42,
+        order_type: OrderType::TakeOut,
+        currency: Currency::kes(),
+        opened_at_ms: 1_790_000_000_000,
+    };
+    let mut order = Order::from_opened(&opened).unwrap();
+    let item = CatalogItem::simple(
+        "sku-chai",
+        "Chai",
+        "tea",
+        15_000,
+        TaxMode::Inclusive,
+        vec![TaxRate::new("VAT16", 1600)],
+    );
+    let line = order
+        .add_line(LineId(Uuid::from_u128(2)), &item, 2, RoundingMode::HalfUp)
+        .unwrap();
+    order.apply(&line).unwrap();
+    let pay = order
+        .take_payment(
+            PaymentId(Uuid::from_u128(3)),
+            Tender::Cash,
+            50_000,
+            1_790_000_000_500,
+        )
+        .unwrap();
+    order.apply(&pay).unwrap();
+    let close = order.close(1_790_000_001_000).unwrap();
+    vec![opened, line, pay, close]
+}
+
+fn op(body: &OpBody, seq: u64) -> WireOp {
+    WireOp {
+        origin: [9; 16],
+        seq,
+        hlc: Hlc {
+            wall_ms: 1_790_000_000_000 + seq,
+            logical: 1,
+        },
+        prev_hash: [seq as u8; 32],
+        body: body.encode(),
+    }
+}
+
+fn op_bodies() -> Vec<(String, OpBody)> {
+    let mut bodies: Vec<(String, OpBody)> = order_events()
+        .iter()
+        .map(|event| {
+            (
+                format!("op.order.{}", event.kind()),
+                OpBody::Order(OrderEventV1::from(event)),
+            )
+        })
+        .collect();
+    bodies.push((
+        "op.drawer.opened".into(),
+        OpBody::Drawer(DrawerOpV1 {
+            session_id: [4; 16],
+            event: DrawerEventV1::Opened {
+                terminal_id: "t1".into(),
+                cashier_id: "c1".into(),
+                float_minor: 10_000,
+                at_ms: 5,
+            },
+        }),
+    ));
+    bodies.push((
+        "op.payment.intent_requested".into(),
+        OpBody::Payment(PaymentOpV1::IntentRequested {
+            intent_id: [5; 16],
+            order_id: [1; 16],
+            method: PaymentMethodV1::MpesaStk {
+                msisdn: "254712345678".into(),
+            },
+            amount_minor: 30_000,
+            currency: "KES".into(),
+            requested_at_ms: 6,
+        }),
+    ));
+    bodies.push((
+        "op.payment.receipt_code".into(),
+        OpBody::Payment(PaymentOpV1::ReceiptCodeRecorded {
+            intent_id: [6; 16],
+            order_id: [1; 16],
+            receipt_code: "QJK3H7X9TZ".into(),
+            amount_minor: 30_000,
+            currency: "KES".into(),
+            recorded_at_ms: 7,
+        }),
+    ));
+    bodies
+}
+
+fn feed_bodies() -> Vec<(String, FeedBody)> {
+    let mut item = CatalogItem::simple(
+        "sku-tusker",
+        "Tusker",
+        "beer",
+        35_000,
+        TaxMode::Inclusive,
+        vec![TaxRate::new("VAT16", 1600)],
+    );
+    item.age_restricted = true;
+    item.barcodes = vec!["5000112637922".into()];
+    let book = PriceBook {
+        id: "happy".into(),
+        name: "Happy hour".into(),
+        scope: PriceBookScope::TimeWindow {
+            windows: vec![WeeklyWindow {
+                days_mask: WeeklyWindow::WEEKDAYS,
+                start_minute: 17 * 60,
+                end_minute: 19 * 60,
+            }],
+        },
+        priority: 1,
+        prices: BTreeMap::from([(shared_model::ItemId("sku-tusker".into()), 25_000)]),
+    };
+    let mut config = OutletConfig::in_zone("Africa/Nairobi", 180);
+    config.accepted_tenders = vec![Tender::Cash, Tender::Mpesa];
+    config.cash_exception_threshold_minor = Some(1_000);
+    vec![
+        (
+            "feed.catalog_item".into(),
+            FeedBody::CatalogItemUpserted(CatalogItemV1::from(&item)),
+        ),
+        (
+            "feed.catalog_removed".into(),
+            FeedBody::CatalogItemRemoved {
+                item_id: "sku-old".into(),
+            },
+        ),
+        (
+            "feed.staff_logged_out".into(),
+            FeedBody::StaffLoggedOut { staff_id: [3; 16] },
+        ),
+        (
+            "feed.price_book".into(),
+            FeedBody::PriceBookUpserted(PriceBookV1::from(&book)),
+        ),
+        (
+            "feed.price_book_removed".into(),
+            FeedBody::PriceBookRemoved {
+                book_id: "happy".into(),
+            },
+        ),
+        (
+            "feed.outlet_config".into(),
+            FeedBody::OutletConfigSet(OutletConfigV1::from(&config)),
+        ),
+        (
+            "feed.payment_intent".into(),
+            FeedBody::PaymentIntentUpdated(PaymentIntentUpdateV1 {
+                intent_id: [5; 16],
+                order_id: [1; 16],
+                state: IntentStateV1::Captured,
+                amount_minor: 30_000,
+                provider_ref: Some("trs-1".into()),
+                receipt: Some("QJK3H7X9TZ".into()),
+                detail: "paid".into(),
+                at_ms: 8,
+            }),
+        ),
+    ]
+}
+
+fn messages() -> Vec<(String, Message)> {
+    let ops: Vec<WireOp> = op_bodies()
+        .iter()
+        .enumerate()
+        .map(|(i, (_, body))| op(body, i as u64 + 1))
+        .collect();
+    let entries: Vec<FeedEntry> = feed_bodies()
+        .iter()
+        .enumerate()
+        .map(|(i, (_, body))| FeedEntry {
+            seq: i as u64 + 1,
+            body: body.encode(),
+        })
+        .collect();
+    vec![
+        (
+            "msg.hello".into(),
+            Message::Hello {
+                software: "kibanda-edge/0.1.0".into(),
+            },
+        ),
+        (
+            "msg.welcome".into(),
+            Message::Welcome {
+                acked_through_seq: 41,
+                acked_hash: [7; 32],
+            },
+        ),
+        (
+            "msg.reject".into(),
+            Message::Reject {
+                code: RejectCode::ChainBroken,
+                message: "gap".into(),
+            },
+        ),
+        ("msg.ops_batch".into(), Message::OpsBatch { ops }),
+        (
+            "msg.ack".into(),
+            Message::Ack {
+                acked_through_seq: 48,
+            },
+        ),
+        (
+            "msg.heartbeat".into(),
+            Message::Heartbeat {
+                sent_at_ms: 1_790_000_000_000,
+            },
+        ),
+        (
+            "msg.subscribe".into(),
+            Message::Subscribe { feed_after_seq: 3 },
+        ),
+        ("msg.feed_batch".into(), Message::FeedBatch { entries }),
+    ]
+}
+
+fn load() -> BTreeMap<String, String> {
+    std::fs::read_to_string(FIXTURES)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_once(' '))
+        .map(|(name, hex)| (name.to_owned(), hex.to_owned()))
+        .collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_pinned_frame_and_body_encodes_and_decodes_byte_for_byte() {
+    let mut fixtures = load();
+    let update = std::env::var("KIBANDA_UPDATE_FIXTURES").is_ok();
+    let mut current: Vec<(String, Vec<u8>)> = Vec::new();
+    current.extend(
+        op_bodies()
+            .iter()
+            .map(|(name, body)| (name.clone(), body.encode())),
+    );
+    current.extend(
+        feed_bodies()
+            .iter()
+            .map(|(name, body)| (name.clone(), body.encode())),
+    );
+    current.extend(
+        messages()
+            .iter()
+            .map(|(name, message)| (name.clone(), encode_frame(message).unwrap())),
+    );
+    let mut added = false;
+    for (name, bytes) in &current {
+        match fixtures.get(name) {
+            Some(pinned) => assert_eq!(
+                &hex(bytes),
+                pinned,
+                "{name} no longer encodes to its pinned bytes: a wire break"
+            ),
+            None if update => {
+                fixtures.insert(name.clone(), hex(bytes));
+                added = true;
+            }
+            None => panic!(
+                "no pinned bytes for {name}: run with KIBANDA_UPDATE_FIXTURES=1 and commit them"
+            ),
+        }
+    }
+    if added {
+        let text: String = fixtures
+            .iter()
+            .map(|(name, hex)| format!("{name} {hex}\n"))
+            .collect();
+        std::fs::write(FIXTURES, text).unwrap();
+    }
+
+    // And the pinned bytes decode to the same values.
+    let fixtures = load();
+    for (name, body) in op_bodies() {
+        let op = WireOp {
+            origin: [0; 16],
+            seq: 1,
+            hlc: Hlc {
+                wall_ms: 0,
+                logical: 0,
+            },
+            prev_hash: [0; 32],
+            body: unhex(&fixtures[&name]),
+        };
+        assert_eq!(op.decode_body().unwrap(), body, "{name}");
+    }
+    for (name, body) in feed_bodies() {
+        let entry = FeedEntry {
+            seq: 1,
+            body: unhex(&fixtures[&name]),
+        };
+        assert_eq!(entry.decode_body().unwrap(), body, "{name}");
+    }
+    for (name, message) in messages() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&unhex(&fixtures[&name]));
+        assert_eq!(decoder.next_message().unwrap(), Some(message), "{name}");
+    }
+}
