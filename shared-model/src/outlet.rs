@@ -40,6 +40,73 @@ pub struct OutletConfig {
     /// managers; `None`: the tenant default.
     #[serde(default)]
     pub cash_exception_threshold_minor: Option<i64>,
+    /// How far the outlet lets card payments go on the card terminal's store-and-forward while
+    /// the link is down; `None`: the defaults of [`OfflineCardLimits::DEFAULT`].
+    #[serde(default)]
+    pub offline_card: Option<OfflineCardLimits>,
+}
+
+/// The risk an outlet accepts on card payments taken offline (store-and-forward): the card
+/// terminal approved them without the issuer, and the money is only real once the processor
+/// confirms them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineCardLimits {
+    /// Largest single offline card payment.
+    pub per_payment_max_minor: i64,
+    /// Most the outlet may have outstanding (taken offline, not yet confirmed) at once.
+    pub outstanding_max_minor: i64,
+    /// An offline payment not confirmed within this many hours is flagged for a manager.
+    pub max_age_hours: u32,
+}
+
+impl OfflineCardLimits {
+    /// 10,000.00 a payment, 50,000.00 outstanding, 24 hours.
+    pub const DEFAULT: OfflineCardLimits = OfflineCardLimits {
+        per_payment_max_minor: 1_000_000,
+        outstanding_max_minor: 5_000_000,
+        max_age_hours: 24,
+    };
+
+    pub fn max_age_ms(&self) -> i64 {
+        i64::from(self.max_age_hours) * 3_600_000
+    }
+
+    /// Whether one more offline payment of `amount_minor` fits, with `outstanding_minor`
+    /// already taken offline and not yet confirmed.
+    pub fn admit(
+        &self,
+        amount_minor: i64,
+        outstanding_minor: i64,
+    ) -> Result<(), OfflineCardRefusal> {
+        if amount_minor <= 0 {
+            return Err(OfflineCardRefusal::BadAmount);
+        }
+        if amount_minor > self.per_payment_max_minor {
+            return Err(OfflineCardRefusal::OverPaymentLimit {
+                limit_minor: self.per_payment_max_minor,
+            });
+        }
+        if outstanding_minor.saturating_add(amount_minor) > self.outstanding_max_minor {
+            return Err(OfflineCardRefusal::OverOutstandingLimit {
+                limit_minor: self.outstanding_max_minor,
+                outstanding_minor,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Error)]
+pub enum OfflineCardRefusal {
+    #[error("the amount must be positive")]
+    BadAmount,
+    #[error("an offline card payment may be at most {limit_minor}")]
+    OverPaymentLimit { limit_minor: i64 },
+    #[error("{outstanding_minor} is already unconfirmed offline; the outlet allows {limit_minor}")]
+    OverOutstandingLimit {
+        limit_minor: i64,
+        outstanding_minor: i64,
+    },
 }
 
 /// Largest cash-exception threshold accepted (a typo guard).
@@ -61,6 +128,8 @@ pub enum OutletConfigError {
         "cash_exception_threshold_minor must be between 0 and {CASH_EXCEPTION_THRESHOLD_MINOR_MAX}"
     )]
     Threshold,
+    #[error("offline_card limits must be 0 or more, and max_age_hours 1 to 168")]
+    OfflineCard,
 }
 
 impl OutletConfigError {
@@ -71,6 +140,7 @@ impl OutletConfigError {
             OutletConfigError::Name(field) | OutletConfigError::ReceiptText(field) => field,
             OutletConfigError::DuplicateTender => "accepted_tenders",
             OutletConfigError::Threshold => "cash_exception_threshold_minor",
+            OutletConfigError::OfflineCard => "offline_card",
         }
     }
 }
@@ -114,7 +184,13 @@ impl OutletConfig {
             receipt_header: String::new(),
             receipt_footer: String::new(),
             cash_exception_threshold_minor: None,
+            offline_card: None,
         }
+    }
+
+    /// The offline card limits in force.
+    pub fn offline_card_limits(&self) -> OfflineCardLimits {
+        self.offline_card.unwrap_or(OfflineCardLimits::DEFAULT)
     }
 
     pub fn validate(&self) -> Result<(), OutletConfigError> {
@@ -144,6 +220,15 @@ impl OutletConfig {
             .is_some_and(|threshold| !(0..=CASH_EXCEPTION_THRESHOLD_MINOR_MAX).contains(&threshold))
         {
             return Err(OutletConfigError::Threshold);
+        }
+        if let Some(limits) = self.offline_card
+            && (limits.per_payment_max_minor < 0
+                || limits.outstanding_max_minor < 0
+                || limits.per_payment_max_minor > CASH_EXCEPTION_THRESHOLD_MINOR_MAX
+                || limits.outstanding_max_minor > CASH_EXCEPTION_THRESHOLD_MINOR_MAX
+                || !(1..=168).contains(&limits.max_age_hours))
+        {
+            return Err(OutletConfigError::OfflineCard);
         }
         let mut tenders = self.accepted_tenders.clone();
         tenders.sort_by_key(|tender| *tender as u8);
@@ -202,6 +287,26 @@ mod tests {
             bad.validate().map_err(|e| e.field()),
             Err("accepted_tenders")
         );
+    }
+
+    #[test]
+    fn offline_card_payments_are_admitted_within_both_limits() {
+        let limits = OfflineCardLimits {
+            per_payment_max_minor: 20_000,
+            outstanding_max_minor: 30_000,
+            max_age_hours: 24,
+        };
+        assert_eq!(limits.admit(15_000, 0), Ok(()));
+        assert_eq!(limits.admit(15_000, 15_000), Ok(()));
+        assert!(matches!(
+            limits.admit(1, 30_000),
+            Err(OfflineCardRefusal::OverOutstandingLimit { .. })
+        ));
+        assert!(matches!(
+            limits.admit(20_001, 0),
+            Err(OfflineCardRefusal::OverPaymentLimit { .. })
+        ));
+        assert_eq!(limits.admit(0, 0), Err(OfflineCardRefusal::BadAmount));
     }
 
     #[test]

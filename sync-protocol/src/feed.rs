@@ -371,6 +371,14 @@ pub struct OutletConfigV1 {
     pub receipt_header: String,
     pub receipt_footer: String,
     pub cash_exception_threshold_minor: Option<i64>,
+    pub offline_card: Option<OfflineCardLimitsV1>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineCardLimitsV1 {
+    pub per_payment_max_minor: i64,
+    pub outstanding_max_minor: i64,
+    pub max_age_hours: u32,
 }
 
 fn tender_name(tender: Tender) -> &'static str {
@@ -396,6 +404,11 @@ impl From<&OutletConfig> for OutletConfigV1 {
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),
             cash_exception_threshold_minor: config.cash_exception_threshold_minor,
+            offline_card: config.offline_card.map(|limits| OfflineCardLimitsV1 {
+                per_payment_max_minor: limits.per_payment_max_minor,
+                outstanding_max_minor: limits.outstanding_max_minor,
+                max_age_hours: limits.max_age_hours,
+            }),
         }
     }
 }
@@ -420,6 +433,13 @@ impl From<&OutletConfigV1> for OutletConfig {
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),
             cash_exception_threshold_minor: config.cash_exception_threshold_minor,
+            offline_card: config.offline_card.map(|limits| {
+                shared_model::outlet::OfflineCardLimits {
+                    per_payment_max_minor: limits.per_payment_max_minor,
+                    outstanding_max_minor: limits.outstanding_max_minor,
+                    max_age_hours: limits.max_age_hours,
+                }
+            }),
         }
     }
 }

@@ -122,6 +122,18 @@ pub enum PaymentOpV1 {
         currency: String,
         recorded_at_ms: i64,
     },
+    /// A card payment the card terminal approved offline (store-and-forward): only its
+    /// reference, last four digits and brand, never the card number.
+    OfflineCardRecorded {
+        intent_id: [u8; 16],
+        order_id: [u8; 16],
+        offline_ref: String,
+        last4: String,
+        brand: String,
+        amount_minor: i64,
+        currency: String,
+        recorded_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -121,6 +121,19 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             recorded_at_ms: 7,
         }),
     ));
+    bodies.push((
+        "op.payment.offline_card".into(),
+        OpBody::Payment(PaymentOpV1::OfflineCardRecorded {
+            intent_id: [7; 16],
+            order_id: [1; 16],
+            offline_ref: "SAF-000123".into(),
+            last4: "4242".into(),
+            brand: "visa".into(),
+            amount_minor: 30_000,
+            currency: "KES".into(),
+            recorded_at_ms: 9,
+        }),
+    ));
     bodies
 }
 

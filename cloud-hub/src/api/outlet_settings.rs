@@ -113,6 +113,19 @@ pub struct OutletConfigDto {
     /// A drawer counted off by more than this raises `pos.cash_exception` (default 50000).
     #[serde(default)]
     pub cash_exception_threshold_minor: Option<i64>,
+    /// Card payments the card terminal approves offline (store-and-forward) while the link is
+    /// down: the largest one, the most outstanding at once, and the hours before an unconfirmed
+    /// one is flagged. Default 1000000 / 5000000 / 24.
+    #[serde(default)]
+    pub offline_card: Option<OfflineCardLimitsDto>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineCardLimitsDto {
+    pub per_payment_max_minor: i64,
+    pub outstanding_max_minor: i64,
+    pub max_age_hours: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -381,6 +394,13 @@ fn parse_config(dto: &OutletConfigDto) -> Result<OutletConfig, ApiError> {
         receipt_header: dto.receipt_header.clone(),
         receipt_footer: dto.receipt_footer.clone(),
         cash_exception_threshold_minor: dto.cash_exception_threshold_minor,
+        offline_card: dto
+            .offline_card
+            .map(|limits| shared_model::outlet::OfflineCardLimits {
+                per_payment_max_minor: limits.per_payment_max_minor,
+                outstanding_max_minor: limits.outstanding_max_minor,
+                max_age_hours: limits.max_age_hours,
+            }),
     };
     config
         .validate()
@@ -401,6 +421,11 @@ fn config_dto(config: &OutletConfig) -> OutletConfigDto {
         receipt_header: config.receipt_header.clone(),
         receipt_footer: config.receipt_footer.clone(),
         cash_exception_threshold_minor: config.cash_exception_threshold_minor,
+        offline_card: config.offline_card.map(|limits| OfflineCardLimitsDto {
+            per_payment_max_minor: limits.per_payment_max_minor,
+            outstanding_max_minor: limits.outstanding_max_minor,
+            max_age_hours: limits.max_age_hours,
+        }),
     }
 }
 

@@ -3,7 +3,8 @@
 //! answers come in through the inbound webhook (`api::treasury_events`).
 
 use super::treasury::{
-    Method, PaymentRequest, ReceiptAnswer, Treasury, TreasuryAnswer, TreasuryConfig, TreasuryError,
+    Method, PaymentLookup, PaymentRequest, ReceiptAnswer, Treasury, TreasuryAnswer, TreasuryConfig,
+    TreasuryError,
 };
 use crate::store::StoreError;
 use crate::store::payment_intents::{
@@ -94,16 +95,24 @@ impl<T: Treasury> PaymentWorker<T> {
         tx: &mut sqlx::PgConnection,
         intent: &DueIntent,
     ) -> Result<(), StoreError> {
-        let Some(code) = intent
-            .receipt
-            .as_deref()
-            .filter(|code| valid_mpesa_receipt(code))
-        else {
+        let offline_card = intent.method == "card_offline";
+        let Some(code) = intent.receipt.as_deref().filter(|code| {
+            if offline_card {
+                !code.is_empty()
+            } else {
+                valid_mpesa_receipt(code)
+            }
+        }) else {
             return self
                 .fail(tx, intent, "no valid receipt code was recorded")
                 .await;
         };
-        if receipt_used_elsewhere(tx, intent.tenant, intent.id, code).await? {
+        let lookup = if offline_card {
+            PaymentLookup::OfflineCard(code)
+        } else {
+            PaymentLookup::MpesaReceipt(code)
+        };
+        if !offline_card && receipt_used_elsewhere(tx, intent.tenant, intent.id, code).await? {
             return self
                 .fail(tx, intent, "this receipt code already paid another order")
                 .await;
@@ -114,7 +123,7 @@ impl<T: Treasury> PaymentWorker<T> {
                 .await;
         };
         let attempts = intent.attempts + 1;
-        match treasury.find_receipt(&intent.tenant_slug, code).await {
+        match treasury.find_payment(&intent.tenant_slug, lookup).await {
             Ok(ReceiptAnswer::Found {
                 provider_ref,
                 amount_minor,
@@ -131,6 +140,24 @@ impl<T: Treasury> PaymentWorker<T> {
                         deadline_ms: None,
                     },
                     crate::now_ms(),
+                )
+                .await?;
+            }
+            Ok(ReceiptAnswer::Declined { reason }) => {
+                self.fail(tx, intent, &format!("declined: {reason}"))
+                    .await?;
+            }
+            // A card terminal forwards its offline approvals when it can, hours later maybe:
+            // keep looking (the edge flags it for a manager past the outlet's age limit).
+            Ok(ReceiptAnswer::NotFound) if offline_card => {
+                let delay = self.retry_delay_ms(attempts.min(8));
+                reschedule(
+                    tx,
+                    intent.tenant,
+                    intent.id,
+                    attempts,
+                    delay,
+                    "not forwarded to the processor yet",
                 )
                 .await?;
             }
@@ -197,7 +224,7 @@ impl<T: Treasury> PaymentWorker<T> {
         tx: &mut sqlx::PgConnection,
         intent: &DueIntent,
     ) -> Result<(), StoreError> {
-        if intent.method == "mpesa_receipt" {
+        if intent.method == "mpesa_receipt" || intent.method == "card_offline" {
             return self.verify_receipt(tx, intent).await;
         }
         let method = match (intent.method.as_str(), &intent.msisdn, &intent.terminal_ref) {

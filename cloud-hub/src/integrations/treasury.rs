@@ -7,8 +7,10 @@
 //! declined (a real answer; the service is healthy). `5xx`, `429`, timeouts and connection
 //! errors: unavailable, retried later, and counted by the circuit breaker.
 //!
-//! `GET {base}/v1/{tenant}/payments?mpesa_receipt=<code>`: `200 {"payment_id", "amount_minor"}`
-//! or `404`: what the treasury knows of a receipt code a cashier typed while the link was down.
+//! `GET {base}/v1/{tenant}/payments?mpesa_receipt=<code>` or `?offline_ref=<reference>`:
+//! `200 {"payment_id", "amount_minor", "status": "captured"}`, `200 {"status": "declined",
+//! "reason"}` or `404`: what the treasury knows of a payment the till took without it (an M-Pesa
+//! receipt code typed in, a card approved offline by the terminal).
 //!
 //! The treasury's answer arrives later at the hub's inbound webhook
 //! (`/v1/{tenant}/pos/integrations/treasury/events`).
@@ -51,12 +53,49 @@ pub enum TreasuryError {
     CircuitOpen { retry_at: Instant },
 }
 
-/// What the treasury knows of an M-Pesa receipt code.
+/// A payment the till took without the treasury, to be looked up in its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentLookup<'a> {
+    /// The code on the customer's M-Pesa SMS.
+    MpesaReceipt(&'a str),
+    /// The card terminal's reference of a store-and-forward approval.
+    OfflineCard(&'a str),
+}
+
+impl PaymentLookup<'_> {
+    fn query(&self) -> String {
+        match self {
+            PaymentLookup::MpesaReceipt(code) => format!("mpesa_receipt={}", percent_encode(code)),
+            PaymentLookup::OfflineCard(reference) => {
+                format!("offline_ref={}", percent_encode(reference))
+            }
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+                (byte as char).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect()
+}
+
+/// What the treasury's records say of a payment taken without it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReceiptAnswer {
     Found {
         provider_ref: String,
         amount_minor: i64,
+    },
+    /// The processor refused it (a forwarded offline card payment the issuer declined).
+    Declined {
+        reason: String,
     },
     NotFound,
 }
@@ -69,11 +108,11 @@ pub trait Treasury: Send + Sync + 'static {
         request: &PaymentRequest,
     ) -> impl Future<Output = Result<TreasuryAnswer, TreasuryError>> + Send;
 
-    /// Looks an M-Pesa receipt code up among the payments the treasury received.
-    fn find_receipt(
+    /// Looks a payment the till took without the treasury up in the treasury's records.
+    fn find_payment(
         &self,
         tenant_slug: &str,
-        receipt_code: &str,
+        lookup: PaymentLookup<'_>,
     ) -> impl Future<Output = Result<ReceiptAnswer, TreasuryError>> + Send;
 }
 
@@ -200,13 +239,17 @@ impl HttpTreasury {
 }
 
 impl HttpTreasury {
-    async fn lookup(&self, tenant_slug: &str, receipt_code: &str) -> Result<ReceiptAnswer, String> {
+    async fn lookup(
+        &self,
+        tenant_slug: &str,
+        lookup: PaymentLookup<'_>,
+    ) -> Result<ReceiptAnswer, String> {
         let response = self
             .client
-            // The code is 10 letters and digits (checked by the caller): nothing to escape.
             .get(format!(
-                "{}/v1/{tenant_slug}/payments?mpesa_receipt={receipt_code}",
-                self.base_url
+                "{}/v1/{tenant_slug}/payments?{}",
+                self.base_url,
+                lookup.query()
             ))
             .send()
             .await
@@ -221,6 +264,16 @@ impl HttpTreasury {
         }
         let answer: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|error| error.to_string())?;
+        if answer["status"] == "declined" {
+            return Ok(ReceiptAnswer::Declined {
+                reason: answer["reason"]
+                    .as_str()
+                    .unwrap_or("declined")
+                    .chars()
+                    .take(200)
+                    .collect(),
+            });
+        }
         match (
             answer["payment_id"].as_str(),
             answer["amount_minor"].as_i64(),
@@ -235,15 +288,15 @@ impl HttpTreasury {
 }
 
 impl Treasury for HttpTreasury {
-    async fn find_receipt(
+    async fn find_payment(
         &self,
         tenant_slug: &str,
-        receipt_code: &str,
+        lookup: PaymentLookup<'_>,
     ) -> Result<ReceiptAnswer, TreasuryError> {
         self.breaker
             .try_acquire(Instant::now())
             .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
-        match self.lookup(tenant_slug, receipt_code).await {
+        match self.lookup(tenant_slug, lookup).await {
             Ok(answer) => {
                 self.breaker.record_success();
                 Ok(answer)

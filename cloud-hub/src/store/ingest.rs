@@ -265,6 +265,23 @@ fn new_intent(
                     currency,
                 )
             }
+            PaymentOpV1::OfflineCardRecorded {
+                intent_id,
+                order_id,
+                offline_ref,
+                amount_minor,
+                currency,
+                ..
+            } => (
+                intent_id,
+                order_id,
+                "card_offline",
+                None,
+                None,
+                Some(offline_ref.clone()),
+                *amount_minor,
+                currency,
+            ),
             PaymentOpV1::ReceiptCodeRecorded {
                 intent_id,
                 order_id,

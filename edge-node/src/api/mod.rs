@@ -96,6 +96,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/orders/{id}/mpesa-receipts",
             post(payments::record_receipt),
         )
+        .route(
+            "/v1/orders/{id}/offline-card-payments",
+            post(payments::record_offline_card),
+        )
+        .route(
+            "/v1/offline-card-payments",
+            get(payments::offline_card_risk),
+        )
         .route("/v1/payment-intents", get(payments::list))
         .route("/v1/payment-intents/{id}", get(payments::get))
         .route("/v1/orders/{id}/close", post(orders::close))

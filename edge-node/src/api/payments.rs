@@ -79,6 +79,25 @@ impl From<PaymentIntentError> for ApiError {
             PaymentIntentError::Store(store) => ApiError::from(store),
             PaymentIntentError::BadPhone => ApiError::invalid("phone", message),
             PaymentIntentError::BadReceipt => ApiError::invalid("receipt_code", message),
+            PaymentIntentError::BadCardField(text) => {
+                let field = text.split_whitespace().next().unwrap_or("card");
+                ApiError::invalid(field, message)
+            }
+            PaymentIntentError::OfflineLimit(refusal) => ApiError::new(
+                StatusCode::CONFLICT,
+                match refusal {
+                    shared_model::outlet::OfflineCardRefusal::BadAmount => "bad_amount",
+                    _ => "offline_limit_exceeded",
+                },
+                message,
+                Some("amount_minor"),
+            ),
+            PaymentIntentError::OfflineRefUsed => ApiError::new(
+                StatusCode::CONFLICT,
+                "offline_ref_already_used",
+                message,
+                Some("offline_ref"),
+            ),
             PaymentIntentError::ReceiptUsed => ApiError::new(
                 StatusCode::CONFLICT,
                 "receipt_already_used",
@@ -252,4 +271,106 @@ pub async fn record_receipt(
             intent: PaymentIntentDto::from(&intent),
         }),
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineCardRequest {
+    /// The card terminal's reference for the offline (store-and-forward) approval.
+    pub offline_ref: String,
+    /// The card's last four digits, as the terminal printed them. Never the card number.
+    pub last4: String,
+    /// `visa`, `mastercard`, `amex`, `unionpay`, `discover`, `jcb` or `other`.
+    pub brand: String,
+    pub amount_minor: i64,
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/offline-card-payments", params(("id" = String, Path)),
+    request_body = OfflineCardRequest,
+    responses((status = 201, body = MpesaReceiptResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn record_offline_card(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<OfflineCardRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<MpesaReceiptResponse>), ApiError> {
+    let Path(id) = path?;
+    let order_id: OrderId = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })?;
+    let Json(request) = body?;
+    let (order, intent) = payments::record_offline_card(
+        state.store.clone(),
+        order_id,
+        request.offline_ref,
+        request.last4,
+        request.brand,
+        request.amount_minor,
+        caller.device.id,
+        now_ms(),
+    )
+    .await?;
+    state.sync.notify_new_ops();
+    Ok((
+        StatusCode::CREATED,
+        Json(MpesaReceiptResponse {
+            order: super::dto::OrderDto::from(&order),
+            intent: PaymentIntentDto::from(&intent),
+        }),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineCardLimitsDto {
+    pub per_payment_max_minor: i64,
+    pub outstanding_max_minor: i64,
+    pub max_age_hours: u32,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OfflineCardRiskDto {
+    /// Card payments taken offline and not yet confirmed by the processor.
+    pub count: u32,
+    pub outstanding_minor: i64,
+    /// What more may still be taken offline before the outlet's limit.
+    pub headroom_minor: i64,
+    pub oldest_recorded_at_ms: Option<i64>,
+    /// Time left before the oldest unconfirmed payment passes the outlet's age limit (negative:
+    /// past it).
+    pub oldest_expires_in_ms: Option<i64>,
+    /// Unconfirmed payments already past the age limit: a manager must chase them.
+    pub expired: u32,
+    pub limits: OfflineCardLimitsDto,
+}
+
+#[utoipa::path(get, path = "/v1/offline-card-payments",
+    responses((status = 200, body = OfflineCardRiskDto)),
+    security(("device_token" = [])))]
+pub async fn offline_card_risk(
+    State(state): State<AppState>,
+) -> Result<Json<OfflineCardRiskDto>, ApiError> {
+    let now = now_ms();
+    let (risk, limits) = payments::offline_card_risk(state.store.clone(), now).await?;
+    Ok(Json(OfflineCardRiskDto {
+        count: risk.count,
+        outstanding_minor: risk.outstanding_minor,
+        headroom_minor: (limits.outstanding_max_minor - risk.outstanding_minor).max(0),
+        oldest_recorded_at_ms: risk.oldest_recorded_at_ms,
+        oldest_expires_in_ms: risk
+            .oldest_recorded_at_ms
+            .map(|at| at + limits.max_age_ms() - now),
+        expired: risk.expired,
+        limits: OfflineCardLimitsDto {
+            per_payment_max_minor: limits.per_payment_max_minor,
+            outstanding_max_minor: limits.outstanding_max_minor,
+            max_age_hours: limits.max_age_hours,
+        },
+    }))
 }

@@ -5,10 +5,14 @@
 //! payment on the order. An STK push needs the link: with the hub out of reach the request is
 //! refused at once, so the cashier can turn to another tender instead of waiting.
 
-use crate::store::{IntentRequestError, PaymentIntent, ReceiptError, Store, StoreError};
+use crate::store::{
+    IntentRequestError, OfflineCardError, OfflineCardRisk, PaymentIntent, ReceiptError, Store,
+    StoreError,
+};
 use shared_model::Order;
 use shared_model::OrderId;
 use shared_model::Tender;
+use shared_model::outlet::{OfflineCardLimits, OfflineCardRefusal};
 use shared_model::payment_intent::normalise_msisdn;
 use shared_model::payment_intent::valid_mpesa_receipt;
 use std::sync::Arc;
@@ -44,6 +48,12 @@ pub enum PaymentIntentError {
     BadReceipt,
     #[error("this M-Pesa receipt code was already used for a payment here")]
     ReceiptUsed,
+    #[error("{0}")]
+    BadCardField(&'static str),
+    #[error(transparent)]
+    OfflineLimit(#[from] OfflineCardRefusal),
+    #[error("this offline reference was already recorded")]
+    OfflineRefUsed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -131,6 +141,94 @@ pub async fn record_receipt(
             Err(ReceiptError::Request(error)) => Err(error.into()),
             Err(ReceiptError::AlreadyUsed) => Err(PaymentIntentError::ReceiptUsed),
         }
+    })
+    .await
+}
+
+/// The card terminal approved a card offline (store-and-forward) while the link was down: the
+/// payment goes on the order within the outlet's offline limits, and is reconciled with the
+/// processor once the hub can ask. Only the reference, last four digits and brand are taken.
+#[allow(clippy::too_many_arguments)]
+pub async fn record_offline_card(
+    store: Arc<Store>,
+    order_id: OrderId,
+    offline_ref: String,
+    last4: String,
+    brand: String,
+    amount_minor: i64,
+    terminal: Uuid,
+    now_ms: i64,
+) -> Result<(Order, PaymentIntent), PaymentIntentError> {
+    let offline_ref = offline_ref.trim().to_owned();
+    if offline_ref.is_empty()
+        || offline_ref.chars().count() > 64
+        || offline_ref.chars().any(char::is_control)
+    {
+        return Err(PaymentIntentError::BadCardField(
+            "offline_ref must be 1 to 64 printable characters",
+        ));
+    }
+    if last4.len() != 4 || !last4.chars().all(|c| c.is_ascii_digit()) {
+        return Err(PaymentIntentError::BadCardField(
+            "last4 must be the card's last four digits",
+        ));
+    }
+    let brand = brand.trim().to_ascii_lowercase();
+    if ![
+        "visa",
+        "mastercard",
+        "amex",
+        "unionpay",
+        "discover",
+        "jcb",
+        "other",
+    ]
+    .contains(&brand.as_str())
+    {
+        return Err(PaymentIntentError::BadCardField(
+            "brand must be visa, mastercard, amex, unionpay, discover, jcb or other",
+        ));
+    }
+    super::blocking_with(move || {
+        let config = store.outlet_config()?;
+        if let Some(config) = &config
+            && !config.accepts(Tender::Card)
+        {
+            return Err(PaymentIntentError::TenderNotAccepted);
+        }
+        let limits = config.map_or(OfflineCardLimits::DEFAULT, |c| c.offline_card_limits());
+        match store.record_offline_card(
+            order_id,
+            &offline_ref,
+            &last4,
+            &brand,
+            amount_minor,
+            limits,
+            terminal,
+            now_ms,
+        )? {
+            Ok(done) => Ok(done),
+            Err(OfflineCardError::Request(error)) => Err(error.into()),
+            Err(OfflineCardError::Limit(refusal)) => Err(refusal.into()),
+            Err(OfflineCardError::AlreadyRecorded) => Err(PaymentIntentError::OfflineRefUsed),
+        }
+    })
+    .await
+}
+
+/// The outlet's exposure on card payments taken offline, with the limits in force.
+pub async fn offline_card_risk(
+    store: Arc<Store>,
+    now_ms: i64,
+) -> Result<(OfflineCardRisk, OfflineCardLimits), PaymentIntentError> {
+    super::blocking_with(move || {
+        let limits = store
+            .outlet_config()?
+            .map_or(OfflineCardLimits::DEFAULT, |c| c.offline_card_limits());
+        Ok((
+            store.offline_card_risk(limits.max_age_ms(), now_ms)?,
+            limits,
+        ))
     })
     .await
 }

@@ -9,7 +9,9 @@ pub use drawers::DrawerChangeError;
 mod kitchen;
 mod migrations;
 mod payments;
-pub use payments::{IntentRequestError, PaymentIntent, ReceiptError};
+pub use payments::{
+    IntentRequestError, OfflineCardError, OfflineCardRisk, PaymentIntent, ReceiptError,
+};
 mod printing;
 mod staff;
 mod tables;

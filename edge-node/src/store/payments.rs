@@ -45,6 +45,27 @@ pub enum IntentRequestError {
     AlreadyPending,
 }
 
+/// Why an offline card payment was refused before anything was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineCardError {
+    #[error(transparent)]
+    Request(#[from] IntentRequestError),
+    #[error(transparent)]
+    Limit(#[from] shared_model::outlet::OfflineCardRefusal),
+    #[error("this offline reference was already recorded")]
+    AlreadyRecorded,
+}
+
+/// What the outlet is carrying in card payments taken offline and not yet confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineCardRisk {
+    pub count: u32,
+    pub outstanding_minor: i64,
+    pub oldest_recorded_at_ms: Option<i64>,
+    /// Unconfirmed payments older than the outlet's limit.
+    pub expired: u32,
+}
+
 /// Why an M-Pesa receipt code was refused before anything was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum ReceiptError {
@@ -257,6 +278,125 @@ impl Store {
         Ok(Ok((order, intent)))
     }
 
+    /// A card payment the card terminal approved offline (store-and-forward): it goes on the
+    /// order now, within the outlet's limits (checked in the same transaction), and the hub
+    /// reconciles it with the processor once the link returns. Only the terminal's offline
+    /// reference, the last four digits and the brand are kept.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_offline_card(
+        &self,
+        order_id: OrderId,
+        offline_ref: &str,
+        last4: &str,
+        brand: &str,
+        amount_minor: i64,
+        limits: shared_model::outlet::OfflineCardLimits,
+        terminal: Uuid,
+        now_ms: i64,
+    ) -> Result<Result<(Order, PaymentIntent), OfflineCardError>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let Some(mut order) = load_order(&tx, order_id)? else {
+            return Ok(Err(IntentRequestError::NotFound.into()));
+        };
+        if !order.state.accepts_payments() {
+            return Ok(Err(
+                IntentRequestError::NotPayable(order.state.as_str()).into()
+            ));
+        }
+        let balance_due_minor = order.totals().balance_due_minor;
+        if amount_minor <= 0 || amount_minor > balance_due_minor {
+            return Ok(Err(
+                IntentRequestError::BadAmount { balance_due_minor }.into()
+            ));
+        }
+        let outstanding_minor: i64 = tx.query_row(
+            "SELECT coalesce(sum(amount_minor), 0) FROM payment_intents
+             WHERE method = 'card_offline' AND state = 'requested'",
+            [],
+            |row| row.get(0),
+        )?;
+        if let Err(refusal) = limits.admit(amount_minor, outstanding_minor) {
+            return Ok(Err(refusal.into()));
+        }
+        let used: Option<String> = tx
+            .query_row(
+                "SELECT id FROM payment_intents WHERE method = 'card_offline' AND receipt = ?1",
+                params![offline_ref],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if used.is_some() {
+            return Ok(Err(OfflineCardError::AlreadyRecorded));
+        }
+        let id = Uuid::now_v7();
+        let event = order
+            .take_payment(PaymentId(id), Tender::Card, amount_minor, now_ms)
+            .map_err(|error| {
+                StoreError::Corrupt(format!("a checked payment was refused: {error}"))
+            })?;
+        order
+            .apply(&event)
+            .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
+        save_order(&tx, &order, now_ms)?;
+        append_op(&tx, self.node_id, &event, now_ms)?;
+        if let OrderEvent::PaymentTaken { payment, .. } = &event {
+            super::drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        }
+        tx.execute(
+            "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
+                 created_at_ms, updated_at_ms, terminal_id)
+             VALUES (?1, ?2, 'card_offline', ?3, 'requested', ?4, ?5, ?6, ?6, ?7)",
+            params![
+                id.to_string(),
+                order_id.0.to_string(),
+                amount_minor,
+                offline_ref,
+                format!("{brand} ending {last4}, approved offline; to be confirmed by the processor"),
+                now_ms,
+                terminal.to_string()
+            ],
+        )?;
+        let body = OpBody::Payment(PaymentOpV1::OfflineCardRecorded {
+            intent_id: *id.as_bytes(),
+            order_id: *order_id.0.as_bytes(),
+            offline_ref: offline_ref.to_owned(),
+            last4: last4.to_owned(),
+            brand: brand.to_owned(),
+            amount_minor,
+            currency: order.currency.code().to_owned(),
+            recorded_at_ms: now_ms,
+        });
+        append_op_body(&tx, self.node_id, "payment", &body, now_ms)?;
+        let intent =
+            load(&tx, id)?.ok_or_else(|| StoreError::Corrupt("a stored intent vanished".into()))?;
+        tx.commit()?;
+        Ok(Ok((order, intent)))
+    }
+
+    /// The unconfirmed offline card payments: how many, how much, since when.
+    pub fn offline_card_risk(
+        &self,
+        max_age_ms: i64,
+        now_ms: i64,
+    ) -> Result<OfflineCardRisk, StoreError> {
+        let connection = self.lock();
+        let (count, outstanding_minor, oldest, expired): (i64, i64, Option<i64>, i64) = connection
+            .query_row(
+                "SELECT count(*), coalesce(sum(amount_minor), 0), min(created_at_ms),
+                    coalesce(sum(created_at_ms < ?1), 0)
+             FROM payment_intents WHERE method = 'card_offline' AND state = 'requested'",
+                params![now_ms - max_age_ms],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )?;
+        Ok(OfflineCardRisk {
+            count: count.max(0) as u32,
+            outstanding_minor,
+            oldest_recorded_at_ms: oldest,
+            expired: expired.max(0) as u32,
+        })
+    }
+
     pub fn payment_intent(&self, id: Uuid) -> Result<Option<PaymentIntent>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
@@ -345,6 +485,18 @@ pub(super) fn apply_update_tx(
             now_ms
         ],
     )?;
+    if next == IntentState::Failed && intent.method == "card_offline" {
+        // The customer left with the goods; the processor declined the forwarded payment.
+        tracing::warn!(intent = %id, "an offline card payment was declined after the fact");
+        tx.execute(
+            "UPDATE payment_intents SET attention = ?2 WHERE id = ?1",
+            params![
+                id.to_string(),
+                format!("offline card payment declined after the fact ({}): recover it from the customer or write it off", update.detail)
+            ],
+        )?;
+        return Ok(());
+    }
     if next == IntentState::Failed && intent.method == "mpesa_receipt" {
         // The payment is already on the order (the customer showed their SMS); the treasury
         // cannot confirm it. A manager checks before the shift closes.
