@@ -64,6 +64,34 @@ fn devices_staff_kitchen_and_audit_ops_sync_to_the_hub_without_anomalies() {
             )
             .await;
         assert_eq!(status, 200, "{voided}");
+        // A second order goes through the kitchen: every ticket bumped makes it ready, and the
+        // hub raises `pos.order.ready` for the notifications service, once.
+        let (_, ready_order) = terminal
+            .post("/v1/orders", json!({"type": "take_out"}))
+            .await;
+        let ready_id = ready_order["id"].as_str().unwrap().to_owned();
+        terminal
+            .post(
+                &format!("/v1/orders/{ready_id}/lines"),
+                json!({"item_id": "sku-samosa", "quantity": 1}),
+            )
+            .await;
+        let (status, sent) = terminal
+            .post(&format!("/v1/orders/{ready_id}/send"), json!({}))
+            .await;
+        assert_eq!(status, 201, "{sent}");
+        for ticket in sent["tickets"].as_array().unwrap() {
+            let (status, bumped) = terminal
+                .post(
+                    &format!(
+                        "/v1/kitchen/tickets/{}/actions",
+                        ticket["id"].as_str().unwrap()
+                    ),
+                    json!({"action": "bump"}),
+                )
+                .await;
+            assert_eq!(status, 200, "{bumped}");
+        }
         eventually(std::time::Duration::from_secs(30), "sync", || async {
             let (_, status) = terminal.get("/v1/sync/status").await;
             (status["ops_pending"] == 0 && status["connected"] == true).then_some(())
@@ -95,5 +123,13 @@ fn devices_staff_kitchen_and_audit_ops_sync_to_the_hub_without_anomalies() {
             .await
             .unwrap();
         assert_eq!(state, "voided");
+        let ready: Vec<serde_json::Value> =
+            sqlx::query_scalar("SELECT payload FROM outbox WHERE event_type = 'pos.order.ready'")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(ready.len(), 1, "{ready:?}");
+        assert_eq!(ready[0]["data"]["order_id"], ready_id.as_str());
+        assert_eq!(ready[0]["outlet"].as_str().map(str::is_empty), Some(false));
     });
 }

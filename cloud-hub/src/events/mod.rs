@@ -25,6 +25,8 @@ pub const ORDER_REFUNDED: &str = "pos.order.refunded";
 pub const CASHDRAWER_CLOSED: &str = "pos.cashdrawer.closed";
 /// A closed drawer's variance on some tender exceeded the cash-exception threshold.
 pub const CASH_EXCEPTION: &str = "pos.cash_exception";
+/// Every kitchen station bumped the order: the notifications service tells the customer.
+pub const ORDER_READY: &str = "pos.order.ready";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
     ORDER_CLOSED,
@@ -32,7 +34,41 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_REFUNDED,
     CASHDRAWER_CLOSED,
     CASH_EXCEPTION,
+    ORDER_READY,
 ];
+
+/// `pos.order.ready` for an order the kitchen finished (id stable per order, so a re-sent op
+/// raises it once).
+pub fn order_ready_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    order_id: Uuid,
+    number: u64,
+    ready_at_ms: i64,
+) -> OutboxEvent {
+    let digest = Sha256::new()
+        .chain_update(order_id.as_bytes())
+        .chain_update(ORDER_READY.as_bytes())
+        .finalize();
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
+    let payload = serde_json::to_value(Envelope {
+        id,
+        event_type: ORDER_READY,
+        tenant: tenant_slug,
+        outlet: outlet_code,
+        occurred_at_ms: ready_at_ms,
+        data: serde_json::json!({"order_id": order_id.to_string(), "number": number, "ready_at_ms": ready_at_ms}),
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id,
+        event_type: ORDER_READY,
+        subject: subject(tenant_slug, ORDER_READY),
+        payload,
+    }
+}
 
 /// Variance (in minor units, either way) beyond which a closed drawer raises
 /// [`CASH_EXCEPTION`]. Why 500.00: above the coin-level noise of a shift, below anything a

@@ -148,6 +148,7 @@ pub async fn ingest_group(
     if !intents.is_empty() {
         super::payment_intents::insert_requested(&mut tx, &intents).await?;
     }
+    write_ready_events(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -330,6 +331,15 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Audit(_) => Ok(Decoded::EdgeFact("audit")),
             OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
             OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
+            OpBody::Kitchen(sync_protocol::op::KitchenEventV1::OrderReady {
+                order_id,
+                order_number,
+                at_ms,
+            }) => Ok(Decoded::OrderReady {
+                order_id: Uuid::from_bytes(order_id),
+                number: order_number,
+                at_ms,
+            }),
             OpBody::Kitchen(_) => Ok(Decoded::EdgeFact("kitchen")),
             OpBody::Table(_) => Ok(Decoded::EdgeFact("table")),
             OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
@@ -350,6 +360,12 @@ enum Decoded {
     Drawer(sync_protocol::op::DrawerOpV1),
     /// A payment for the hub to collect through the treasury.
     Payment(sync_protocol::op::PaymentOpV1),
+    /// The kitchen finished an order: raises `pos.order.ready`.
+    OrderReady {
+        order_id: Uuid,
+        number: u64,
+        at_ms: i64,
+    },
 }
 
 impl Decoded {
@@ -359,6 +375,7 @@ impl Decoded {
             Decoded::EdgeFact(kind) => kind,
             Decoded::Drawer(_) => "drawer",
             Decoded::Payment(_) => "payment",
+            Decoded::OrderReady { .. } => "kitchen",
         }
     }
 }
@@ -566,15 +583,56 @@ async fn apply_to_orders(
     Ok(per_batch)
 }
 
-/// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code.
-async fn write_order_events(
+/// `pos.order.ready` for every order the group's kitchens finished.
+async fn write_ready_events(
     tx: &mut sqlx::PgConnection,
-    dirty: &[&Folding],
+    accepted: &[Accepted<'_>],
 ) -> Result<(), StoreError> {
-    let mut keys: Vec<(Uuid, Uuid)> = dirty
+    let ready: Vec<(&DeviceIdentity, Uuid, u64, i64)> = accepted
         .iter()
-        .map(|f| (f.device.tenant_id.0, f.device.outlet_id))
+        .flat_map(|batch| {
+            batch
+                .decoded
+                .iter()
+                .filter_map(|(_, decoded)| match decoded {
+                    Ok(Decoded::OrderReady {
+                        order_id,
+                        number,
+                        at_ms,
+                    }) => Some((batch.device, *order_id, *number, *at_ms)),
+                    _ => None,
+                })
+        })
         .collect();
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        ready
+            .iter()
+            .map(|(device, ..)| (device.tenant_id.0, device.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(ready.len());
+    for (device, order_id, number, at_ms) in ready {
+        let (slug, code) = names
+            .get(&(device.tenant_id.0, device.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            device.tenant_id,
+            crate::events::order_ready_event(slug, code, order_id, number, at_ms),
+        ));
+    }
+    super::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Tenant slug and outlet code of each (tenant, outlet), in one query.
+async fn outlet_names(
+    tx: &mut sqlx::PgConnection,
+    keys: impl Iterator<Item = (Uuid, Uuid)>,
+) -> Result<HashMap<(Uuid, Uuid), (String, String)>, StoreError> {
+    let mut keys: Vec<(Uuid, Uuid)> = keys.collect();
     keys.sort_unstable();
     keys.dedup();
     let (tenants, outlets): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
@@ -588,10 +646,24 @@ async fn write_order_events(
     .bind(&outlets)
     .fetch_all(&mut *tx)
     .await?;
-    let names: HashMap<(Uuid, Uuid), (String, String)> = names
+    Ok(names
         .into_iter()
         .map(|(tenant, outlet, slug, code)| ((tenant, outlet), (slug, code)))
-        .collect();
+        .collect())
+}
+
+/// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code.
+async fn write_order_events(
+    tx: &mut sqlx::PgConnection,
+    dirty: &[&Folding],
+) -> Result<(), StoreError> {
+    let names = outlet_names(
+        &mut *tx,
+        dirty
+            .iter()
+            .map(|f| (f.device.tenant_id.0, f.device.outlet_id)),
+    )
+    .await?;
     let mut events: Vec<(TenantId, crate::events::OutboxEvent)> = Vec::new();
     for folding in dirty {
         let tenant = folding.device.tenant_id;
