@@ -97,6 +97,14 @@ enum Command {
             default_value_t = 90_000
         )]
         treasury_prompt_timeout_ms: u64,
+        /// The master key sealing tenants' provider secrets: `<id>:<base64 of 32 random bytes>`.
+        /// Unset: provider secrets cannot be stored.
+        #[arg(long, env = "KIBANDA_MASTER_KEY", hide_env_values = true)]
+        master_key: Option<String>,
+        /// Earlier master keys still opening sealed secrets (comma-separated), during a
+        /// rotation: the hub re-wraps every secret under the current key at start.
+        #[arg(long, env = "KIBANDA_MASTER_KEY_PREVIOUS", hide_env_values = true)]
+        master_key_previous: Option<String>,
     },
     /// Tenants.
     Tenant {
@@ -215,7 +223,13 @@ async fn run() -> anyhow::Result<()> {
             treasury_url,
             treasury_webhook_secret,
             treasury_prompt_timeout_ms,
+            master_key,
+            master_key_previous,
         } => {
+            let master_keys = crate::envelope::MasterKeys::parse(
+                master_key.as_deref(),
+                master_key_previous.as_deref(),
+            )?;
             let hub = Hub::build(HubConfig {
                 database_url: database.database_url,
                 http,
@@ -240,6 +254,7 @@ async fn run() -> anyhow::Result<()> {
                     prompt_timeout: std::time::Duration::from_millis(treasury_prompt_timeout_ms),
                     ..Default::default()
                 },
+                master_keys,
                 events: crate::config::EventsConfig {
                     nats_url,
                     webhooks: crate::events::webhooks::WebhookSettings {

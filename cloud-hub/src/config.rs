@@ -26,6 +26,8 @@ pub struct HubConfig {
     pub ingest: crate::sync::GroupCommitConfig,
     /// The treasury service: payments (M-Pesa STK, card) and its signed callbacks.
     pub treasury: crate::integrations::treasury::TreasuryConfig,
+    /// Master keys sealing tenants' provider secrets.
+    pub master_keys: crate::envelope::MasterKeys,
 }
 
 #[derive(Debug, Clone, Default)]

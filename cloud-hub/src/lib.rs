@@ -14,6 +14,7 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod envelope;
 pub mod events;
 pub mod integrations;
 pub mod metrics;

@@ -71,6 +71,16 @@ impl Hub {
             treasury,
             config: config.treasury.clone(),
         };
+        // After a master-key rotation, re-wrap every provider's data key under the new key.
+        let rewrapped = crate::store::providers::rewrap_all(&pool, &config.master_keys)
+            .await
+            .map_err(|e| anyhow::anyhow!("re-wrapping provider secrets: {e}"))?;
+        if rewrapped > 0 {
+            tracing::info!(
+                rewrapped,
+                "provider secrets re-wrapped under the current master key"
+            );
+        }
         let faults = Arc::new(Faults::default());
         let feed = FeedNotifier::start(&pool).await?;
         Ok(Hub {
@@ -86,6 +96,7 @@ impl Hub {
                 auth,
                 webhook_allow_private: config.events.webhook_allow_private,
                 treasury_webhook_secret: config.treasury.webhook_secret.as_deref().map(Arc::from),
+                master_keys: Arc::new(config.master_keys.clone()),
                 rate_limiter: Arc::new(crate::api::middleware::RateLimiter::new(
                     config.rate_limit_per_sec,
                     config.rate_limit_burst,

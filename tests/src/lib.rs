@@ -149,6 +149,7 @@ impl RunningHub {
             rate_limit_burst: 10_000,
             ingest: Default::default(),
             treasury: Default::default(),
+            master_keys: cloud_hub::envelope::MasterKeys::none(),
         };
         tune(&mut config);
         // A restarted hub may find its old UDP port still closing: retry briefly.

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod orders;
 pub mod outlet_settings;
 pub mod payment_intents;
+pub mod providers;
 pub mod staff;
 pub mod sync_audit;
 pub mod treasury_events;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub rate_limiter: Arc<middleware::RateLimiter>,
     /// Secret of the treasury's signed callbacks; `None`: callbacks are refused.
     pub treasury_webhook_secret: Option<Arc<str>>,
+    /// Seals tenants' provider secrets.
+    pub master_keys: Arc<crate::envelope::MasterKeys>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -102,6 +105,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/integrations/events",
             get(integrations::events),
+        )
+        .route(
+            "/v1/{tenant}/integrations/providers",
+            get(providers::list_providers),
+        )
+        .route(
+            "/v1/{tenant}/integrations/providers/{provider}/config",
+            get(providers::get_config).put(providers::put_config),
         )
         .route(
             "/v1/{tenant}/pos/integrations/treasury/events",

@@ -10,6 +10,7 @@ pub mod orders;
 pub mod outbox;
 pub mod outlet_settings;
 pub mod payment_intents;
+pub mod providers;
 pub mod scoped;
 pub mod secrets;
 pub mod tenants;
