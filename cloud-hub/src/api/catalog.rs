@@ -210,7 +210,8 @@ fn to_dto(item: &CatalogItem) -> CatalogItemDto {
     }
 }
 
-async fn outlet_id(
+/// The id of the caller's outlet `code`; another tenant's outlet is not found.
+pub(super) async fn outlet_id(
     tx: &mut sqlx::PgConnection,
     context: &TenantContext,
     code: &str,

@@ -3,6 +3,7 @@
 //! 17:00 round at the bar, online or not.
 
 use super::AppState;
+use super::catalog::outlet_id;
 use super::error::{ApiError, ErrorBody};
 use super::extract::TenantContext;
 use crate::store::outlet_settings::{
@@ -427,17 +428,6 @@ fn config_dto(config: &OutletConfig) -> OutletConfigDto {
             max_age_hours: limits.max_age_hours,
         }),
     }
-}
-
-async fn outlet_id(
-    tx: &mut sqlx::PgConnection,
-    context: &TenantContext,
-    code: &str,
-) -> Result<uuid::Uuid, ApiError> {
-    Ok(outlet_by_code(tx, context.tenant.id, code)
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .id)
 }
 
 fn body_error(error: JsonRejection) -> ApiError {

@@ -45,6 +45,20 @@ pub enum IntentRequestError {
     AlreadyPending,
 }
 
+/// A payment taken without the treasury, as [`Store::record_unconfirmed`] records it.
+struct Unconfirmed<'a> {
+    order_id: OrderId,
+    /// `mpesa_receipt` or `card_offline`.
+    method: &'static str,
+    tender: Tender,
+    /// The receipt code or offline reference: unique per method at this edge.
+    reference: &'a str,
+    amount_minor: i64,
+    detail: String,
+    terminal: Uuid,
+    now_ms: i64,
+}
+
 /// Why an offline card payment was refused before anything was stored.
 #[derive(Debug, thiserror::Error)]
 pub enum OfflineCardError {
@@ -199,8 +213,7 @@ impl Store {
 
     /// The customer paid the till from their own phone (the link to the hub may be down): the
     /// payment goes on the order now, with the receipt code the cashier typed, and an intent
-    /// for the hub to confirm it against the treasury's records once it can. The order change,
-    /// the intent and both ops commit together.
+    /// for the hub to confirm it against the treasury's records once it can.
     pub fn record_mpesa_receipt(
         &self,
         order_id: OrderId,
@@ -209,73 +222,28 @@ impl Store {
         terminal: Uuid,
         now_ms: i64,
     ) -> Result<Result<(Order, PaymentIntent), ReceiptError>, StoreError> {
-        let mut connection = self.lock();
-        let tx = connection.transaction()?;
-        let Some(mut order) = load_order(&tx, order_id)? else {
-            return Ok(Err(IntentRequestError::NotFound.into()));
-        };
-        if !order.state.accepts_payments() {
-            return Ok(Err(
-                IntentRequestError::NotPayable(order.state.as_str()).into()
-            ));
-        }
-        let balance_due_minor = order.totals().balance_due_minor;
-        if amount_minor <= 0 || amount_minor > balance_due_minor {
-            return Ok(Err(
-                IntentRequestError::BadAmount { balance_due_minor }.into()
-            ));
-        }
-        let used: Option<String> = tx
-            .query_row(
-                "SELECT id FROM payment_intents WHERE method = 'mpesa_receipt' AND receipt = ?1",
-                params![receipt_code],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if used.is_some() {
-            return Ok(Err(ReceiptError::AlreadyUsed));
-        }
-        let id = Uuid::now_v7();
-        let event = order
-            .take_payment(PaymentId(id), Tender::Mpesa, amount_minor, now_ms)
-            .map_err(|error| {
-                StoreError::Corrupt(format!("a checked payment was refused: {error}"))
-            })?;
-        order
-            .apply(&event)
-            .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
-        save_order(&tx, &order, now_ms)?;
-        append_op(&tx, self.node_id, &event, now_ms)?;
-        if let OrderEvent::PaymentTaken { payment, .. } = &event {
-            super::drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
-        }
-        tx.execute(
-            "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
-                 created_at_ms, updated_at_ms, terminal_id)
-             VALUES (?1, ?2, 'mpesa_receipt', ?3, 'requested', ?4,
-                     'paid; to be confirmed against the treasury', ?5, ?5, ?6)",
-            params![
-                id.to_string(),
-                order_id.0.to_string(),
+        self.record_unconfirmed(
+            Unconfirmed {
+                order_id,
+                method: "mpesa_receipt",
+                tender: Tender::Mpesa,
+                reference: receipt_code,
                 amount_minor,
-                receipt_code,
+                detail: "paid; to be confirmed against the treasury".into(),
+                terminal,
                 now_ms,
-                terminal.to_string()
-            ],
-        )?;
-        let body = OpBody::Payment(PaymentOpV1::ReceiptCodeRecorded {
-            intent_id: *id.as_bytes(),
-            order_id: *order_id.0.as_bytes(),
-            receipt_code: receipt_code.to_owned(),
-            amount_minor,
-            currency: order.currency.code().to_owned(),
-            recorded_at_ms: now_ms,
-        });
-        append_op_body(&tx, self.node_id, "payment", &body, now_ms)?;
-        let intent =
-            load(&tx, id)?.ok_or_else(|| StoreError::Corrupt("a stored intent vanished".into()))?;
-        tx.commit()?;
-        Ok(Ok((order, intent)))
+            },
+            |_| Ok(Ok(())),
+            ReceiptError::AlreadyUsed,
+            |intent_id, order_id, currency| PaymentOpV1::ReceiptCodeRecorded {
+                intent_id,
+                order_id,
+                receipt_code: receipt_code.to_owned(),
+                amount_minor,
+                currency,
+                recorded_at_ms: now_ms,
+            },
+        )
     }
 
     /// A card payment the card terminal approved offline (store-and-forward): it goes on the
@@ -294,9 +262,58 @@ impl Store {
         terminal: Uuid,
         now_ms: i64,
     ) -> Result<Result<(Order, PaymentIntent), OfflineCardError>, StoreError> {
+        self.record_unconfirmed(
+            Unconfirmed {
+                order_id,
+                method: "card_offline",
+                tender: Tender::Card,
+                reference: offline_ref,
+                amount_minor,
+                detail: format!(
+                    "{brand} ending {last4}, approved offline; to be confirmed by the processor"
+                ),
+                terminal,
+                now_ms,
+            },
+            |tx| {
+                let outstanding_minor: i64 = tx.query_row(
+                    "SELECT coalesce(sum(amount_minor), 0) FROM payment_intents
+                     WHERE method = 'card_offline' AND state = 'requested'",
+                    [],
+                    |row| row.get(0),
+                )?;
+                Ok(limits
+                    .admit(amount_minor, outstanding_minor)
+                    .map_err(OfflineCardError::from))
+            },
+            OfflineCardError::AlreadyRecorded,
+            |intent_id, order_id, currency| PaymentOpV1::OfflineCardRecorded {
+                intent_id,
+                order_id,
+                offline_ref: offline_ref.to_owned(),
+                last4: last4.to_owned(),
+                brand: brand.to_owned(),
+                amount_minor,
+                currency,
+                recorded_at_ms: now_ms,
+            },
+        )
+    }
+
+    /// A payment taken without the treasury (a receipt code, an offline card approval): the
+    /// order's payment, the terminal's drawer, the intent for the hub to confirm, and both ops,
+    /// in one transaction, after the order, the caller's own check (`admit`) and the reference's
+    /// uniqueness are checked in it.
+    fn record_unconfirmed<E: From<IntentRequestError>>(
+        &self,
+        payment: Unconfirmed<'_>,
+        admit: impl FnOnce(&Transaction<'_>) -> Result<Result<(), E>, StoreError>,
+        already_used: E,
+        op: impl FnOnce([u8; 16], [u8; 16], String) -> PaymentOpV1,
+    ) -> Result<Result<(Order, PaymentIntent), E>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
-        let Some(mut order) = load_order(&tx, order_id)? else {
+        let Some(mut order) = load_order(&tx, payment.order_id)? else {
             return Ok(Err(IntentRequestError::NotFound.into()));
         };
         if !order.state.accepts_payments() {
@@ -305,69 +322,70 @@ impl Store {
             ));
         }
         let balance_due_minor = order.totals().balance_due_minor;
-        if amount_minor <= 0 || amount_minor > balance_due_minor {
+        if payment.amount_minor <= 0 || payment.amount_minor > balance_due_minor {
             return Ok(Err(
                 IntentRequestError::BadAmount { balance_due_minor }.into()
             ));
         }
-        let outstanding_minor: i64 = tx.query_row(
-            "SELECT coalesce(sum(amount_minor), 0) FROM payment_intents
-             WHERE method = 'card_offline' AND state = 'requested'",
-            [],
-            |row| row.get(0),
-        )?;
-        if let Err(refusal) = limits.admit(amount_minor, outstanding_minor) {
-            return Ok(Err(refusal.into()));
+        if let Err(refusal) = admit(&tx)? {
+            return Ok(Err(refusal));
         }
         let used: Option<String> = tx
             .query_row(
-                "SELECT id FROM payment_intents WHERE method = 'card_offline' AND receipt = ?1",
-                params![offline_ref],
+                "SELECT id FROM payment_intents WHERE method = ?1 AND receipt = ?2",
+                params![payment.method, payment.reference],
                 |row| row.get(0),
             )
             .optional()?;
         if used.is_some() {
-            return Ok(Err(OfflineCardError::AlreadyRecorded));
+            return Ok(Err(already_used));
         }
         let id = Uuid::now_v7();
         let event = order
-            .take_payment(PaymentId(id), Tender::Card, amount_minor, now_ms)
+            .take_payment(
+                PaymentId(id),
+                payment.tender,
+                payment.amount_minor,
+                payment.now_ms,
+            )
             .map_err(|error| {
                 StoreError::Corrupt(format!("a checked payment was refused: {error}"))
             })?;
         order
             .apply(&event)
             .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
-        save_order(&tx, &order, now_ms)?;
-        append_op(&tx, self.node_id, &event, now_ms)?;
-        if let OrderEvent::PaymentTaken { payment, .. } = &event {
-            super::drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        save_order(&tx, &order, payment.now_ms)?;
+        append_op(&tx, self.node_id, &event, payment.now_ms)?;
+        if let OrderEvent::PaymentTaken { payment: taken, .. } = &event {
+            super::drawers::record_payment_tx(
+                &tx,
+                self.node_id,
+                payment.terminal,
+                taken,
+                payment.now_ms,
+            )?;
         }
         tx.execute(
             "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
                  created_at_ms, updated_at_ms, terminal_id)
-             VALUES (?1, ?2, 'card_offline', ?3, 'requested', ?4, ?5, ?6, ?6, ?7)",
+             VALUES (?1, ?2, ?3, ?4, 'requested', ?5, ?6, ?7, ?7, ?8)",
             params![
                 id.to_string(),
-                order_id.0.to_string(),
-                amount_minor,
-                offline_ref,
-                format!("{brand} ending {last4}, approved offline; to be confirmed by the processor"),
-                now_ms,
-                terminal.to_string()
+                payment.order_id.0.to_string(),
+                payment.method,
+                payment.amount_minor,
+                payment.reference,
+                payment.detail,
+                payment.now_ms,
+                payment.terminal.to_string()
             ],
         )?;
-        let body = OpBody::Payment(PaymentOpV1::OfflineCardRecorded {
-            intent_id: *id.as_bytes(),
-            order_id: *order_id.0.as_bytes(),
-            offline_ref: offline_ref.to_owned(),
-            last4: last4.to_owned(),
-            brand: brand.to_owned(),
-            amount_minor,
-            currency: order.currency.code().to_owned(),
-            recorded_at_ms: now_ms,
-        });
-        append_op_body(&tx, self.node_id, "payment", &body, now_ms)?;
+        let body = OpBody::Payment(op(
+            *id.as_bytes(),
+            *payment.order_id.0.as_bytes(),
+            order.currency.code().to_owned(),
+        ));
+        append_op_body(&tx, self.node_id, "payment", &body, payment.now_ms)?;
         let intent =
             load(&tx, id)?.ok_or_else(|| StoreError::Corrupt("a stored intent vanished".into()))?;
         tx.commit()?;
