@@ -488,3 +488,12 @@ pub fn wire_sale(
         })
         .collect()
 }
+
+/// Serves `app` on an ephemeral loopback port (a real HTTP server playing another service's
+/// part) on the current runtime; returns its base URL.
+pub async fn serve_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}

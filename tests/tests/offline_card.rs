@@ -47,10 +47,7 @@ fn offline_card_payments_stay_within_limits_and_reconcile_once() {
         let app = axum::Router::new()
             .route("/v1/{tenant}/payments", get(lookup))
             .with_state(processor.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
+        serve_loopback(app).await
     });
     let db = TestDb::create(&driver);
     let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| {

@@ -249,10 +249,7 @@ fn a_day_of_mixed_tenders_ends_in_z_reports_that_agree_at_edge_and_hub() {
         let app = axum::Router::new()
             .route("/v1/{tenant}/payments", post(accept).get(lookup))
             .with_state(treasury.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
+        serve_loopback(app).await
     });
     let db = TestDb::create(&driver);
     let tune = |config: &mut cloud_hub::config::HubConfig| {

@@ -131,10 +131,7 @@ fn treasury_payments_are_reconciled_exactly_once() {
         let app = axum::Router::new()
             .route("/v1/{tenant}/payments", post(payments).get(receipts))
             .with_state(treasury.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        format!("http://{addr}")
+        serve_loopback(app).await
     });
     let db = TestDb::create(&driver);
     let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| {

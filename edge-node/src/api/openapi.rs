@@ -72,7 +72,7 @@ use utoipa::{Modify, OpenApi};
         super::tables::open_tab,
         super::tables::tabs,
     ),
-    components(schemas(ErrorBody, super::payments::PaymentIntentRequest, super::payments::PaymentIntentDto, super::payments::MpesaReceiptRequest, super::payments::MpesaReceiptResponse, super::payments::OfflineCardRequest, super::payments::OfflineCardRiskDto, super::payments::OfflineCardLimitsDto, dto::OrderDto, dto::LineDto, dto::TaxDto, dto::PaymentDto,
+    components(schemas(ErrorBody, super::payments::PaymentIntentRequest, super::payments::PaymentIntentDto, super::payments::MpesaReceiptRequest, super::payments::RecordedPaymentResponse, super::payments::OfflineCardRequest, super::payments::OfflineCardRiskDto, super::payments::OfflineCardLimitsDto, dto::OrderDto, dto::LineDto, dto::TaxDto, dto::PaymentDto,
         dto::CatalogItemDto, dto::OpenOrderRequest, dto::AddLineRequest, dto::PaymentRequest,
         dto::VoidRequest, dto::RefundRequestDto, super::drawers::OpenDrawerRequest, super::drawers::CashMovementRequest, super::drawers::TenderCountDto, super::drawers::CountRequest, super::drawers::DrawerDto, super::drawers::AmountByTender, super::drawers::CountedByTender, super::drawers::DrawerReportDto, dto::PaymentResponse, dto::ReceiptDto, dto::SyncStatusDto, dto::HealthDto,
         dto::ApprovalDto, dto::SignInRequest, dto::AddStaffRequest, dto::StaffDto, dto::SessionDto,

@@ -150,15 +150,7 @@ pub async fn request(
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<PaymentIntentRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PaymentIntentDto>), ApiError> {
-    let Path(id) = path?;
-    let order_id: OrderId = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "order_not_found",
-            "order not found",
-            None,
-        )
-    })?;
+    let order_id = order_path(path)?;
     let Json(request) = body?;
     let method = match request.method.as_str() {
         "mpesa_stk" => MethodRequest::MpesaStk {
@@ -227,15 +219,16 @@ pub struct MpesaReceiptRequest {
     pub amount_minor: i64,
 }
 
+/// A payment recorded at the till without the treasury, and the intent that will confirm it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MpesaReceiptResponse {
+pub struct RecordedPaymentResponse {
     pub order: super::dto::OrderDto,
     pub intent: PaymentIntentDto,
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/mpesa-receipts", params(("id" = String, Path)),
     request_body = MpesaReceiptRequest,
-    responses((status = 201, body = MpesaReceiptResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 201, body = RecordedPaymentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn record_receipt(
@@ -243,16 +236,8 @@ pub async fn record_receipt(
     Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<MpesaReceiptRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<MpesaReceiptResponse>), ApiError> {
-    let Path(id) = path?;
-    let order_id: OrderId = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "order_not_found",
-            "order not found",
-            None,
-        )
-    })?;
+) -> Result<(StatusCode, Json<RecordedPaymentResponse>), ApiError> {
+    let order_id = order_path(path)?;
     let Json(request) = body?;
     let (order, intent) = payments::record_receipt(
         state.store.clone(),
@@ -263,14 +248,7 @@ pub async fn record_receipt(
         now_ms(),
     )
     .await?;
-    state.sync.notify_new_ops();
-    Ok((
-        StatusCode::CREATED,
-        Json(MpesaReceiptResponse {
-            order: super::dto::OrderDto::from(&order),
-            intent: PaymentIntentDto::from(&intent),
-        }),
-    ))
+    Ok(recorded(&state, &order, &intent))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -287,7 +265,7 @@ pub struct OfflineCardRequest {
 
 #[utoipa::path(post, path = "/v1/orders/{id}/offline-card-payments", params(("id" = String, Path)),
     request_body = OfflineCardRequest,
-    responses((status = 201, body = MpesaReceiptResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    responses((status = 201, body = RecordedPaymentResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn record_offline_card(
@@ -295,16 +273,8 @@ pub async fn record_offline_card(
     Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<OfflineCardRequest>, JsonRejection>,
-) -> Result<(StatusCode, Json<MpesaReceiptResponse>), ApiError> {
-    let Path(id) = path?;
-    let order_id: OrderId = id.parse().map_err(|_| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "order_not_found",
-            "order not found",
-            None,
-        )
-    })?;
+) -> Result<(StatusCode, Json<RecordedPaymentResponse>), ApiError> {
+    let order_id = order_path(path)?;
     let Json(request) = body?;
     let (order, intent) = payments::record_offline_card(
         state.store.clone(),
@@ -317,14 +287,7 @@ pub async fn record_offline_card(
         now_ms(),
     )
     .await?;
-    state.sync.notify_new_ops();
-    Ok((
-        StatusCode::CREATED,
-        Json(MpesaReceiptResponse {
-            order: super::dto::OrderDto::from(&order),
-            intent: PaymentIntentDto::from(&intent),
-        }),
-    ))
+    Ok(recorded(&state, &order, &intent))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -373,4 +336,31 @@ pub async fn offline_card_risk(
             max_age_hours: limits.max_age_hours,
         },
     }))
+}
+
+fn order_path(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
+    let Path(id) = path?;
+    id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })
+}
+
+fn recorded(
+    state: &AppState,
+    order: &shared_model::Order,
+    intent: &PaymentIntent,
+) -> (StatusCode, Json<RecordedPaymentResponse>) {
+    state.sync.notify_new_ops();
+    (
+        StatusCode::CREATED,
+        Json(RecordedPaymentResponse {
+            order: super::dto::OrderDto::from(order),
+            intent: PaymentIntentDto::from(intent),
+        }),
+    )
 }
