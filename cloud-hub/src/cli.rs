@@ -30,6 +30,8 @@ struct Database {
 }
 
 #[derive(Subcommand)]
+// Why allowed: parsed once at start; boxing the run flags buys nothing.
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the hub: HTTP API and QUIC sync.
     Run {
@@ -105,6 +107,10 @@ enum Command {
         /// rotation: the hub re-wraps every secret under the current key at start.
         #[arg(long, env = "KIBANDA_MASTER_KEY_PREVIOUS", hide_env_values = true)]
         master_key_previous: Option<String>,
+        /// The business's tenant registry, asked about tenants and outlets this hub does not
+        /// know before anything is created. Unset: unknown ones are not found.
+        #[arg(long, env = "KIBANDA_TENANT_REGISTRY_URL")]
+        tenant_registry_url: Option<String>,
     },
     /// Tenants.
     Tenant {
@@ -225,6 +231,7 @@ async fn run() -> anyhow::Result<()> {
             treasury_prompt_timeout_ms,
             master_key,
             master_key_previous,
+            tenant_registry_url,
         } => {
             let master_keys = crate::envelope::MasterKeys::parse(
                 master_key.as_deref(),
@@ -255,6 +262,7 @@ async fn run() -> anyhow::Result<()> {
                     ..Default::default()
                 },
                 master_keys,
+                tenant_registry_url,
                 events: crate::config::EventsConfig {
                     nats_url,
                     webhooks: crate::events::webhooks::WebhookSettings {

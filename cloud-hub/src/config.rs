@@ -28,6 +28,9 @@ pub struct HubConfig {
     pub treasury: crate::integrations::treasury::TreasuryConfig,
     /// Master keys sealing tenants' provider secrets.
     pub master_keys: crate::envelope::MasterKeys,
+    /// The business's tenant registry (`GET /tenants/{slug}`, `/tenants/{slug}/outlets/{code}`),
+    /// asked about tenants and outlets the hub does not know; `None`: unknown ones are 404.
+    pub tenant_registry_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -97,6 +97,12 @@ impl Hub {
                 webhook_allow_private: config.events.webhook_allow_private,
                 treasury_webhook_secret: config.treasury.webhook_secret.as_deref().map(Arc::from),
                 master_keys: Arc::new(config.master_keys.clone()),
+                registry: match &config.tenant_registry_url {
+                    Some(url) => Some(Arc::new(
+                        crate::integrations::registry::TenantRegistry::new(url)?,
+                    )),
+                    None => None,
+                },
                 rate_limiter: Arc::new(crate::api::middleware::RateLimiter::new(
                     config.rate_limit_per_sec,
                     config.rate_limit_burst,

@@ -150,6 +150,7 @@ impl RunningHub {
             ingest: Default::default(),
             treasury: Default::default(),
             master_keys: cloud_hub::envelope::MasterKeys::none(),
+            tenant_registry_url: None,
         };
         tune(&mut config);
         // A restarted hub may find its old UDP port still closing: retry briefly.

@@ -5,7 +5,6 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::TenantContext;
 use crate::store::feed::{catalog, remove_catalog_item, upsert_catalog};
-use crate::store::tenants::outlet_by_code;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -210,18 +209,6 @@ fn to_dto(item: &CatalogItem) -> CatalogItemDto {
     }
 }
 
-/// The id of the caller's outlet `code`; another tenant's outlet is not found.
-pub(super) async fn outlet_id(
-    tx: &mut sqlx::PgConnection,
-    context: &TenantContext,
-    code: &str,
-) -> Result<uuid::Uuid, ApiError> {
-    Ok(outlet_by_code(tx, context.tenant.id, code)
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .id)
-}
-
 #[utoipa::path(put, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items",
     params(("tenant" = String, Path), ("outlet" = String, Path, description = "outlet code")),
     request_body = CatalogUpload,
@@ -235,7 +222,9 @@ pub async fn upload(
 ) -> Result<Json<CatalogUploadResult>, ApiError> {
     context.require_any_role(CATALOG_WRITERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let Json(upload) = body
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))?;
     if upload.items.is_empty() || upload.items.len() > ITEMS_PER_UPLOAD_MAX {
@@ -277,7 +266,9 @@ pub async fn list(
 ) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
     context.require_any_role(&["admin", "manager", "service", "analyst", "auditor"])?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let items = catalog(&mut tx, context.tenant.id, outlet).await?;
     super::commit(tx).await?;
     Ok(Json(items.iter().map(to_dto).collect()))
@@ -294,7 +285,9 @@ pub async fn remove(
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(CATALOG_WRITERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let removed = remove_catalog_item(&mut tx, context.tenant.id, outlet, &path.2).await?;
     super::commit(tx).await?;
     if removed {

@@ -6,7 +6,6 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::TenantContext;
 use crate::store::drawers::sessions_of_outlet;
-use crate::store::tenants::outlet_by_code;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -190,9 +189,7 @@ pub async fn list(
         Some(_) => return Err(ApiError::invalid("state", "closed, or leave it out")),
     };
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_by_code(&mut tx, context.tenant.id, &path.1)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1).await?;
     let sessions = sessions_of_outlet(&mut tx, context.tenant.id, outlet.id, closed_only).await?;
     super::commit(tx).await?;
     let reports: Vec<DrawerReport> = sessions.iter().map(DrawerSession::report).collect();

@@ -53,9 +53,18 @@ impl FromRequestParts<AppState> for TenantContext {
         if claims.tenant != *slug {
             return Err(ApiError::not_found());
         }
-        let tenant = tenant_by_slug(&state.pool, slug)
-            .await?
-            .ok_or_else(ApiError::not_found)?;
+        let tenant = match tenant_by_slug(&state.pool, slug).await? {
+            Some(tenant) => tenant,
+            // The token is for this tenant (checked above), but the hub has never heard of it:
+            // the registry is the authority.
+            None => match &state.registry {
+                Some(registry) => registry
+                    .ensure_tenant(&state.pool, slug)
+                    .await
+                    .map_err(super::outlets::discovery_error)?,
+                None => return Err(ApiError::not_found()),
+            },
+        };
         Ok(TenantContext { tenant, claims })
     }
 }

@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod orders;
 pub mod outlet_settings;
+pub mod outlets;
 pub mod payment_intents;
 pub mod providers;
 pub mod staff;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub treasury_webhook_secret: Option<Arc<str>>,
     /// Seals tenants' provider secrets.
     pub master_keys: Arc<crate::envelope::MasterKeys>,
+    /// Where unknown tenants and outlets are looked up before anything is created.
+    pub registry: Option<Arc<crate::integrations::registry::TenantRegistry>>,
 }
 
 pub fn router(state: AppState) -> Router {

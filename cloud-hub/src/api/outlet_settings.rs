@@ -3,14 +3,12 @@
 //! 17:00 round at the bar, online or not.
 
 use super::AppState;
-use super::catalog::outlet_id;
 use super::error::{ApiError, ErrorBody};
 use super::extract::TenantContext;
 use crate::store::outlet_settings::{
     ConfigConflict, outlet_config, price_books, remove_price_book, set_outlet_config,
     upsert_price_book,
 };
-use crate::store::tenants::outlet_by_code;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
@@ -452,7 +450,9 @@ pub async fn put_price_book(
 ) -> Result<Json<FeedWriteResult>, ApiError> {
     context.require_any_role(PRICE_WRITERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let Json(dto) = body.map_err(body_error)?;
     let book = parse_book(&path.2, &dto)?;
     let write = upsert_price_book(&mut tx, context.tenant.id, outlet, &book).await?;
@@ -474,7 +474,9 @@ pub async fn list_price_books(
 ) -> Result<Json<Vec<PriceBookView>>, ApiError> {
     context.require_any_role(READERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let books = price_books(&mut tx, context.tenant.id, outlet).await?;
     super::commit(tx).await?;
     Ok(Json(books.iter().map(book_view).collect()))
@@ -491,7 +493,9 @@ pub async fn delete_price_book(
 ) -> Result<StatusCode, ApiError> {
     context.require_any_role(PRICE_WRITERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let removed = remove_price_book(&mut tx, context.tenant.id, outlet, &path.2).await?;
     super::commit(tx).await?;
     if removed {
@@ -512,9 +516,7 @@ pub async fn get_config(
 ) -> Result<Json<OutletConfigView>, ApiError> {
     context.require_any_role(READERS)?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_by_code(&mut tx, context.tenant.id, &path.1)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1).await?;
     let stored = outlet_config(&mut tx, context.tenant.id, outlet.id).await?;
     super::commit(tx).await?;
     // Never set: the outlet's registered time zone, every tender, plain receipts (version 0).
@@ -555,7 +557,9 @@ pub async fn put_config(
         ),
     };
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let Json(dto) = body.map_err(body_error)?;
     let config = parse_config(&dto)?;
     let (version, write) = match set_outlet_config(

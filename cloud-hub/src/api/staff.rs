@@ -8,7 +8,6 @@ use super::extract::TenantContext;
 use crate::store::feed::{
     StaffRecord, force_logout, staff as list_staff, staff_pin_hashes, upsert_staff,
 };
-use crate::store::tenants::outlet_by_code;
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -63,17 +62,6 @@ pub struct StaffView {
     pub name: String,
     pub role: String,
     pub disabled: bool,
-}
-
-async fn outlet_id(
-    tx: &mut sqlx::PgConnection,
-    context: &TenantContext,
-    code: &str,
-) -> Result<Uuid, ApiError> {
-    Ok(outlet_by_code(tx, context.tenant.id, code)
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .id)
 }
 
 /// How a member's PIN arrives: in clear (hash it) or already hashed.
@@ -151,7 +139,9 @@ pub async fn upload(
         .map(|(index, dto)| parse_member(index, dto))
         .collect::<Result<Vec<_>, _>>()?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let ids: Vec<Uuid> = parsed.iter().map(|member| member.0).collect();
     let held = staff_pin_hashes(&mut tx, context.tenant.id, outlet, &ids).await?;
     // Hash clear PINs off the runtime; keep the stored hash when it already matches the PIN, so
@@ -224,7 +214,9 @@ pub async fn list(
 ) -> Result<Json<Vec<StaffView>>, ApiError> {
     context.require_any_role(&["admin", "manager", "service", "auditor"])?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let rows = list_staff(&mut tx, context.tenant.id, outlet).await?;
     super::commit(tx).await?;
     Ok(Json(
@@ -251,7 +243,9 @@ pub async fn logout(
     context.require_any_role(STAFF_ADMINS)?;
     let staff_id: Uuid = path.2.parse().map_err(|_| ApiError::not_found())?;
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
-    let outlet = outlet_id(&mut tx, &context, &path.1).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
     let sent = force_logout(&mut tx, context.tenant.id, outlet, staff_id).await?;
     super::commit(tx).await?;
     if sent {

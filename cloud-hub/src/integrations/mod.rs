@@ -4,4 +4,5 @@
 
 pub mod breaker;
 pub mod payments;
+pub mod registry;
 pub mod treasury;
