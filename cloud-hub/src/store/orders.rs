@@ -46,20 +46,26 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<StoredOrder>, StoreError> {
     let rows: Vec<OrderRow> = sqlx::query_as(
+        // The page is cut from the (tenant, opened_at_ms DESC, id DESC) index first — a row
+        // comparison the planner turns into an index range, no OR around it (a first page
+        // starts after the largest possible key) — and only its rows are joined for the code.
         "SELECT o.doc, o.outlet_id, t.code, o.device_id
-         FROM orders o JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
-         WHERE o.tenant_id = $1
-           AND ($2::text IS NULL OR t.code = $2)
-           AND ($3::text IS NULL OR o.state = $3)
-           AND ($4::bigint IS NULL OR (o.opened_at_ms, o.id) < ($4, $5))
-         ORDER BY o.opened_at_ms DESC, o.id DESC
-         LIMIT $6",
+         FROM (SELECT tenant_id, id, outlet_id, device_id, opened_at_ms, doc FROM orders
+               WHERE tenant_id = $1
+                 AND (opened_at_ms, id) < ($4, $5)
+                 AND ($2::text IS NULL
+                      OR outlet_id = (SELECT id FROM outlets WHERE tenant_id = $1 AND code = $2))
+                 AND ($3::text IS NULL OR state = $3)
+               ORDER BY opened_at_ms DESC, id DESC
+               LIMIT $6) o
+         JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
+         ORDER BY o.opened_at_ms DESC, o.id DESC",
     )
     .bind(tenant.0)
     .bind(filter.outlet_code.as_deref())
     .bind(filter.state.as_deref())
-    .bind(after.map(|c| c.opened_at_ms))
-    .bind(after.map(|c| c.id).unwrap_or_default())
+    .bind(after.map_or(i64::MAX, |c| c.opened_at_ms))
+    .bind(after.map_or(Uuid::max(), |c| c.id))
     .bind(limit)
     .fetch_all(&mut *conn)
     .await?;
