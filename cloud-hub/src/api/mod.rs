@@ -16,6 +16,7 @@ pub mod outlets;
 pub mod payment_intents;
 pub mod providers;
 pub mod staff;
+pub mod subscription;
 pub mod sync_audit;
 pub mod treasury_events;
 pub mod webhooks;
@@ -124,6 +125,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/payment-intents/{id}",
             get(payment_intents::get),
+        )
+        .route(
+            "/v1/{tenant}/pos/subscription",
+            get(subscription::get_subscription).put(subscription::put_subscription),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
         .route(

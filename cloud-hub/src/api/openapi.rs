@@ -24,6 +24,8 @@ use utoipa::{Modify, OpenApi};
         super::outlet_settings::put_config,
         super::treasury_events::receive,
         super::integrations::events,
+        super::subscription::put_subscription,
+        super::subscription::get_subscription,
         super::providers::list_providers,
         super::providers::get_config,
         super::providers::put_config,
@@ -45,7 +47,7 @@ use utoipa::{Modify, OpenApi};
     components(schemas(ErrorBody, dto::OrderDto, dto::OrderPage, dto::LineDto, dto::TaxDto, dto::PaymentDto, dto::HealthDto, super::sync_audit::DeviceSyncDto, super::sync_audit::ChainAuditDto, super::catalog::CatalogItemDto, super::catalog::TaxRateDto, super::catalog::CatalogUpload, super::catalog::CatalogUploadResult, super::webhooks::NewWebhook, super::webhooks::WebhookDto, super::webhooks::DeliveryDto,
         super::devices::DeviceDto, super::staff::StaffMemberDto, super::staff::StaffUpload, super::staff::StaffUploadResult, super::staff::StaffView,
         super::outlet_settings::PriceBookDto, super::outlet_settings::PriceBookView, super::outlet_settings::WindowDto, super::outlet_settings::PriceDto, super::outlet_settings::FeedWriteResult, super::outlet_settings::OutletConfigDto, super::outlet_settings::OutletConfigView, super::outlet_settings::OfflineCardLimitsDto,
-        super::treasury_events::TreasuryEvent, super::treasury_events::TreasuryEventResult, super::payment_intents::PaymentIntentDto, super::integrations::IntegrationEventDto, super::providers::ProviderConfigRequest, super::providers::ProviderDto,
+        super::treasury_events::TreasuryEvent, super::treasury_events::TreasuryEventResult, super::payment_intents::PaymentIntentDto, super::integrations::IntegrationEventDto, super::providers::ProviderConfigRequest, super::providers::ProviderDto, super::subscription::SubscriptionDto,
         super::drawers::ShiftReportDto, super::drawers::DrawerReportDto, super::drawers::OutletTotalsDto, super::drawers::AmountByTender, super::drawers::CountedByTender)),
     modifiers(&Bearer)
 )]

@@ -51,6 +51,9 @@ pub async fn connect_jetstream(url: &str) -> Result<jetstream::Context, Dispatch
     Ok(context)
 }
 
+/// How often subscriptions are checked for a renewal coming near.
+const RENEWAL_CHECK_SECS: u64 = 5;
+
 pub struct Dispatcher {
     pub pool: PgPool,
     pub jetstream: Option<jetstream::Context>,
@@ -87,7 +90,20 @@ impl Dispatcher {
 
     /// Runs rounds forever.
     pub async fn run(self) {
+        let mut renewals = tokio::time::interval(Duration::from_secs(RENEWAL_CHECK_SECS));
         loop {
+            if futures_util::FutureExt::now_or_never(renewals.tick()).is_some() {
+                match crate::store::subscriptions::raise_renewal_notices(
+                    &self.pool,
+                    crate::events::renewal_due_event,
+                )
+                .await
+                {
+                    Ok(0) => {}
+                    Ok(raised) => tracing::info!(raised, "subscription renewal notices raised"),
+                    Err(error) => tracing::warn!(%error, "subscription renewal check failed"),
+                }
+            }
             match self.dispatch_once().await {
                 Ok(0) => {
                     if let Ok(depth) = depth(&self.pool).await {

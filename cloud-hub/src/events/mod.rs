@@ -27,6 +27,8 @@ pub const CASHDRAWER_CLOSED: &str = "pos.cashdrawer.closed";
 pub const CASH_EXCEPTION: &str = "pos.cash_exception";
 /// Every kitchen station bumped the order: the notifications service tells the customer.
 pub const ORDER_READY: &str = "pos.order.ready";
+/// A tenant's POS subscription renews soon (raised once per renewal date).
+pub const SUBSCRIPTION_RENEWAL_DUE: &str = "pos.subscription.renewal_due";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
     ORDER_CLOSED,
@@ -35,7 +37,42 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     CASHDRAWER_CLOSED,
     CASH_EXCEPTION,
     ORDER_READY,
+    SUBSCRIPTION_RENEWAL_DUE,
 ];
+
+/// `pos.subscription.renewal_due` for `tenant_slug`'s renewal at `renews_at` (id stable per
+/// tenant and renewal date).
+pub fn renewal_due_event(
+    tenant_slug: &str,
+    plan: &str,
+    renews_at: time::OffsetDateTime,
+    days_left: i64,
+) -> OutboxEvent {
+    let digest = Sha256::new()
+        .chain_update(tenant_slug.as_bytes())
+        .chain_update(SUBSCRIPTION_RENEWAL_DUE.as_bytes())
+        .chain_update(renews_at.unix_timestamp().to_be_bytes())
+        .finalize();
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
+    let renews_at_ms = (renews_at.unix_timestamp_nanos() / 1_000_000) as i64;
+    let payload = serde_json::to_value(Envelope {
+        id,
+        event_type: SUBSCRIPTION_RENEWAL_DUE,
+        tenant: tenant_slug,
+        outlet: "",
+        occurred_at_ms: crate::now_ms(),
+        data: serde_json::json!({"plan": plan, "renews_at_ms": renews_at_ms, "days_left": days_left}),
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id,
+        event_type: SUBSCRIPTION_RENEWAL_DUE,
+        subject: subject(tenant_slug, SUBSCRIPTION_RENEWAL_DUE),
+        payload,
+    }
+}
 
 /// `pos.order.ready` for an order the kitchen finished (id stable per order, so a re-sent op
 /// raises it once).

@@ -13,6 +13,7 @@ pub mod payment_intents;
 pub mod providers;
 pub mod scoped;
 pub mod secrets;
+pub mod subscriptions;
 pub mod tenants;
 pub mod webhooks;
 
