@@ -55,6 +55,7 @@ impl Hub {
         };
         let webhook_worker = crate::events::webhooks::WebhookWorker::new(
             pool.clone(),
+            config.master_keys.clone(),
             config.events.webhooks.clone(),
         );
         let treasury = match &config.treasury.base_url {
@@ -79,6 +80,13 @@ impl Hub {
             tracing::info!(
                 rewrapped,
                 "provider secrets re-wrapped under the current master key"
+            );
+        }
+        let sealed = crate::store::webhooks::seal_secrets(&pool, &config.master_keys).await?;
+        if sealed > 0 {
+            tracing::info!(
+                sealed,
+                "webhook secrets sealed under the current master key"
             );
         }
         let faults = Arc::new(Faults::default());

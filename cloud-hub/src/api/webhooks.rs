@@ -123,6 +123,7 @@ pub async fn create(
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
     insert_endpoint(
         &mut tx,
+        &state.master_keys,
         context.tenant.id,
         id,
         &request.url,

@@ -46,12 +46,18 @@ pub fn backoff_ms(settings: &WebhookSettings, attempts: i32) -> i64 {
 
 pub struct WebhookWorker {
     pub pool: PgPool,
+    /// Opens sealed signing secrets.
+    pub keys: crate::envelope::MasterKeys,
     pub client: reqwest::Client,
     pub settings: WebhookSettings,
 }
 
 impl WebhookWorker {
-    pub fn new(pool: PgPool, settings: WebhookSettings) -> WebhookWorker {
+    pub fn new(
+        pool: PgPool,
+        keys: crate::envelope::MasterKeys,
+        settings: WebhookSettings,
+    ) -> WebhookWorker {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_millis(settings.timeout_ms))
             .redirect(reqwest::redirect::Policy::none())
@@ -59,19 +65,33 @@ impl WebhookWorker {
             .unwrap_or_default();
         WebhookWorker {
             pool,
+            keys,
             client,
             settings,
         }
     }
 
     async fn attempt(&self, delivery: DueDelivery) {
+        let secret = match &delivery.secret {
+            Ok(secret) => secret.clone(),
+            Err(error) => {
+                tracing::error!(delivery = %delivery.id, %error, "webhook secret cannot be opened");
+                if let Err(error) = self
+                    .failed(&delivery, None, "signing secret unavailable")
+                    .await
+                {
+                    tracing::error!(%error, "could not record a webhook attempt");
+                }
+                return;
+            }
+        };
         let body = serde_json::to_vec(&delivery.payload).unwrap_or_default();
         let now_secs = crate::now_ms() / 1000;
         let result = self
             .client
             .post(&delivery.url)
             .header("content-type", "application/json")
-            .header(SIGNATURE_HEADER, sign(&delivery.secret, now_secs, &body))
+            .header(SIGNATURE_HEADER, sign(&secret, now_secs, &body))
             .header("kibanda-event-id", delivery.event_id.to_string())
             .header("kibanda-event-type", &delivery.event_type)
             .header("kibanda-delivery-id", delivery.id.to_string())
@@ -129,7 +149,7 @@ impl WebhookWorker {
 
     /// One round; returns how many deliveries it attempted.
     pub async fn deliver_once(&self) -> Result<usize, crate::store::StoreError> {
-        let due = claim_due(&self.pool, ROUND_DELIVERIES_MAX, LEASE_SECS).await?;
+        let due = claim_due(&self.pool, &self.keys, ROUND_DELIVERIES_MAX, LEASE_SECS).await?;
         let count = due.len();
         futures_util::future::join_all(due.into_iter().map(|delivery| self.attempt(delivery)))
             .await;

@@ -1,6 +1,7 @@
 //! Webhook endpoints and their deliveries.
 
 use super::{StoreError, TenantId};
+use crate::envelope::{MasterKeys, Sealed};
 use sqlx::PgPool;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -13,23 +14,102 @@ pub struct Endpoint {
     pub created_at: OffsetDateTime,
 }
 
+fn secret_aad(tenant: TenantId, endpoint: Uuid) -> Vec<u8> {
+    format!("{}/webhook/{endpoint}", tenant.0).into_bytes()
+}
+
+/// Stores an endpoint; its signing secret sealed when the hub has a master key, in clear
+/// otherwise (a hub run without one, e.g. on its embedded default).
 pub async fn insert_endpoint(
     conn: &mut sqlx::PgConnection,
+    keys: &MasterKeys,
     tenant: TenantId,
     id: Uuid,
     url: &str,
     secret: &str,
     events: &[String],
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO webhook_endpoints (tenant_id, id, url, secret, events) VALUES ($1, $2, $3, $4, $5)")
-        .bind(tenant.0)
-        .bind(id)
-        .bind(url)
-        .bind(secret)
-        .bind(events)
-        .execute(&mut *conn)
-        .await?;
+    let sealed = match keys.current_id() {
+        Some(_) => Some(
+            keys.seal(secret.as_bytes(), &secret_aad(tenant, id))
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        ),
+        None => None,
+    };
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (tenant_id, id, url, secret, events, secret_key_id,
+             secret_wrapped, secret_sealed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(tenant.0)
+    .bind(id)
+    .bind(url)
+    .bind(sealed.is_none().then_some(secret))
+    .bind(events)
+    .bind(sealed.as_ref().map(|s| s.key_id.clone()))
+    .bind(sealed.as_ref().map(|s| s.wrapped_key.clone()))
+    .bind(sealed.as_ref().map(|s| s.ciphertext.clone()))
+    .execute(&mut *conn)
+    .await?;
     Ok(())
+}
+
+/// endpoint's tenant, id, clear secret, and the sealed one's key id, wrapped key, ciphertext.
+type SecretRow = (
+    Uuid,
+    Uuid,
+    Option<String>,
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+);
+
+/// Seals every clear or old-key secret under the current master key (a hub given a master key
+/// for the first time, or after a rotation). Hub-internal, across tenants.
+pub async fn seal_secrets(pool: &PgPool, keys: &MasterKeys) -> Result<usize, StoreError> {
+    let Some(current) = keys.current_id() else {
+        return Ok(0);
+    };
+    let rows: Vec<SecretRow> = sqlx::query_as(
+        "SELECT tenant_id, id, secret, secret_key_id, secret_wrapped, secret_sealed
+             FROM webhook_endpoints WHERE secret_key_id IS DISTINCT FROM $1",
+    )
+    .bind(current)
+    .fetch_all(pool)
+    .await?;
+    let mut changed = 0;
+    for (tenant, id, clear, key_id, wrapped, sealed) in rows {
+        let aad = secret_aad(TenantId(tenant), id);
+        let new = match (clear, key_id, wrapped, sealed) {
+            (Some(clear), ..) => keys.seal(clear.as_bytes(), &aad),
+            (None, Some(key_id), Some(wrapped_key), Some(ciphertext)) => keys
+                .rewrap(
+                    &Sealed {
+                        key_id,
+                        wrapped_key,
+                        ciphertext,
+                    },
+                    &aad,
+                )
+                .map(|rewrapped| rewrapped.unwrap_or_else(|| unreachable!("filtered on key id"))),
+            _ => continue,
+        }
+        .map_err(|e| StoreError::Corrupt(format!("webhook {id}: {e}")))?;
+        sqlx::query(
+            "UPDATE webhook_endpoints SET secret = NULL, secret_key_id = $3, secret_wrapped = $4,
+                 secret_sealed = $5
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant)
+        .bind(id)
+        .bind(&new.key_id)
+        .bind(&new.wrapped_key)
+        .bind(&new.ciphertext)
+        .execute(pool)
+        .await?;
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 pub async fn endpoints(
@@ -77,7 +157,8 @@ pub struct DueDelivery {
     pub payload: serde_json::Value,
     pub attempts: i32,
     pub url: String,
-    pub secret: String,
+    /// The signing secret, opened; an error if it cannot be (its master key is gone).
+    pub secret: Result<String, String>,
 }
 
 /// Claims due deliveries for one attempt each: the attempt is counted and the delivery leased
@@ -85,6 +166,7 @@ pub struct DueDelivery {
 /// send it at once.
 pub async fn claim_due(
     pool: &PgPool,
+    keys: &MasterKeys,
     limit: i64,
     lease_secs: i64,
 ) -> Result<Vec<DueDelivery>, StoreError> {
@@ -96,7 +178,11 @@ pub async fn claim_due(
         serde_json::Value,
         i32,
         String,
-        String,
+        Uuid,
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        Option<Vec<u8>>,
     );
     let rows: Vec<Row> = sqlx::query_as(
         "WITH due AS (
@@ -108,7 +194,8 @@ pub async fn claim_due(
            FROM due, webhook_endpoints e
           WHERE d.tenant_id = due.tenant_id AND d.id = due.id
             AND e.tenant_id = d.tenant_id AND e.id = d.endpoint_id
-         RETURNING d.tenant_id, d.id, d.event_id, d.event_type, d.payload, d.attempts, e.url, e.secret",
+         RETURNING d.tenant_id, d.id, d.event_id, d.event_type, d.payload, d.attempts, e.url,
+                   e.id, e.secret, e.secret_key_id, e.secret_wrapped, e.secret_sealed",
     )
     .bind(limit)
     .bind(lease_secs as f64)
@@ -116,15 +203,32 @@ pub async fn claim_due(
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| DueDelivery {
-            tenant_id: TenantId(r.0),
-            id: r.1,
-            event_id: r.2,
-            event_type: r.3,
-            payload: r.4,
-            attempts: r.5,
-            url: r.6,
-            secret: r.7,
+        .map(|r| {
+            let secret = match (r.8, r.9, r.10, r.11) {
+                (Some(clear), ..) => Ok(clear),
+                (None, Some(key_id), Some(wrapped_key), Some(ciphertext)) => keys
+                    .open(
+                        &Sealed {
+                            key_id,
+                            wrapped_key,
+                            ciphertext,
+                        },
+                        &secret_aad(TenantId(r.0), r.7),
+                    )
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| String::from_utf8(bytes).map_err(|e| e.to_string())),
+                _ => Err("the endpoint has no secret".to_owned()),
+            };
+            DueDelivery {
+                tenant_id: TenantId(r.0),
+                id: r.1,
+                event_id: r.2,
+                event_type: r.3,
+                payload: r.4,
+                attempts: r.5,
+                url: r.6,
+                secret,
+            }
         })
         .collect())
 }

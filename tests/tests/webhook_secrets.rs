@@ -1,0 +1,125 @@
+//! Webhook signing secrets at rest: with a master key configured, an endpoint's secret is sealed
+//! before it is stored (nowhere in the table in clear), and deliveries are still signed with
+//! it — the receiver verifies them with the secret it was given once. A secret stored in clear
+//! by a hub that had no key is sealed when the hub starts with one.
+#![allow(clippy::unwrap_used)]
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use base64::Engine;
+use cloud_hub::envelope::MasterKeys;
+use kibanda_tests::*;
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::format_description::well_known::Rfc3339;
+
+/// A delivery as received: its signature header and body.
+type Delivery = (String, Vec<u8>);
+
+#[derive(Clone, Default)]
+struct Received(Arc<Mutex<Vec<Delivery>>>);
+
+async fn receive(State(received): State<Received>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let signature = headers
+        .get("kibanda-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    received.0.lock().unwrap().push((signature, body.to_vec()));
+    StatusCode::OK
+}
+
+#[test]
+fn sealed_webhook_secrets_still_sign_deliveries() {
+    let driver = runtime();
+    let received = Received::default();
+    let receiver = driver.block_on(serve_loopback(
+        axum::Router::new()
+            .route("/hook", post(receive))
+            .with_state(received.clone()),
+    ));
+    let db = TestDb::create(&driver);
+    let key = format!(
+        "k1:{}",
+        base64::engine::general_purpose::STANDARD.encode([9_u8; 32])
+    );
+    let start = |keys: MasterKeys| {
+        RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), move |config| {
+            config.master_keys = keys;
+            config.events.webhook_allow_private = true;
+            config.events.webhooks.backoff_base_ms = 100;
+        })
+    };
+    // First without a key: the secret is stored in clear.
+    let hub = start(MasterKeys::none());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let client = reqwest::Client::new();
+    let secret = driver.block_on(async {
+        cloud_hub::services::admin::create_tenant(&pool, "duka", "Duka").await.unwrap();
+        let admin = dev_token(&pool, "duka", "admin").await;
+        let response = client
+            .post(hub.url("/v1/duka/pos/webhooks"))
+            .bearer_auth(&admin)
+            .json(&json!({"url": format!("{receiver}/hook"), "events": ["pos.subscription.renewal_due"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 201);
+        let created: Value = response.json().await.unwrap();
+        created["secret"].as_str().unwrap().to_owned()
+    });
+    let clear: Option<String> = driver
+        .block_on(sqlx::query_scalar("SELECT secret FROM webhook_endpoints").fetch_one(&pool))
+        .unwrap();
+    assert_eq!(
+        clear.as_deref(),
+        Some(secret.as_str()),
+        "no key: kept in clear"
+    );
+    hub.kill();
+
+    // Started with a key: sealed at start, and nowhere in clear.
+    let hub = start(MasterKeys::parse(Some(&key), None).unwrap());
+    driver.block_on(async {
+        let dump: String = sqlx::query_scalar("SELECT t::text FROM webhook_endpoints t")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(!dump.contains(&secret[6..]), "{dump}");
+        let key_id: Option<String> =
+            sqlx::query_scalar("SELECT secret_key_id FROM webhook_endpoints")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(key_id.as_deref(), Some("k1"));
+
+        // An event goes out signed with the secret the receiver was given.
+        let licensing = dev_token(&pool, "duka", "service").await;
+        let renews_at = (time::OffsetDateTime::now_utc() + time::Duration::days(2))
+            .format(&Rfc3339)
+            .unwrap();
+        let response = client
+            .put(hub.url("/v1/duka/pos/subscription"))
+            .bearer_auth(&licensing)
+            .json(&json!({"plan": "pos-pro", "renews_at": renews_at}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let (signature, body) =
+            eventually(Duration::from_secs(30), "a signed delivery", || async {
+                received.0.lock().unwrap().first().cloned()
+            })
+            .await;
+        let now = edge_node::now_ms() / 1000;
+        assert!(
+            cloud_hub::events::signing::verify(&secret, &signature, &body, now),
+            "{signature}"
+        );
+        let event: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(event["type"], "pos.subscription.renewal_due");
+    });
+}
