@@ -498,3 +498,29 @@ pub async fn serve_loopback(app: axum::Router) -> String {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     format!("http://{addr}")
 }
+
+/// A tenant `slug` with outlet `outlet`, and an edge enrolled to it with one paired terminal,
+/// not started: its data directory (keep it alive) and the terminal's token. Start it with
+/// [`RunningEdge::start`]; add staff or devices to its store first if the test needs them.
+pub fn enrolled_outlet(
+    driver: &Runtime,
+    pool: &sqlx::PgPool,
+    hub: &RunningHub,
+    slug: &str,
+    outlet: &str,
+) -> (tempfile::TempDir, String) {
+    let code = driver.block_on(tenant_with_outlet(pool, slug, outlet));
+    let data = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap(),
+    );
+    driver
+        .block_on(edge_node::enroll::enroll(
+            store,
+            &hub.quic.to_string(),
+            &code,
+        ))
+        .unwrap();
+    let token = pair_terminal(data.path());
+    (data, token)
+}

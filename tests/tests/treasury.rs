@@ -8,7 +8,6 @@
 use axum::extract::{Json, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use edge_node::store::Store;
 use kibanda_tests::*;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -141,18 +140,7 @@ fn treasury_payments_are_reconciled_exactly_once() {
         config.treasury.retry_base = Duration::from_millis(100);
     });
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
-    let code = driver.block_on(tenant_with_outlet(&pool, "kahawa", "cbd"));
-    let data = tempfile::tempdir().unwrap();
-    let store = Arc::new(Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap());
-    driver
-        .block_on(edge_node::enroll::enroll(
-            store.clone(),
-            &hub.quic.to_string(),
-            &code,
-        ))
-        .unwrap();
-    drop(store);
-    let till = pair_terminal(data.path());
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "kahawa", "cbd");
     let edge = RunningEdge::start(data.path(), &till);
     let client = reqwest::Client::new();
     let terminal = Terminal {
