@@ -87,6 +87,8 @@ fn main() {
         config.db_connections_max = 16;
         config.rate_limit_per_sec = 1_000_000;
         config.rate_limit_burst = 1_000_000;
+        config.device_rate_limit_per_sec = 1_000_000;
+        config.device_rate_limit_burst = 1_000_000;
     });
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
     driver.block_on(async {

@@ -76,6 +76,13 @@ enum Command {
         /// REST requests a tenant may send at once before the sustained rate applies.
         #[arg(long, env = "KIBANDA_RATE_LIMIT_BURST", default_value_t = 200)]
         rate_limit_burst: u32,
+        /// Sustained REST requests per second per calling device or service (the token's
+        /// `sub`), within its tenant's rate.
+        #[arg(long, env = "KIBANDA_DEVICE_RATE_LIMIT_PER_SEC", default_value_t = 50)]
+        device_rate_limit_per_sec: u32,
+        /// REST requests one device may send at once before its sustained rate applies.
+        #[arg(long, env = "KIBANDA_DEVICE_RATE_LIMIT_BURST", default_value_t = 100)]
+        device_rate_limit_burst: u32,
         /// Most PostgreSQL connections of this hub process.
         #[arg(long, env = "KIBANDA_DB_CONNECTIONS_MAX", default_value_t = 16)]
         db_connections_max: u32,
@@ -224,6 +231,8 @@ async fn run() -> anyhow::Result<()> {
             webhook_allow_private,
             rate_limit_per_sec,
             rate_limit_burst,
+            device_rate_limit_per_sec,
+            device_rate_limit_burst,
             db_connections_max,
             ingest_writers,
             treasury_url,
@@ -251,6 +260,8 @@ async fn run() -> anyhow::Result<()> {
                 db_connections_max,
                 rate_limit_per_sec,
                 rate_limit_burst,
+                device_rate_limit_per_sec,
+                device_rate_limit_burst,
                 ingest: crate::sync::GroupCommitConfig {
                     writers: ingest_writers.max(1),
                     ..Default::default()

@@ -22,6 +22,10 @@ pub struct HubConfig {
     pub rate_limit_per_sec: u32,
     /// Requests a tenant may send at once before the sustained rate applies.
     pub rate_limit_burst: u32,
+    /// Sustained requests per second per calling device or service (the token's `sub`).
+    pub device_rate_limit_per_sec: u32,
+    /// Requests one device may send at once before its sustained rate applies.
+    pub device_rate_limit_burst: u32,
     /// How sync batches are group-committed.
     pub ingest: crate::sync::GroupCommitConfig,
     /// The treasury service: payments (M-Pesa STK, card) and its signed callbacks.

@@ -115,6 +115,10 @@ impl Hub {
                     config.rate_limit_per_sec,
                     config.rate_limit_burst,
                 )),
+                device_rate_limiter: Arc::new(crate::api::middleware::RateLimiter::new(
+                    config.device_rate_limit_per_sec,
+                    config.device_rate_limit_burst,
+                )),
             },
             dispatcher,
             webhook_worker,

@@ -147,6 +147,8 @@ impl RunningHub {
             events: cloud_hub::config::EventsConfig::default(),
             rate_limit_per_sec: 10_000,
             rate_limit_burst: 10_000,
+            device_rate_limit_per_sec: 10_000,
+            device_rate_limit_burst: 10_000,
             ingest: Default::default(),
             treasury: Default::default(),
             master_keys: cloud_hub::envelope::MasterKeys::none(),

@@ -125,23 +125,61 @@ impl RateLimiter {
     }
 }
 
-/// Refuses a tenant's requests beyond its rate with `429` and `Retry-After`.
+/// The `sub` of the bearer token, read without verifying it: only to give each calling device
+/// or service its own rate bucket (a forged `sub` only moves the caller to another bucket of
+/// the same tenant, whose own limit still holds; the token is verified by the route).
+fn caller_of(request: &Request) -> Option<String> {
+    use base64::Engine;
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    let payload = token.split('.').nth(1)?;
+    if payload.len() > 8 * 1024 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims["sub"]
+        .as_str()
+        .filter(|sub| sub.len() <= 200)
+        .map(str::to_owned)
+}
+
+fn too_many(whom: &str, retry_after: u64) -> Response {
+    metrics::counter!("kibanda_http_rate_limited_total", "scope" => whom.to_owned()).increment(1);
+    let mut response = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests for this {whom}; retry after {retry_after} s"),
+        None,
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// Refuses requests beyond the rate of their calling device (the token's `sub`) or of their
+/// tenant, with `429` and `Retry-After`: one busy terminal or service cannot spend its
+/// tenant's whole budget.
 pub async fn rate_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(tenant) = tenant_of(request.uri().path())
-        && let Err(retry_after) = state.rate_limiter.check(tenant)
-    {
-        metrics::counter!("kibanda_http_rate_limited_total").increment(1);
-        let mut response = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests for this tenant; retry after {retry_after} s"),
-            None,
-        )
-        .into_response();
-        if let Ok(value) = HeaderValue::from_str(&retry_after.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+    if let Some(tenant) = tenant_of(request.uri().path()) {
+        if let Some(caller) = caller_of(&request)
+            && let Err(retry_after) = state
+                .device_rate_limiter
+                .check(&format!("{tenant}/{caller}"))
+        {
+            return too_many("device", retry_after);
         }
-        return response;
+        if let Err(retry_after) = state.rate_limiter.check(tenant) {
+            return too_many("tenant", retry_after);
+        }
     }
     next.run(request).await
 }

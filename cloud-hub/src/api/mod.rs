@@ -57,6 +57,8 @@ pub struct AppState {
     /// Accept webhook URLs on loopback/private networks (tests and local use only).
     pub webhook_allow_private: bool,
     pub rate_limiter: Arc<middleware::RateLimiter>,
+    /// Per calling device or service (the token's `sub`) within a tenant.
+    pub device_rate_limiter: Arc<middleware::RateLimiter>,
     /// Secret of the treasury's signed callbacks; `None`: callbacks are refused.
     pub treasury_webhook_secret: Option<Arc<str>>,
     /// Seals tenants' provider secrets.
