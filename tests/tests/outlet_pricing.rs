@@ -80,7 +80,9 @@ fn price_books_and_outlet_rules_from_the_hub_price_the_till() {
         beer["age_restricted"] = json!(true);
         let mut bananas = item("sku-bananas", 16_000);
         bananas["unit"] = json!("kg");
-        let catalog = json!({"items": [beer, item("sku-chai", 15_000), bananas, item("sku-pilau", 45_000)]});
+        let mut chai = item("sku-chai", 15_000);
+        chai["barcodes"] = json!(["5000112637922"]);
+        let catalog = json!({"items": [beer, chai, bananas, item("sku-pilau", 45_000)]});
         let (status, body) =
             send(&client, reqwest::Method::PUT, outlet("/catalog/items"), &jwt, Some(catalog), None).await;
         assert_eq!(status, 200, "{body}");
@@ -210,6 +212,26 @@ fn price_books_and_outlet_rules_from_the_hub_price_the_till() {
         }
         let (_, unchanged) = terminal.get(&format!("/v1/orders/{delivery_id}")).await;
         assert_eq!(unchanged["total_minor"], 18_000 + 19_760);
+
+        // A supermarket lane scans: the product code finds the item (priced by the same books).
+        let lines_path = format!("/v1/orders/{delivery_id}/lines");
+        let terminal_ref = &terminal;
+        let scan = |body: serde_json::Value| {
+            let path = lines_path.clone();
+            async move { terminal_ref.post(&path, body).await }
+        };
+        let (status, scanned) = scan(json!({"barcode": "5000112637922"})).await;
+        assert_eq!(status, 201, "{scanned}");
+        assert_eq!(scanned["total_minor"], 2 * 18_000 + 19_760);
+        for (body, code, field) in [
+            (json!({"barcode": "5000112637923"}), "invalid_field", "barcode"),
+            (json!({"barcode": "4006381333931"}), "unknown_barcode", "barcode"),
+            (json!({"barcode": "5000112637922", "item_id": "sku-chai"}), "invalid_field", "item_id"),
+            (json!({"quantity": 1}), "invalid_field", "item_id"),
+        ] {
+            let (status, error) = scan(body.clone()).await;
+            assert_eq!((status, error["code"].as_str(), error["field"].as_str()), (422, Some(code), Some(field)), "{body}: {error}");
+        }
 
         // The outlet takes cash and M-Pesa only.
         let (status, error) = terminal.post(&format!("/v1/orders/{id}/payments"), json!({"tender": "card", "amount_minor": 95_000})).await;

@@ -18,7 +18,12 @@ pub struct OpenOrderRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddLineRequest {
-    pub item_id: String,
+    /// The catalog item; or give `barcode` instead.
+    #[serde(default)]
+    pub item_id: Option<String>,
+    /// A scanned product code (EAN-13/UPC, check digit verified) of a catalog item.
+    #[serde(default)]
+    pub barcode: Option<String>,
     /// Units, for an item sold by the piece. Default 1.
     #[serde(default)]
     pub quantity: Option<i64>,

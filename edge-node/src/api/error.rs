@@ -158,6 +158,13 @@ impl From<OrderError> for ApiError {
             OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
             OrderError::Refund(_) => conflict("refund_refused"),
             OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
+            OrderError::BadBarcode(_) => ApiError::invalid("barcode", message),
+            OrderError::UnknownBarcode(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_barcode",
+                message,
+                Some("barcode"),
+            ),
             OrderError::TenderNotAccepted => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "tender_not_accepted",

@@ -7,7 +7,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
-use crate::services::orders::LineInput;
+use crate::services::orders::{ItemRef, LineInput};
 use crate::services::staff::Caller;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -107,8 +107,18 @@ pub async fn add_line(
     let quantity = request
         .quantity()
         .map_err(|(field, message)| ApiError::invalid(field, message))?;
+    let item = match (request.item_id, request.barcode) {
+        (Some(id), None) => ItemRef::Id(ItemId(id)),
+        (None, Some(code)) => ItemRef::Barcode(code),
+        _ => {
+            return Err(ApiError::invalid(
+                "item_id",
+                "give the item as item_id or as a scanned barcode, one of them",
+            ));
+        }
+    };
     let input = LineInput {
-        item_id: ItemId(request.item_id),
+        item,
         quantity,
         seat: request.seat,
         course: request.course,

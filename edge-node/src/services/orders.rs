@@ -49,6 +49,10 @@ pub enum OrderError {
         available_minor: i64,
         requested_minor: i64,
     },
+    #[error("not a valid product code: {0}")]
+    BadBarcode(String),
+    #[error("no catalog item has the code {0}")]
+    UnknownBarcode(String),
     #[error("{0} is age-restricted: confirm the customer's age (age_verified) to sell it")]
     AgeVerificationRequired(String),
     #[error(transparent)]
@@ -71,10 +75,18 @@ pub struct PaymentOutcome {
     pub change_due_minor: i64,
 }
 
+/// How the till names the item of a line.
+#[derive(Debug, Clone)]
+pub enum ItemRef {
+    Id(ItemId),
+    /// A scanned product code.
+    Barcode(String),
+}
+
 /// One line as a terminal asks for it.
 #[derive(Debug, Clone)]
 pub struct LineInput {
-    pub item_id: ItemId,
+    pub item: ItemRef,
     /// Units, or grams/millilitres for an item sold by weight or volume.
     pub quantity: Quantity,
     pub seat: Option<u16>,
@@ -88,7 +100,7 @@ impl LineInput {
     /// `count` units of `item_id`, nothing else.
     pub fn units(item_id: &str, count: i64) -> LineInput {
         LineInput {
-            item_id: ItemId(item_id.to_owned()),
+            item: ItemRef::Id(ItemId(item_id.to_owned())),
             quantity: Quantity::Each(count),
             seat: None,
             course: None,
@@ -365,7 +377,6 @@ impl OrderService {
     }
 }
 
-/// Runs a store transaction off the runtime and flattens its two error layers.
 /// Decides and commits one line (see [`OrderService::add_line`]).
 fn decide_line(
     store: &Store,
@@ -374,9 +385,19 @@ fn decide_line(
     input: &LineInput,
     now_ms: i64,
 ) -> Result<(Order, crate::store::OpRecord), OrderError> {
-    let item = store
-        .catalog_item(&input.item_id)?
-        .ok_or_else(|| OrderError::UnknownItem(input.item_id.0.clone()))?;
+    let item = match &input.item {
+        ItemRef::Id(id) => store
+            .catalog_item(id)?
+            .ok_or_else(|| OrderError::UnknownItem(id.0.clone()))?,
+        ItemRef::Barcode(code) => {
+            let code = shared_model::barcode::Ean13::parse(code)
+                .map_err(|error| OrderError::BadBarcode(error.to_string()))?
+                .to_string();
+            store
+                .catalog_item_by_barcode(&code)?
+                .ok_or(OrderError::UnknownBarcode(code))?
+        }
+    };
     let age_check = if item.age_restricted {
         if !input.age_verified {
             return Err(OrderError::AgeVerificationRequired(item.name.clone()));
@@ -425,6 +446,7 @@ fn decide_line(
     })?
 }
 
+/// Runs a store transaction off the runtime and flattens its two error layers.
 async fn run<F>(work: F) -> Result<(Order, crate::store::OpRecord), OrderError>
 where
     F: FnOnce() -> Result<Result<(Order, crate::store::OpRecord), OrderError>, StoreError>

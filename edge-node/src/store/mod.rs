@@ -160,6 +160,21 @@ impl Store {
         doc.map(|doc| parse_json(&doc)).transpose()
     }
 
+    /// The catalog item a scanned product code belongs to.
+    pub fn catalog_item_by_barcode(&self, code: &str) -> Result<Option<CatalogItem>, StoreError> {
+        let doc: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT doc FROM catalog_items
+                 WHERE EXISTS (SELECT 1 FROM json_each(doc, '$.barcodes') WHERE value = ?1)
+                 ORDER BY id LIMIT 1",
+                params![code],
+                |row| row.get(0),
+            )
+            .optional()?;
+        doc.map(|doc| parse_json(&doc)).transpose()
+    }
+
     /// The price books the hub sent, by id.
     pub fn price_books(&self) -> Result<Vec<shared_model::pricebook::PriceBook>, StoreError> {
         let connection = self.lock();
