@@ -478,17 +478,30 @@ async fn apply_to_orders(
     keys.sort_unstable();
     keys.dedup();
     let (key_tenants, key_ids): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
+    let mut distinct_tenants = key_tenants.clone();
+    distinct_tenants.dedup();
     let existing: Vec<(Uuid, Uuid, Uuid, sqlx::types::Json<Order>)> = sqlx::query_as(
+        // Two arrays over the primary key (tenant_id, id): an index scan, whatever the table's
+        // size (a join against UNNEST let the planner scan every order). Order ids are unique
+        // across tenants, and the pairs are checked below anyway.
         "SELECT o.tenant_id, o.id, o.outlet_id, o.doc FROM orders o
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, id)
-           ON o.tenant_id = k.tenant_id AND o.id = k.id
+         WHERE o.tenant_id = ANY($1) AND o.id = ANY($2)
          ORDER BY o.tenant_id, o.id
-         FOR UPDATE OF o",
+         FOR UPDATE",
     )
-    .bind(&key_tenants)
+    .bind(&distinct_tenants)
     .bind(&key_ids)
     .fetch_all(&mut *tx)
     .await?;
+    let wanted: std::collections::HashSet<(Uuid, Uuid)> = key_tenants
+        .iter()
+        .copied()
+        .zip(key_ids.iter().copied())
+        .collect();
+    let existing: Vec<_> = existing
+        .into_iter()
+        .filter(|(tenant, id, ..)| wanted.contains(&(*tenant, *id)))
+        .collect();
     let mut orders: HashMap<(TenantId, OrderId), Folding> = HashMap::new();
     // Orders this hub holds for an outlet other than the one now naming them.
     let mut owners: HashMap<(TenantId, OrderId), Uuid> = HashMap::new();
