@@ -35,7 +35,7 @@ pub const DRAWER_EVENTS_MAX: u32 = 50_000;
 /// Largest single movement accepted, in minor units: a typo guard far above a real float.
 pub const MOVEMENT_MINOR_MAX: i64 = 100_000_000_000;
 
-const ALL_TENDERS: [Tender; 4] = [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard];
+const ALL_TENDERS: [Tender; 4] = Tender::ALL;
 
 /// What a cashier counted for one tender at close (cash in the drawer, card slips, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -381,15 +381,6 @@ pub struct OfflineCardLimitsV1 {
     pub max_age_hours: u32,
 }
 
-fn tender_name(tender: Tender) -> &'static str {
-    match tender {
-        Tender::Cash => "cash",
-        Tender::Card => "card",
-        Tender::Mpesa => "mpesa",
-        Tender::GiftCard => "gift_card",
-    }
-}
-
 impl From<&OutletConfig> for OutletConfigV1 {
     fn from(config: &OutletConfig) -> Self {
         OutletConfigV1 {
@@ -399,7 +390,7 @@ impl From<&OutletConfig> for OutletConfigV1 {
             accepted_tenders: config
                 .accepted_tenders
                 .iter()
-                .map(|t| tender_name(*t).to_owned())
+                .map(|t| t.as_str().to_owned())
                 .collect(),
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),
@@ -424,11 +415,7 @@ impl From<&OutletConfigV1> for OutletConfig {
             accepted_tenders: config
                 .accepted_tenders
                 .iter()
-                .filter_map(|name| {
-                    [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard]
-                        .into_iter()
-                        .find(|tender| tender_name(*tender) == name)
-                })
+                .filter_map(|name| Tender::parse(name))
                 .collect(),
             receipt_header: config.receipt_header.clone(),
             receipt_footer: config.receipt_footer.clone(),

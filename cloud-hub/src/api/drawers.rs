@@ -79,20 +79,10 @@ pub struct ShiftReportDto {
     pub totals: OutletTotalsDto,
 }
 
-fn tender_name(tender: Tender) -> String {
-    match tender {
-        Tender::Cash => "cash",
-        Tender::Card => "card",
-        Tender::Mpesa => "mpesa",
-        Tender::GiftCard => "gift_card",
-    }
-    .to_owned()
-}
-
 fn by_tender(rows: &[(Tender, i64)]) -> Vec<AmountByTender> {
     rows.iter()
         .map(|(tender, amount_minor)| AmountByTender {
-            tender: tender_name(*tender),
+            tender: tender.as_str().to_owned(),
             amount_minor: *amount_minor,
         })
         .collect()
@@ -117,7 +107,7 @@ fn drawer_dto(session: &DrawerSession, report: &DrawerReport) -> DrawerReportDto
             .counted
             .iter()
             .map(|(tender, counted_minor, variance_minor)| CountedByTender {
-                tender: tender_name(*tender),
+                tender: tender.as_str().to_owned(),
                 counted_minor: *counted_minor,
                 variance_minor: *variance_minor,
             })
@@ -130,7 +120,7 @@ fn totals(reports: &[DrawerReport]) -> OutletTotalsDto {
         let mut by: BTreeMap<String, i64> = BTreeMap::new();
         for report in reports {
             for (tender, amount) in pick(report) {
-                *by.entry(tender_name(*tender)).or_default() += amount;
+                *by.entry(tender.as_str().to_owned()).or_default() += amount;
             }
         }
         by.into_iter()
@@ -143,7 +133,7 @@ fn totals(reports: &[DrawerReport]) -> OutletTotalsDto {
     let mut counted: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for report in reports {
         for (tender, count, variance) in &report.counted {
-            let entry = counted.entry(tender_name(*tender)).or_default();
+            let entry = counted.entry(tender.as_str().to_owned()).or_default();
             entry.0 += count;
             entry.1 += variance;
         }

@@ -362,27 +362,15 @@ fn book_view(book: &PriceBook) -> PriceBookView {
     }
 }
 
-fn tender_name(tender: Tender) -> &'static str {
-    match tender {
-        Tender::Cash => "cash",
-        Tender::Card => "card",
-        Tender::Mpesa => "mpesa",
-        Tender::GiftCard => "gift_card",
-    }
-}
-
 fn parse_config(dto: &OutletConfigDto) -> Result<OutletConfig, ApiError> {
     let mut accepted = Vec::with_capacity(dto.accepted_tenders.len());
     for (index, name) in dto.accepted_tenders.iter().enumerate() {
-        let tender = [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard]
-            .into_iter()
-            .find(|t| tender_name(*t) == name)
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    &format!("accepted_tenders[{index}]"),
-                    "cash, card, mpesa or gift_card",
-                )
-            })?;
+        let tender = Tender::parse(name).ok_or_else(|| {
+            ApiError::invalid(
+                &format!("accepted_tenders[{index}]"),
+                "cash, card, mpesa or gift_card",
+            )
+        })?;
         accepted.push(tender);
     }
     let config = OutletConfig {
@@ -415,7 +403,7 @@ fn config_dto(config: &OutletConfig) -> OutletConfigDto {
         accepted_tenders: config
             .accepted_tenders
             .iter()
-            .map(|t| tender_name(*t).to_owned())
+            .map(|t| t.as_str().to_owned())
             .collect(),
         receipt_header: config.receipt_header.clone(),
         receipt_footer: config.receipt_footer.clone(),

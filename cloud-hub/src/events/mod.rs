@@ -112,13 +112,6 @@ pub fn order_ready_event(
 /// manager would let pass; a per-tenant setting comes with the outlet configuration profiles.
 pub const CASH_EXCEPTION_THRESHOLD_MINOR: i64 = 50_000;
 
-fn tender_name(tender: shared_model::Tender) -> String {
-    serde_json::to_value(tender)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 /// The events a drawer session raises when it closes: always `pos.cashdrawer.closed`, and
 /// `pos.cash_exception` when a variance exceeds `threshold_minor`.
 pub fn drawer_closed_events(
@@ -133,13 +126,13 @@ pub fn drawer_closed_events(
         .counted
         .iter()
         .map(|(tender, counted_minor, variance_minor)| {
-            serde_json::json!({"tender": tender_name(*tender), "counted_minor": counted_minor, "variance_minor": variance_minor})
+            serde_json::json!({"tender": tender.as_str().to_owned(), "counted_minor": counted_minor, "variance_minor": variance_minor})
         })
         .collect();
     let expected: Vec<serde_json::Value> = report
         .expected
         .iter()
-        .map(|(tender, amount_minor)| serde_json::json!({"tender": tender_name(*tender), "amount_minor": amount_minor}))
+        .map(|(tender, amount_minor)| serde_json::json!({"tender": tender.as_str().to_owned(), "amount_minor": amount_minor}))
         .collect();
     let mut events = vec![(
         CASHDRAWER_CLOSED,
@@ -157,7 +150,7 @@ pub fn drawer_closed_events(
             serde_json::json!({
                 "session_id": session.id.to_string(), "terminal_id": session.terminal_id,
                 "cashier_id": session.cashier_id, "z_number": report.z_number,
-                "tender": tender_name(tender), "variance_minor": variance_minor,
+                "tender": tender.as_str().to_owned(), "variance_minor": variance_minor,
                 "threshold_minor": threshold_minor,
             }),
         ));

@@ -1,7 +1,6 @@
 //! Cash-drawer routes for the terminal the request comes from.
 
 use super::AppState;
-use super::dto::parse_tender;
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
 use crate::services::drawers::Movement;
@@ -83,13 +82,6 @@ pub struct DrawerReportDto {
     pub z_number: Option<u64>,
 }
 
-fn tender_name(tender: shared_model::Tender) -> String {
-    serde_json::to_value(tender)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 impl From<&DrawerSession> for DrawerDto {
     fn from(session: &DrawerSession) -> Self {
         DrawerDto {
@@ -106,7 +98,7 @@ impl From<DrawerReport> for DrawerReportDto {
         let by_tender = |rows: Vec<(shared_model::Tender, i64)>| {
             rows.into_iter()
                 .map(|(tender, amount_minor)| AmountByTender {
-                    tender: tender_name(tender),
+                    tender: tender.as_str().to_owned(),
                     amount_minor,
                 })
                 .collect()
@@ -124,7 +116,7 @@ impl From<DrawerReport> for DrawerReportDto {
                 .counted
                 .into_iter()
                 .map(|(tender, counted_minor, variance_minor)| CountedByTender {
-                    tender: tender_name(tender),
+                    tender: tender.as_str().to_owned(),
                     counted_minor,
                     variance_minor,
                 })
@@ -236,7 +228,7 @@ pub async fn count(
         .counts
         .iter()
         .map(|count| {
-            let tender = parse_tender(&count.tender).ok_or_else(|| {
+            let tender = shared_model::Tender::parse(&count.tender).ok_or_else(|| {
                 ApiError::invalid("counts", format!("unknown tender {:?}", count.tender))
             })?;
             Ok(TenderCount {

@@ -193,26 +193,6 @@ pub struct OrderDto {
     pub closed_at_ms: Option<i64>,
 }
 
-fn tender_name(tender: shared_model::Tender) -> String {
-    match tender {
-        shared_model::Tender::Cash => "cash",
-        shared_model::Tender::Card => "card",
-        shared_model::Tender::Mpesa => "mpesa",
-        shared_model::Tender::GiftCard => "gift_card",
-    }
-    .to_owned()
-}
-
-pub fn parse_tender(text: &str) -> Option<shared_model::Tender> {
-    match text {
-        "cash" => Some(shared_model::Tender::Cash),
-        "card" => Some(shared_model::Tender::Card),
-        "mpesa" => Some(shared_model::Tender::Mpesa),
-        "gift_card" => Some(shared_model::Tender::GiftCard),
-        _ => None,
-    }
-}
-
 impl From<&Order> for OrderDto {
     fn from(order: &Order) -> Self {
         let totals = order.totals();
@@ -243,7 +223,7 @@ impl From<&Order> for OrderDto {
                 .iter()
                 .map(|p| PaymentDto {
                     id: p.id.to_string(),
-                    tender: tender_name(p.tender),
+                    tender: p.tender.as_str().to_owned(),
                     tendered_minor: p.tendered_minor,
                     amount_minor: p.amount_minor,
                     change_minor: p.change_minor,

@@ -3,7 +3,7 @@
 use super::AppState;
 use super::dto::{
     AddLineRequest, OpenOrderRequest, OrderDto, PaymentRequest, PaymentResponse, ReceiptDto,
-    VoidRequest, parse_tender,
+    VoidRequest,
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
@@ -141,7 +141,7 @@ pub async fn take_payment(
 ) -> Result<(StatusCode, Json<PaymentResponse>), ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let tender = parse_tender(&request.tender).ok_or_else(|| {
+    let tender = shared_model::Tender::parse(&request.tender).ok_or_else(|| {
         ApiError::invalid("tender", format!("unknown tender {:?}", request.tender))
     })?;
     let outcome = state
@@ -208,7 +208,7 @@ pub async fn refund(
 ) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
     let id = order_id(path)?;
     let Json(request) = body?;
-    let tender = parse_tender(&request.tender).ok_or_else(|| {
+    let tender = shared_model::Tender::parse(&request.tender).ok_or_else(|| {
         ApiError::invalid("tender", format!("unknown tender {:?}", request.tender))
     })?;
     let what = match (request.amount_minor, request.line_ids) {

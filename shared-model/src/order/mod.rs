@@ -167,6 +167,24 @@ pub enum Tender {
 }
 
 impl Tender {
+    pub const ALL: [Tender; 4] = [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard];
+
+    /// The name on the wire of every API: `cash`, `card`, `mpesa`, `gift_card`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tender::Cash => "cash",
+            Tender::Card => "card",
+            Tender::Mpesa => "mpesa",
+            Tender::GiftCard => "gift_card",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Tender> {
+        Tender::ALL
+            .into_iter()
+            .find(|tender| tender.as_str() == text)
+    }
+
     /// Only cash can be over-tendered: the drawer gives change. Other tenders are charged
     /// exactly.
     pub fn gives_change(&self) -> bool {
