@@ -48,6 +48,7 @@ impl App {
         let mut state = AppState::new(store, currency, outlet_name, PrintQueueLimits::default())?;
         state.staff_idle_timeout_ms = config.staff_idle_timeout_ms;
         state.sync = Arc::new(SyncState::with_ack_timeout_ms(config.ack_timeout_ms));
+        state.sync.attach_events(state.events.clone());
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
             state,

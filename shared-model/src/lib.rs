@@ -23,6 +23,7 @@ pub mod allocation;
 pub mod barcode;
 pub mod cash_rounding;
 pub mod catalog;
+pub mod cloud_order;
 pub mod drawer;
 pub mod events;
 pub mod ids;

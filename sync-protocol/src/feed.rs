@@ -11,6 +11,7 @@ use shared_model::CatalogItem;
 use shared_model::Tender;
 use shared_model::catalog::ItemId;
 use shared_model::catalog::Unit;
+use shared_model::cloud_order::CloudChannel;
 use shared_model::outlet::OutletConfig;
 use shared_model::payment_intent::IntentState;
 use shared_model::pricebook::{Channel, PriceBook, PriceBookScope, WeeklyWindow};
@@ -52,7 +53,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 8;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 10;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -86,6 +87,58 @@ pub enum FeedBody {
     OutletConfigSet(OutletConfigV1),
     /// The treasury's word on a payment the till asked for.
     PaymentIntentUpdated(PaymentIntentUpdateV1),
+    /// An order placed in the cloud for this outlet to prepare.
+    CloudOrderPlaced(CloudOrderV1),
+    /// The cloud asks to cancel an order it placed; the edge applies the cancel rule
+    /// (`shared_model::cloud_order::decide_cancel`) to the order as it stands.
+    CloudOrderCancelRequested {
+        order_id: [u8; 16],
+        reason: String,
+        requested_at_ms: i64,
+    },
+}
+
+/// Wire form of [`shared_model::cloud_order::CloudChannel`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CloudChannelV1 {
+    Ecommerce,
+    Delivery,
+    ClickAndCollect,
+}
+
+impl From<CloudChannel> for CloudChannelV1 {
+    fn from(channel: CloudChannel) -> Self {
+        match channel {
+            CloudChannel::Ecommerce => CloudChannelV1::Ecommerce,
+            CloudChannel::Delivery => CloudChannelV1::Delivery,
+            CloudChannel::ClickAndCollect => CloudChannelV1::ClickAndCollect,
+        }
+    }
+}
+
+impl From<CloudChannelV1> for CloudChannel {
+    fn from(channel: CloudChannelV1) -> Self {
+        match channel {
+            CloudChannelV1::Ecommerce => CloudChannel::Ecommerce,
+            CloudChannelV1::Delivery => CloudChannel::Delivery,
+            CloudChannelV1::ClickAndCollect => CloudChannel::ClickAndCollect,
+        }
+    }
+}
+
+/// An order placed in the cloud: who it is for, and the order facts the hub decided (opened,
+/// its lines priced by the outlet's books, a payment taken online). The edge folds `events`
+/// with the same rules the hub did, so both hold the same order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloudOrderV1 {
+    pub order_id: [u8; 16],
+    pub channel: CloudChannelV1,
+    /// The web shop's or platform's own order reference.
+    pub external_ref: String,
+    pub customer_name: Option<String>,
+    pub customer_phone: Option<String>,
+    pub notes: Option<String>,
+    pub events: Vec<crate::op::OrderEventV1>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -438,16 +491,11 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::PaymentIntentUpdated(PaymentIntentUpdateV1 {
-            intent_id: [1; 16],
+        let last_known = FeedBody::CloudOrderCancelRequested {
             order_id: [2; 16],
-            state: IntentStateV1::Captured,
-            amount_minor: 100,
-            provider_ref: None,
-            receipt: None,
-            detail: String::new(),
-            at_ms: 0,
-        });
+            reason: "customer cancelled".into(),
+            requested_at_ms: 0,
+        };
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

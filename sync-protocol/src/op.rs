@@ -92,6 +92,58 @@ pub enum OpBody {
     /// A payment the till asked the treasury to collect (through the hub), or an M-Pesa receipt
     /// code typed in while the link was down.
     Payment(PaymentOpV1),
+    /// What the outlet did with an order placed in the cloud (a cancel it honoured or, by
+    /// rule, turned into a refund request).
+    CloudOrder(CloudOrderOpV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CloudOrderOpV1 {
+    /// A cancel from the cloud met the order; `outcome` is what the rule decided.
+    CancelResolved {
+        order_id: [u8; 16],
+        outcome: CancelOutcomeV1,
+        reason: String,
+        resolved_at_ms: i64,
+    },
+}
+
+/// Wire form of [`shared_model::cloud_order::CancelOutcome`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CancelOutcomeV1 {
+    Cancelled,
+    RefundRequested { paid_minor: i64 },
+    AlreadyVoided,
+    /// `state`: the order state's API name.
+    TooLate { state: String },
+}
+
+impl From<&shared_model::cloud_order::CancelOutcome> for CancelOutcomeV1 {
+    fn from(outcome: &shared_model::cloud_order::CancelOutcome) -> Self {
+        use shared_model::cloud_order::CancelOutcome;
+        match outcome {
+            CancelOutcome::Cancelled => CancelOutcomeV1::Cancelled,
+            CancelOutcome::RefundRequested { paid_minor } => CancelOutcomeV1::RefundRequested {
+                paid_minor: *paid_minor,
+            },
+            CancelOutcome::AlreadyVoided => CancelOutcomeV1::AlreadyVoided,
+            CancelOutcome::TooLate { state } => CancelOutcomeV1::TooLate {
+                state: state.as_str().to_owned(),
+            },
+        }
+    }
+}
+
+impl CancelOutcomeV1 {
+    /// The outcome's API name (`cancelled`, `refund_requested`, `already_voided`, `too_late`).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CancelOutcomeV1::Cancelled => "cancelled",
+            CancelOutcomeV1::RefundRequested { .. } => "refund_requested",
+            CancelOutcomeV1::AlreadyVoided => "already_voided",
+            CancelOutcomeV1::TooLate { .. } => "too_late",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,11 +17,11 @@ use shared_model::{
 };
 use std::collections::BTreeMap;
 use sync_protocol::feed::{
-    CatalogItemV1, FeedBody, FeedEntry, IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1,
+    CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1,
     PriceBookV1,
 };
 use sync_protocol::op::{
-    DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1, PaymentMethodV1, PaymentOpV1,
+    CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1, PaymentMethodV1, PaymentOpV1,
 };
 use sync_protocol::{FrameDecoder, Hlc, Message, RejectCode, WireOp, encode_frame};
 use uuid::Uuid;
@@ -134,6 +134,15 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             recorded_at_ms: 9,
         }),
     ));
+    bodies.push((
+        "op.cloud_order.cancel_resolved".into(),
+        OpBody::CloudOrder(CloudOrderOpV1::CancelResolved {
+            order_id: [1; 16],
+            outcome: CancelOutcomeV1::RefundRequested { paid_minor: 58_000 },
+            reason: "customer cancelled".into(),
+            resolved_at_ms: 11,
+        }),
+    ));
     bodies
 }
 
@@ -206,17 +215,44 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 at_ms: 8,
             }),
         ),
+        (
+            "feed.cloud_order".into(),
+            FeedBody::CloudOrderPlaced(CloudOrderV1 {
+                order_id: [1; 16],
+                channel: CloudChannelV1::Delivery,
+                external_ref: "GLOVO-77".into(),
+                customer_name: Some("Wanjiku".into()),
+                customer_phone: None,
+                notes: Some("no onions".into()),
+                events: order_events().iter().take(2).map(OrderEventV1::from).collect(),
+            }),
+        ),
+        (
+            "feed.cloud_order_cancel".into(),
+            FeedBody::CloudOrderCancelRequested {
+                order_id: [1; 16],
+                reason: "customer cancelled".into(),
+                requested_at_ms: 10,
+            },
+        ),
     ]
 }
+
+/// Bodies inside the pinned batch frames: those of the first pinned version. Kinds added later
+/// are pinned on their own, so adding one never rewrites the batch fixtures.
+const OPS_IN_PINNED_BATCH: usize = 8;
+const FEED_ENTRIES_IN_PINNED_BATCH: usize = 7;
 
 fn messages() -> Vec<(String, Message)> {
     let ops: Vec<WireOp> = op_bodies()
         .iter()
+        .take(OPS_IN_PINNED_BATCH)
         .enumerate()
         .map(|(i, (_, body))| op(body, i as u64 + 1))
         .collect();
     let entries: Vec<FeedEntry> = feed_bodies()
         .iter()
+        .take(FEED_ENTRIES_IN_PINNED_BATCH)
         .enumerate()
         .map(|(i, (_, body))| FeedEntry {
             seq: i as u64 + 1,

@@ -60,6 +60,25 @@ pub struct OrderDto {
     pub refunded_minor: i64,
     pub opened_at_ms: i64,
     pub closed_at_ms: Option<i64>,
+    /// For an order placed in the cloud: where it came from and what a cancel became.
+    pub cloud: Option<CloudInfoDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CloudInfoDto {
+    /// `ecommerce`, `delivery` or `click_and_collect`.
+    pub channel: String,
+    pub external_ref: String,
+    pub customer_name: Option<String>,
+    pub customer_phone: Option<String>,
+    pub notes: Option<String>,
+    /// Absent until a cancel is asked; `requested` until the outlet decides, then `cancelled`
+    /// (voided, nothing was paid), `refund_requested` (money was taken: the order stands and a
+    /// manager decides the refund), `already_voided` or `too_late`.
+    pub cancel_state: Option<String>,
+    pub cancel_reason: Option<String>,
+    /// For `refund_requested`: what the outlet had taken.
+    pub refund_requested_minor: Option<i64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -130,6 +149,16 @@ impl From<&StoredOrder> for OrderDto {
             refunded_minor: totals.refunded_minor,
             opened_at_ms: order.opened_at_ms,
             closed_at_ms: order.closed_at_ms,
+            cloud: stored.cloud.as_ref().map(|cloud| CloudInfoDto {
+                channel: cloud.channel.clone(),
+                external_ref: cloud.external_ref.clone(),
+                customer_name: cloud.customer_name.clone(),
+                customer_phone: cloud.customer_phone.clone(),
+                notes: cloud.notes.clone(),
+                cancel_state: cloud.cancel_state.clone(),
+                cancel_reason: cloud.cancel_reason.clone(),
+                refund_requested_minor: cloud.refund_requested_minor,
+            }),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The hub's tenant REST API under `/v1/{tenant}/pos/...`, plus health, metrics and OpenAPI.
 
 pub mod catalog;
+pub mod cloud_orders;
 pub mod devices;
 pub mod drawers;
 pub mod dto;
@@ -76,6 +77,18 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .route("/v1/{tenant}/pos/orders", get(orders::list))
         .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
+        .route(
+            "/v1/{tenant}/pos/orders/{id}/cancel",
+            post(cloud_orders::cancel),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/orders",
+            post(cloud_orders::place),
+        )
+        .route(
+            "/v1/{tenant}/pos/offline-event-replay",
+            get(cloud_orders::replay),
+        )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items",
             get(catalog::list).put(catalog::upload),

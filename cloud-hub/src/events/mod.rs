@@ -29,8 +29,15 @@ pub const CASH_EXCEPTION: &str = "pos.cash_exception";
 pub const ORDER_READY: &str = "pos.order.ready";
 /// A tenant's POS subscription renews soon (raised once per renewal date).
 pub const SUBSCRIPTION_RENEWAL_DUE: &str = "pos.subscription.renewal_due";
+/// A cancel from the cloud reached an outlet that had already taken payment: the order stands
+/// and a manager decides the refund (also in the `offline_event_replay` record).
+pub const ORDER_REFUND_REQUESTED: &str = "pos.order.refund_requested";
+/// A cancel from the cloud came when the order could no longer be voided.
+pub const ORDER_CANCEL_TOO_LATE: &str = "pos.order.cancel_too_late";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    ORDER_REFUND_REQUESTED,
+    ORDER_CANCEL_TOO_LATE,
     ORDER_CLOSED,
     ORDER_VOIDED,
     ORDER_REFUNDED,
@@ -70,6 +77,44 @@ pub fn renewal_due_event(
         id,
         event_type: SUBSCRIPTION_RENEWAL_DUE,
         subject: subject(tenant_slug, SUBSCRIPTION_RENEWAL_DUE),
+        payload,
+    }
+}
+
+/// `pos.order.refund_requested` (or `pos.order.cancel_too_late`) for a cancel an outlet's rule
+/// overrode; its id is the replay record's, so a re-sent op raises it once.
+pub fn cloud_cancel_conflict_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    replay_id: Uuid,
+    resolved: &crate::store::cloud_orders::CancelResolved,
+) -> OutboxEvent {
+    use sync_protocol::op::CancelOutcomeV1;
+    let (event_type, data) = match &resolved.outcome {
+        CancelOutcomeV1::RefundRequested { paid_minor } => (
+            ORDER_REFUND_REQUESTED,
+            serde_json::json!({"order_id": resolved.order_id.to_string(), "paid_minor": paid_minor,
+                "cancel_reason": resolved.reason, "replay_id": replay_id.to_string()}),
+        ),
+        other => (
+            ORDER_CANCEL_TOO_LATE,
+            serde_json::json!({"order_id": resolved.order_id.to_string(), "outcome": other.as_str(),
+                "cancel_reason": resolved.reason, "replay_id": replay_id.to_string()}),
+        ),
+    };
+    let payload = serde_json::to_value(Envelope {
+        id: replay_id,
+        event_type,
+        tenant: tenant_slug,
+        outlet: outlet_code,
+        occurred_at_ms: resolved.resolved_at_ms,
+        data,
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id: replay_id,
+        event_type,
+        subject: subject(tenant_slug, event_type),
         payload,
     }
 }

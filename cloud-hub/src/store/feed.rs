@@ -197,6 +197,25 @@ pub async fn catalog(
     Ok(rows.into_iter().map(|row| row.0.0).collect())
 }
 
+/// The outlet's catalog items among `ids`, by id.
+pub async fn catalog_items(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, CatalogItem>, StoreError> {
+    let rows: Vec<(String, sqlx::types::Json<CatalogItem>)> = sqlx::query_as(
+        "SELECT item_id, doc FROM catalog_items
+         WHERE tenant_id = $1 AND outlet_id = $2 AND item_id = ANY($3)",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id, doc)| (id, doc.0)).collect())
+}
+
 /// Up to `limit` entries after `after_seq`, in order.
 pub async fn entries_after(
     pool: &PgPool,

@@ -149,6 +149,7 @@ pub async fn ingest_group(
         super::payment_intents::insert_requested(&mut tx, &intents).await?;
     }
     write_ready_events(&mut tx, &accepted).await?;
+    apply_cloud_cancels(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -345,6 +346,17 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
             OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
             OpBody::Payment(op) => Ok(Decoded::Payment(op)),
+            OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
+                order_id,
+                outcome,
+                reason,
+                resolved_at_ms,
+            }) => Ok(Decoded::CloudCancel {
+                order_id: Uuid::from_bytes(order_id),
+                outcome,
+                reason,
+                resolved_at_ms,
+            }),
         })
 }
 
@@ -366,6 +378,13 @@ enum Decoded {
         number: u64,
         at_ms: i64,
     },
+    /// What the outlet's rule made of a cancel from the cloud.
+    CloudCancel {
+        order_id: Uuid,
+        outcome: sync_protocol::op::CancelOutcomeV1,
+        reason: String,
+        resolved_at_ms: i64,
+    },
 }
 
 impl Decoded {
@@ -376,6 +395,7 @@ impl Decoded {
             Decoded::Drawer(_) => "drawer",
             Decoded::Payment(_) => "payment",
             Decoded::OrderReady { .. } => "kitchen",
+            Decoded::CloudCancel { .. } => "cloud_order",
         }
     }
 }
@@ -635,6 +655,65 @@ async fn write_ready_events(
         events.push((
             device.tenant_id,
             crate::events::order_ready_event(slug, code, order_id, number, at_ms),
+        ));
+    }
+    super::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Records what the outlets' rules made of cancels from the cloud; a refund request raises
+/// `pos.order.refund_requested` (once: its id comes from the replay record's).
+async fn apply_cloud_cancels(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    let resolved: Vec<super::cloud_orders::CancelResolved> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .decoded
+                .iter()
+                .filter_map(|(seq, decoded)| match decoded {
+                    Ok(Decoded::CloudCancel {
+                        order_id,
+                        outcome,
+                        reason,
+                        resolved_at_ms,
+                    }) => Some(super::cloud_orders::CancelResolved {
+                        tenant: batch.device.tenant_id,
+                        outlet_id: batch.device.outlet_id,
+                        device_id: batch.device.id,
+                        op_seq: *seq,
+                        order_id: *order_id,
+                        outcome: outcome.clone(),
+                        reason: reason.clone(),
+                        resolved_at_ms: *resolved_at_ms,
+                    }),
+                    _ => None,
+                })
+        })
+        .collect();
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    let conflicts = super::cloud_orders::apply_cancel_outcomes(&mut *tx, &resolved).await?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        conflicts
+            .iter()
+            .map(|(tenant, _, resolved)| (tenant.0, resolved.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(conflicts.len());
+    for (tenant, replay_id, resolved) in conflicts {
+        let (slug, code) = names
+            .get(&(tenant.0, resolved.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            tenant,
+            crate::events::cloud_cancel_conflict_event(slug, code, replay_id, &resolved),
         ));
     }
     super::outbox::insert_many(&mut *tx, &events).await

@@ -1,6 +1,7 @@
 //! The hub's PostgreSQL store: the only module with SQL.
 
 pub mod audit;
+pub mod cloud_orders;
 pub mod devices;
 pub mod drawers;
 pub mod feed;

@@ -11,6 +11,8 @@ pub struct StoredOrder {
     pub outlet_id: Uuid,
     pub outlet_code: String,
     pub device_id: Uuid,
+    /// Where it came from, for an order placed in the cloud.
+    pub cloud: Option<super::cloud_orders::CloudInfo>,
 }
 
 /// Position in the newest-first listing: `(opened_at_ms, id)` of the last order seen.
@@ -26,14 +28,38 @@ pub struct OrderFilter {
     pub state: Option<String>,
 }
 
-type OrderRow = (sqlx::types::Json<Order>, Uuid, String, Uuid);
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    doc: sqlx::types::Json<Order>,
+    outlet_id: Uuid,
+    code: String,
+    device_id: Uuid,
+    channel: Option<String>,
+    external_ref: Option<String>,
+    customer_name: Option<String>,
+    customer_phone: Option<String>,
+    notes: Option<String>,
+    cancel_state: Option<String>,
+    cancel_reason: Option<String>,
+    refund_requested_minor: Option<i64>,
+}
 
 fn stored(row: OrderRow) -> StoredOrder {
     StoredOrder {
-        order: row.0.0,
-        outlet_id: row.1,
-        outlet_code: row.2,
-        device_id: row.3,
+        order: row.doc.0,
+        outlet_id: row.outlet_id,
+        outlet_code: row.code,
+        device_id: row.device_id,
+        cloud: super::cloud_orders::cloud_info((
+            row.channel,
+            row.external_ref,
+            row.customer_name,
+            row.customer_phone,
+            row.notes,
+            row.cancel_state,
+            row.cancel_reason,
+            row.refund_requested_minor,
+        )),
     }
 }
 
@@ -49,7 +75,9 @@ pub async fn list(
         // The page is cut from the (tenant, opened_at_ms DESC, id DESC) index first — a row
         // comparison the planner turns into an index range, no OR around it (a first page
         // starts after the largest possible key) — and only its rows are joined for the code.
-        "SELECT o.doc, o.outlet_id, t.code, o.device_id
+        "SELECT o.doc, o.outlet_id, t.code, o.device_id, c.channel, c.external_ref,
+                c.customer_name, c.customer_phone, c.notes, c.cancel_state, c.cancel_reason,
+                c.refund_requested_minor
          FROM (SELECT tenant_id, id, outlet_id, device_id, opened_at_ms, doc FROM orders
                WHERE tenant_id = $1
                  AND (opened_at_ms, id) < ($4, $5)
@@ -59,6 +87,7 @@ pub async fn list(
                ORDER BY opened_at_ms DESC, id DESC
                LIMIT $6) o
          JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
+         LEFT JOIN cloud_orders c ON c.tenant_id = o.tenant_id AND c.order_id = o.id
          ORDER BY o.opened_at_ms DESC, o.id DESC",
     )
     .bind(tenant.0)
@@ -78,8 +107,11 @@ pub async fn get(
     id: Uuid,
 ) -> Result<Option<StoredOrder>, StoreError> {
     let row: Option<OrderRow> = sqlx::query_as(
-        "SELECT o.doc, o.outlet_id, t.code, o.device_id
+        "SELECT o.doc, o.outlet_id, t.code, o.device_id, c.channel, c.external_ref,
+                c.customer_name, c.customer_phone, c.notes, c.cancel_state, c.cancel_reason,
+                c.refund_requested_minor
          FROM orders o JOIN outlets t ON t.tenant_id = o.tenant_id AND t.id = o.outlet_id
+         LEFT JOIN cloud_orders c ON c.tenant_id = o.tenant_id AND c.order_id = o.id
          WHERE o.tenant_id = $1 AND o.id = $2",
     )
     .bind(tenant.0)

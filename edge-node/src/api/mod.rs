@@ -4,6 +4,7 @@
 //! `/healthz` and `/openapi.json` needs a paired device's bearer token.
 
 pub mod catalog;
+pub mod cloud_orders;
 pub mod devices;
 pub mod drawers;
 pub mod dto;
@@ -68,6 +69,8 @@ impl AppState {
     ) -> Result<AppState, StoreError> {
         let events = Arc::new(EventBus::new(&store)?);
         let queue = PrintQueue::new(store.clone(), print_limits);
+        let sync = Arc::new(SyncState::default());
+        sync.attach_events(events.clone());
         Ok(AppState {
             orders: Arc::new(OrderService::new(store.clone(), currency)),
             kitchen: Arc::new(KitchenService::new(store.clone(), events.clone())),
@@ -75,7 +78,7 @@ impl AppState {
             printing: Arc::new(PrintService::new(store.clone(), queue, outlet_name.clone())),
             drawers: Arc::new(crate::services::drawers::DrawerService::new(store.clone())),
             events,
-            sync: Arc::new(SyncState::default()),
+            sync,
             outlet_name,
             store,
             staff_idle_timeout_ms: SESSION_IDLE_TIMEOUT_MS_DEFAULT,
@@ -104,6 +107,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/offline-card-payments",
             get(payments::offline_card_risk),
         )
+        .route("/v1/cloud-orders", get(cloud_orders::list))
+        .route("/v1/refund-requests", get(cloud_orders::refund_requests))
         .route("/v1/payment-intents", get(payments::list))
         .route("/v1/payment-intents/{id}", get(payments::get))
         .route("/v1/orders/{id}/close", post(orders::close))

@@ -11,7 +11,7 @@ use shared_model::order::{
 };
 use shared_model::order::{LineRequest, LineRequestError};
 use shared_model::outlet::{OutletConfig, fixed_offset_minutes};
-use shared_model::pricebook::{Channel, PriceContext};
+use shared_model::pricebook::PriceContext;
 use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::{
     Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, PricingRules,
@@ -107,16 +107,6 @@ impl LineInput {
             instructions: None,
             age_verified: false,
         }
-    }
-}
-
-/// The price channel an order type sells through.
-fn channel_of(order_type: OrderType) -> Channel {
-    match order_type {
-        OrderType::DineIn | OrderType::BarTab => Channel::DineIn,
-        OrderType::TakeOut | OrderType::DriveThru | OrderType::Kiosk => Channel::TakeOut,
-        OrderType::Delivery => Channel::Delivery,
-        OrderType::EcommercePickup => Channel::Ecommerce,
     }
 }
 
@@ -420,7 +410,7 @@ fn decide_line(
     let line_id = LineId(Uuid::now_v7());
     store.commit_order_change_audited(order_id, now_ms, |order, tabs| {
         let order = order.ok_or(OrderError::NotFound)?;
-        context.channel = Some(channel_of(order.order_type));
+        context.channel = Some(order.order_type.price_channel());
         let event = order.add_line_with(line_id, &item, &request, &rules, &context)?;
         // A bar tab with a limit refuses the line that would take it over the limit.
         if let Some(limit_minor) = tabs.tab_limit_minor(order_id)? {

@@ -115,6 +115,13 @@ const MIGRATIONS: &[&str] = &[
         detail TEXT NOT NULL DEFAULT '', attention TEXT, terminal_id TEXT,
         created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
      CREATE INDEX payment_intents_by_order ON payment_intents (order_id);",
+    // 10: orders placed in the cloud for this outlet, and what their cancels became
+    "CREATE TABLE cloud_orders (
+        order_id TEXT PRIMARY KEY, channel TEXT NOT NULL, external_ref TEXT NOT NULL,
+        customer_name TEXT, customer_phone TEXT, notes TEXT, placed_at_ms INTEGER NOT NULL,
+        cancel_state TEXT, cancel_outcome TEXT, cancel_reason TEXT,
+        cancel_requested_at_ms INTEGER, cancel_resolved_at_ms INTEGER);
+     CREATE INDEX cloud_orders_by_placed ON cloud_orders (placed_at_ms);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -4,6 +4,8 @@
 //! so an answer sent after a commit survives a power cut. Writes are serialised by the
 //! connection's mutex, which also serialises two terminals acting on one order.
 
+mod cloud_orders;
+pub use cloud_orders::{CLOUD_ORDERS_LIST_MAX, CloudCancel, CloudOrder};
 mod drawers;
 pub use drawers::DrawerChangeError;
 mod kitchen;
@@ -511,6 +513,23 @@ impl Store {
                 }
                 FeedBody::PaymentIntentUpdated(update) => {
                     payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
+                }
+                FeedBody::CloudOrderPlaced(wire) => {
+                    cloud_orders::place_tx(&tx, wire, now_ms)?;
+                }
+                FeedBody::CloudOrderCancelRequested {
+                    order_id,
+                    reason,
+                    requested_at_ms,
+                } => {
+                    cloud_orders::cancel_tx(
+                        &tx,
+                        self.node_id,
+                        *order_id,
+                        reason,
+                        *requested_at_ms,
+                        now_ms,
+                    )?;
                 }
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(

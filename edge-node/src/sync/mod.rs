@@ -39,6 +39,8 @@ pub struct SyncState {
     connected: AtomicBool,
     last_error: Mutex<Option<String>>,
     new_ops: Notify,
+    /// Told when applying the feed wrote live-stream events (a cloud order arrived).
+    events: std::sync::OnceLock<Arc<crate::services::stream::EventBus>>,
 }
 
 impl Default for SyncState {
@@ -54,7 +56,13 @@ impl SyncState {
             connected: AtomicBool::new(false),
             last_error: Mutex::new(None),
             new_ops: Notify::new(),
+            events: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Lets the sync loop wake the live stream's readers after it applied the feed.
+    pub fn attach_events(&self, events: Arc<crate::services::stream::EventBus>) {
+        let _already_attached = self.events.set(events);
     }
 
     /// Wakes the sync loop: new ops are in the log.
@@ -295,6 +303,14 @@ async fn stream_ops(
                             if !decoded.is_empty() {
                                 let cursor = read_store(store, move |s| s.apply_feed_entries(&decoded, crate::now_ms())).await?;
                                 session.feed_applied(cursor);
+                                // Applying may have written ops (a cloud cancel's outcome) and
+                                // live-stream events (a cloud order for the screens).
+                                let outbox = read_store(store, |s| s.outbox_status()).await?;
+                                session.local_ops_through(outbox.last_seq);
+                                if let Some(events) = state.events.get() {
+                                    let last = read_store(store, |s| s.last_stream_seq()).await?;
+                                    events.published(last);
+                                }
                                 tracing::info!(feed_through_seq = cursor, "applied hub feed");
                             }
                         }

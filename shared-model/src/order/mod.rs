@@ -83,6 +83,17 @@ pub enum OrderType {
 }
 
 impl OrderType {
+    /// The price channel the order type sells through (price books scoped by channel).
+    pub fn price_channel(&self) -> crate::pricebook::Channel {
+        use crate::pricebook::Channel;
+        match self {
+            OrderType::DineIn | OrderType::BarTab => Channel::DineIn,
+            OrderType::TakeOut | OrderType::DriveThru | OrderType::Kiosk => Channel::TakeOut,
+            OrderType::Delivery => Channel::Delivery,
+            OrderType::EcommercePickup => Channel::Ecommerce,
+        }
+    }
+
     /// Every order type, in display order.
     pub const ALL: [OrderType; 7] = [
         OrderType::DineIn,
