@@ -209,7 +209,9 @@ mod tests {
     #[test]
     fn a_voided_order_stays_voided_without_a_conflict() {
         let mut order = with_line(opened(), 50_000);
-        order.apply(&order.void("customer left", 4_000).unwrap()).unwrap();
+        order
+            .apply(&order.void("customer left", 4_000).unwrap())
+            .unwrap();
         assert_eq!(decide_cancel(&order), CancelOutcome::AlreadyVoided);
         assert!(!decide_cancel(&order).is_conflict());
     }

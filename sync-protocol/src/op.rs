@@ -112,10 +112,14 @@ pub enum CloudOrderOpV1 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CancelOutcomeV1 {
     Cancelled,
-    RefundRequested { paid_minor: i64 },
+    RefundRequested {
+        paid_minor: i64,
+    },
     AlreadyVoided,
     /// `state`: the order state's API name.
-    TooLate { state: String },
+    TooLate {
+        state: String,
+    },
 }
 
 impl From<&shared_model::cloud_order::CancelOutcome> for CancelOutcomeV1 {

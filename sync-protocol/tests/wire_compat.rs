@@ -17,11 +17,12 @@ use shared_model::{
 };
 use std::collections::BTreeMap;
 use sync_protocol::feed::{
-    CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1,
-    PriceBookV1,
+    CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, IntentStateV1,
+    OutletConfigV1, PaymentIntentUpdateV1, PriceBookV1,
 };
 use sync_protocol::op::{
-    CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1, PaymentMethodV1, PaymentOpV1,
+    CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1,
+    PaymentMethodV1, PaymentOpV1,
 };
 use sync_protocol::{FrameDecoder, Hlc, Message, RejectCode, WireOp, encode_frame};
 use uuid::Uuid;
@@ -224,7 +225,11 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 customer_name: Some("Wanjiku".into()),
                 customer_phone: None,
                 notes: Some("no onions".into()),
-                events: order_events().iter().take(2).map(OrderEventV1::from).collect(),
+                events: order_events()
+                    .iter()
+                    .take(2)
+                    .map(OrderEventV1::from)
+                    .collect(),
             }),
         ),
         (

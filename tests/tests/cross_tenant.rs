@@ -85,6 +85,18 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
              VALUES ($1, 'treasury', 'evt-alpha', 'payment_captured', 'applied', 'Alpha detail')",
         )
         .bind(alpha_id).execute(&pool).await.unwrap();
+        let (status, placed) = call(Method::POST, "/v1/alpha/pos/outlets/alpha-cbd/orders".into(), alpha.clone(),
+            Some(json!({"channel": "delivery", "external_ref": "ALPHA-WEB-1", "customer": {"name": "Alpha Customer"},
+                        "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))).await;
+        assert_eq!(status, 201, "{placed}");
+        let placed: Value = serde_json::from_str(&placed).unwrap();
+        let cloud_order_id = placed["order"]["id"].as_str().unwrap().to_owned();
+        sqlx::query(
+            "INSERT INTO offline_event_replay (tenant_id, id, outlet_id, order_id, rule, resolution, detail, occurred_at_ms)
+             VALUES ($1, $2, $3, $4, 'paid_order_late_cancel', 'refund_requested', '{\"cancel_reason\": \"Alpha reason\"}', 1)",
+        )
+        .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet).bind(Uuid::parse_str(&cloud_order_id).unwrap())
+        .execute(&pool).await.unwrap();
         let (status, webhook) = call(Method::POST, "/v1/alpha/pos/webhooks".into(), alpha.clone(),
             Some(json!({"url": "https://alpha.example.com/hook", "events": ["pos.order.closed"]}))).await;
         assert_eq!(status, 201, "{webhook}");
@@ -97,7 +109,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             intent_id.to_string(), staff_id.to_string(), webhook_id.clone(), "alpha-cbd".into(),
             "sku-alpha-secret".into(), "Alpha Secret Blend".into(), "Alpha Happy Hour".into(),
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
-            "254700000042".into(),
+            "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
+            "Alpha reason".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -131,6 +144,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/webhooks/deliveries/{delivery}/replay", None),
             (Method::GET, "/v1/{tenant}/pos/sync/devices", None),
             (Method::GET, "/v1/{tenant}/pos/sync/devices/{device_id}/chain", None),
+            (Method::POST, "/v1/{tenant}/pos/outlets/{outlet}/orders", Some(json!({"channel": "delivery", "external_ref": "HIJACK-1", "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))),
+            (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/cancel", Some(json!({"reason": "hijack"}))),
+            (Method::GET, "/v1/{tenant}/pos/offline-event-replay", None),
         ];
         let mut tried = 0;
         for (method, template, body) in &routes {
@@ -138,7 +154,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 let mut path = template.replace("{tenant}", tenant)
                     .replace("{intent}", &intent_id.to_string())
                     .replace("{webhook}", &webhook_id)
-                    .replace("{delivery}", &delivery_id.to_string());
+                    .replace("{delivery}", &delivery_id.to_string())
+                    .replace("{cloud}", &cloud_order_id);
                 for (placeholder, value) in &ids {
                     path = path.replace(placeholder, value);
                 }
@@ -146,7 +163,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 tried += 1;
                 // Bravo's own lists answer, empty of alpha; everything else is not found.
                 let is_list = tenant == "bravo" && *method == Method::GET
-                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices"]
+                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay"]
                         .iter().any(|suffix| path.ends_with(suffix));
                 if is_list {
                     assert_eq!(status, 200, "{method} {path}: {text}");
@@ -180,6 +197,8 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "payment_intents",
         "webhook_endpoints",
         "outlet_feed",
+        "cloud_orders",
+        "offline_event_replay",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -151,9 +151,7 @@ fn place_request(request: PlaceCloudOrderRequest) -> Result<PlaceOrder, ApiError
         Some(prepaid) => Some(Prepaid {
             tender: Tender::parse(&prepaid.tender)
                 .filter(|tender| *tender != Tender::Cash)
-                .ok_or_else(|| {
-                    ApiError::invalid("prepaid.tender", "card, mpesa or gift_card")
-                })?,
+                .ok_or_else(|| ApiError::invalid("prepaid.tender", "card, mpesa or gift_card"))?,
             amount_minor: prepaid.amount_minor,
         }),
     };

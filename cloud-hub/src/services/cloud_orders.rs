@@ -10,8 +10,7 @@ use shared_model::cloud_order::CloudChannel;
 use shared_model::order::{LineRequest, LineRequestError, PaymentError};
 use shared_model::outlet::{OutletConfig, fixed_offset_minutes};
 use shared_model::{
-    Currency, LineId, Order, OrderEvent, OrderId, PaymentId, PricingRules, Quantity,
-    Tender,
+    Currency, LineId, Order, OrderEvent, OrderId, PaymentId, PricingRules, Quantity, Tender,
 };
 use sync_protocol::feed::CloudOrderV1;
 use sync_protocol::op::OrderEventV1;
@@ -90,10 +89,9 @@ fn check_text(
 ) -> Result<Option<String>, PlaceOrderError> {
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
-        Some(text) if text.chars().count() > chars_max => Err(invalid(
-            field,
-            format!("at most {chars_max} characters"),
-        )),
+        Some(text) if text.chars().count() > chars_max => {
+            Err(invalid(field, format!("at most {chars_max} characters")))
+        }
         Some(text) if text.chars().any(char::is_control) => {
             Err(invalid(field, "control characters are not allowed"))
         }
@@ -143,20 +141,25 @@ pub async fn place(
         .map_err(|e| StoreError::Corrupt(format!("outlet currency: {e}")))?;
 
     let item_ids: Vec<String> = request.lines.iter().map(|l| l.item_id.clone()).collect();
-    let catalog = crate::store::feed::catalog_items(&mut *tx, outlet.tenant_id, outlet.id, &item_ids)
-        .await?;
-    let config = match crate::store::outlet_settings::outlet_config(&mut *tx, outlet.tenant_id, outlet.id)
-        .await?
-    {
-        Some((config, _)) => config,
-        None => OutletConfig::in_zone(
-            &outlet.timezone,
-            fixed_offset_minutes(&outlet.timezone).unwrap_or(0),
-        ),
-    };
+    let catalog =
+        crate::store::feed::catalog_items(&mut *tx, outlet.tenant_id, outlet.id, &item_ids).await?;
+    let config =
+        match crate::store::outlet_settings::outlet_config(&mut *tx, outlet.tenant_id, outlet.id)
+            .await?
+        {
+            Some((config, _)) => config,
+            None => OutletConfig::in_zone(
+                &outlet.timezone,
+                fixed_offset_minutes(&outlet.timezone).unwrap_or(0),
+            ),
+        };
     let rules = PricingRules {
-        price_books: crate::store::outlet_settings::price_books(&mut *tx, outlet.tenant_id, outlet.id)
-            .await?,
+        price_books: crate::store::outlet_settings::price_books(
+            &mut *tx,
+            outlet.tenant_id,
+            outlet.id,
+        )
+        .await?,
         ..PricingRules::default()
     };
     let order_type = request.channel.order_type();

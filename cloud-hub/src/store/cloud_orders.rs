@@ -181,9 +181,13 @@ pub async fn insert(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelRequest {
     /// Sent to the outlet (feed position); its rule decides.
-    Sent { feed_through_seq: u64 },
+    Sent {
+        feed_through_seq: u64,
+    },
     /// A cancel was already asked; its state now.
-    AlreadyAsked { cancel_state: String },
+    AlreadyAsked {
+        cancel_state: String,
+    },
     /// Not an order placed in the cloud: the outlet's own orders are voided at its tills.
     NotCloudOrder,
     NotFound,
@@ -242,7 +246,11 @@ pub async fn request_cancel(
         &mut *tx,
         tenant,
         outlet_id,
-        &[("cloud_order.cancel_requested".into(), order_id.to_string(), body)],
+        &[(
+            "cloud_order.cancel_requested".into(),
+            order_id.to_string(),
+            body,
+        )],
     )
     .await?;
     Ok(CancelRequest::Sent { feed_through_seq })

@@ -210,10 +210,7 @@ impl Store {
         )?;
         let rows = statement
             .query_map(
-                params![
-                    i64::from(refund_pending_only),
-                    CLOUD_ORDERS_LIST_MAX as i64
-                ],
+                params![i64::from(refund_pending_only), CLOUD_ORDERS_LIST_MAX as i64],
                 |row| {
                     Ok((
                         row.get(0)?,
@@ -246,8 +243,18 @@ impl Store {
 }
 
 fn cloud_order_from_row(row: CloudOrderRow) -> Result<CloudOrder, StoreError> {
-    let (doc, channel, external_ref, customer_name, customer_phone, notes, outcome, reason, requested, resolved) =
-        row;
+    let (
+        doc,
+        channel,
+        external_ref,
+        customer_name,
+        customer_phone,
+        notes,
+        outcome,
+        reason,
+        requested,
+        resolved,
+    ) = row;
     let cancel = match outcome {
         Some(outcome) => Some(CloudCancel {
             outcome: parse_json(&outcome)?,
