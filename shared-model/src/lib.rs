@@ -26,6 +26,7 @@ pub mod catalog;
 pub mod cloud_order;
 pub mod drawer;
 pub mod events;
+pub mod gift_card;
 pub mod ids;
 pub mod modifiers;
 pub mod money;

@@ -12,6 +12,7 @@ use shared_model::Tender;
 use shared_model::catalog::ItemId;
 use shared_model::catalog::Unit;
 use shared_model::cloud_order::CloudChannel;
+use shared_model::gift_card::GiftCardAllowance;
 use shared_model::outlet::OutletConfig;
 use shared_model::payment_intent::IntentState;
 use shared_model::pricebook::{Channel, PriceBook, PriceBookScope, WeeklyWindow};
@@ -53,7 +54,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 10;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 11;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -96,6 +97,46 @@ pub enum FeedBody {
         reason: String,
         requested_at_ms: i64,
     },
+    /// What this outlet may redeem on a gift card without asking (see
+    /// `shared_model::gift_card`); sent whenever the card's balance or state changes.
+    GiftCardAllowanceSet(GiftCardAllowanceV1),
+}
+
+/// Wire form of [`shared_model::gift_card::GiftCardAllowance`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GiftCardAllowanceV1 {
+    pub code: String,
+    pub currency: String,
+    pub active: bool,
+    pub expires_at_ms: Option<i64>,
+    pub allowance_minor: i64,
+    pub outlet_redeemed_minor: i64,
+}
+
+impl From<&GiftCardAllowance> for GiftCardAllowanceV1 {
+    fn from(word: &GiftCardAllowance) -> Self {
+        GiftCardAllowanceV1 {
+            code: word.code.clone(),
+            currency: word.currency.clone(),
+            active: word.active,
+            expires_at_ms: word.expires_at_ms,
+            allowance_minor: word.allowance_minor,
+            outlet_redeemed_minor: word.outlet_redeemed_minor,
+        }
+    }
+}
+
+impl From<&GiftCardAllowanceV1> for GiftCardAllowance {
+    fn from(wire: &GiftCardAllowanceV1) -> Self {
+        GiftCardAllowance {
+            code: wire.code.clone(),
+            currency: wire.currency.clone(),
+            active: wire.active,
+            expires_at_ms: wire.expires_at_ms,
+            allowance_minor: wire.allowance_minor,
+            outlet_redeemed_minor: wire.outlet_redeemed_minor,
+        }
+    }
 }
 
 /// Wire form of [`shared_model::cloud_order::CloudChannel`].
@@ -491,11 +532,14 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::CloudOrderCancelRequested {
-            order_id: [2; 16],
-            reason: "customer cancelled".into(),
-            requested_at_ms: 0,
-        };
+        let last_known = FeedBody::GiftCardAllowanceSet(GiftCardAllowanceV1 {
+            code: "GIFT-1".into(),
+            currency: "KES".into(),
+            active: true,
+            expires_at_ms: None,
+            allowance_minor: 100,
+            outlet_redeemed_minor: 0,
+        });
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

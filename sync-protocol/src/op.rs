@@ -95,6 +95,21 @@ pub enum OpBody {
     /// What the outlet did with an order placed in the cloud (a cancel it honoured or, by
     /// rule, turned into a refund request).
     CloudOrder(CloudOrderOpV1),
+    /// Value taken off a gift card at the till (within the outlet's allowance for it).
+    GiftCard(GiftCardOpV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GiftCardOpV1 {
+    /// `entry_id` is also the order payment's id: the hub's ledger entry for it, written once.
+    Redeemed {
+        entry_id: [u8; 16],
+        code: String,
+        order_id: [u8; 16],
+        amount_minor: i64,
+        currency: String,
+        redeemed_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,11 +17,11 @@ use shared_model::{
 };
 use std::collections::BTreeMap;
 use sync_protocol::feed::{
-    CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, IntentStateV1,
-    OutletConfigV1, PaymentIntentUpdateV1, PriceBookV1,
+    CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, GiftCardAllowanceV1,
+    IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1, PriceBookV1,
 };
 use sync_protocol::op::{
-    CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, OpBody, OrderEventV1,
+    CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, GiftCardOpV1, OpBody, OrderEventV1,
     PaymentMethodV1, PaymentOpV1,
 };
 use sync_protocol::{FrameDecoder, Hlc, Message, RejectCode, WireOp, encode_frame};
@@ -144,6 +144,17 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             resolved_at_ms: 11,
         }),
     ));
+    bodies.push((
+        "op.gift_card.redeemed".into(),
+        OpBody::GiftCard(GiftCardOpV1::Redeemed {
+            entry_id: [8; 16],
+            code: "GIFT-7Q2K".into(),
+            order_id: [1; 16],
+            amount_minor: 150_000,
+            currency: "KES".into(),
+            redeemed_at_ms: 12,
+        }),
+    ));
     bodies
 }
 
@@ -239,6 +250,17 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 reason: "customer cancelled".into(),
                 requested_at_ms: 10,
             },
+        ),
+        (
+            "feed.gift_card_allowance".into(),
+            FeedBody::GiftCardAllowanceSet(GiftCardAllowanceV1 {
+                code: "GIFT-7Q2K".into(),
+                currency: "KES".into(),
+                active: true,
+                expires_at_ms: Some(1_800_000_000_000),
+                allowance_minor: 200_000,
+                outlet_redeemed_minor: 150_000,
+            }),
         ),
     ]
 }

@@ -97,6 +97,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         )
         .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet).bind(Uuid::parse_str(&cloud_order_id).unwrap())
         .execute(&pool).await.unwrap();
+        let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
+            Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
+        assert_eq!(status, 201, "{card}");
         let (status, webhook) = call(Method::POST, "/v1/alpha/pos/webhooks".into(), alpha.clone(),
             Some(json!({"url": "https://alpha.example.com/hook", "events": ["pos.order.closed"]}))).await;
         assert_eq!(status, 201, "{webhook}");
@@ -110,7 +113,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "sku-alpha-secret".into(), "Alpha Secret Blend".into(), "Alpha Happy Hour".into(),
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
-            "Alpha reason".into(),
+            "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -147,6 +150,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/outlets/{outlet}/orders", Some(json!({"channel": "delivery", "external_ref": "HIJACK-1", "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))),
             (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/cancel", Some(json!({"reason": "hijack"}))),
             (Method::GET, "/v1/{tenant}/pos/offline-event-replay", None),
+            (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
+            (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
+            (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
         ];
         let mut tried = 0;
         for (method, template, body) in &routes {
@@ -199,6 +205,8 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "outlet_feed",
         "cloud_orders",
         "offline_event_replay",
+        "gift_cards",
+        "gift_card_ledger",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -7,6 +7,7 @@ pub mod drawers;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod gift_cards;
 pub mod health;
 pub mod integrations;
 pub mod middleware;
@@ -84,6 +85,16 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/orders",
             post(cloud_orders::place),
+        )
+        .route("/v1/{tenant}/pos/gift-cards", post(gift_cards::issue))
+        .route("/v1/{tenant}/pos/gift-cards/{code}", get(gift_cards::get))
+        .route(
+            "/v1/{tenant}/pos/gift-cards/{code}/top-ups",
+            post(gift_cards::top_up),
+        )
+        .route(
+            "/v1/{tenant}/pos/gift-cards/{code}/expire",
+            post(gift_cards::expire),
         )
         .route(
             "/v1/{tenant}/pos/offline-event-replay",

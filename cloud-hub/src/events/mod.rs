@@ -34,8 +34,11 @@ pub const SUBSCRIPTION_RENEWAL_DUE: &str = "pos.subscription.renewal_due";
 pub const ORDER_REFUND_REQUESTED: &str = "pos.order.refund_requested";
 /// A cancel from the cloud came when the order could no longer be voided.
 pub const ORDER_CANCEL_TOO_LATE: &str = "pos.order.cancel_too_late";
+/// Outlets redeemed a gift card offline at once and took it below zero.
+pub const GIFTCARD_OVERSPENT: &str = "pos.giftcard.overspent";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    GIFTCARD_OVERSPENT,
     ORDER_REFUND_REQUESTED,
     ORDER_CANCEL_TOO_LATE,
     ORDER_CLOSED,
@@ -115,6 +118,33 @@ pub fn cloud_cancel_conflict_event(
         id: replay_id,
         event_type,
         subject: subject(tenant_slug, event_type),
+        payload,
+    }
+}
+
+/// `pos.giftcard.overspent` (id: the ledger entry's, so a re-sent op raises it once).
+pub fn gift_card_overspent_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    entry_id: Uuid,
+    code: &str,
+    order_id: Uuid,
+    overspent_minor: i64,
+    occurred_at_ms: i64,
+) -> OutboxEvent {
+    let payload = serde_json::to_value(Envelope {
+        id: entry_id,
+        event_type: GIFTCARD_OVERSPENT,
+        tenant: tenant_slug,
+        outlet: outlet_code,
+        occurred_at_ms,
+        data: serde_json::json!({"code": code, "order_id": order_id.to_string(), "overspent_minor": overspent_minor}),
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id: entry_id,
+        event_type: GIFTCARD_OVERSPENT,
+        subject: subject(tenant_slug, GIFTCARD_OVERSPENT),
         payload,
     }
 }

@@ -150,6 +150,7 @@ pub async fn ingest_group(
     }
     write_ready_events(&mut tx, &accepted).await?;
     apply_cloud_cancels(&mut tx, &accepted).await?;
+    enter_gift_card_redemptions(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -346,6 +347,21 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
             OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
             OpBody::Payment(op) => Ok(Decoded::Payment(op)),
+            OpBody::GiftCard(sync_protocol::op::GiftCardOpV1::Redeemed {
+                entry_id,
+                code,
+                order_id,
+                amount_minor,
+                currency,
+                redeemed_at_ms,
+            }) => Ok(Decoded::GiftCard {
+                entry_id: Uuid::from_bytes(entry_id),
+                code,
+                order_id: Uuid::from_bytes(order_id),
+                amount_minor,
+                currency,
+                redeemed_at_ms,
+            }),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
                 order_id,
                 outcome,
@@ -378,6 +394,15 @@ enum Decoded {
         number: u64,
         at_ms: i64,
     },
+    /// Value taken off a gift card at an outlet: entered in the ledger.
+    GiftCard {
+        entry_id: Uuid,
+        code: String,
+        order_id: Uuid,
+        amount_minor: i64,
+        currency: String,
+        redeemed_at_ms: i64,
+    },
     /// What the outlet's rule made of a cancel from the cloud.
     CloudCancel {
         order_id: Uuid,
@@ -396,6 +421,7 @@ impl Decoded {
             Decoded::Payment(_) => "payment",
             Decoded::OrderReady { .. } => "kitchen",
             Decoded::CloudCancel { .. } => "cloud_order",
+            Decoded::GiftCard { .. } => "gift_card",
         }
     }
 }
@@ -714,6 +740,69 @@ async fn apply_cloud_cancels(
         events.push((
             tenant,
             crate::events::cloud_cancel_conflict_event(slug, code, replay_id, &resolved),
+        ));
+    }
+    super::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Enters the group's gift-card redemptions in the ledger; an overspend raises
+/// `pos.giftcard.overspent`.
+async fn enter_gift_card_redemptions(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    let mut redemptions: Vec<super::gift_cards::Redemption> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch
+                .decoded
+                .iter()
+                .filter_map(|(seq, decoded)| match decoded {
+                    Ok(Decoded::GiftCard {
+                        entry_id,
+                        code,
+                        order_id,
+                        amount_minor,
+                        currency,
+                        redeemed_at_ms,
+                    }) => Some(super::gift_cards::Redemption {
+                        tenant: batch.device.tenant_id,
+                        outlet_id: batch.device.outlet_id,
+                        device_id: batch.device.id,
+                        op_seq: *seq,
+                        entry_id: *entry_id,
+                        code: code.clone(),
+                        order_id: *order_id,
+                        amount_minor: *amount_minor,
+                        currency: currency.clone(),
+                        redeemed_at_ms: *redeemed_at_ms,
+                    }),
+                    _ => None,
+                })
+        })
+        .collect();
+    if redemptions.is_empty() {
+        return Ok(());
+    }
+    let overspends = super::gift_cards::enter_redemptions(&mut *tx, &mut redemptions).await?;
+    if overspends.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        overspends
+            .iter()
+            .map(|(tenant, redemption, ..)| (tenant.0, redemption.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(overspends.len());
+    for (tenant, redemption, _, overspent_minor) in overspends {
+        let (slug, code) = names
+            .get(&(tenant.0, redemption.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            tenant,
+            super::gift_cards::overspent_event(slug, code, &redemption, overspent_minor),
         ));
     }
     super::outbox::insert_many(&mut *tx, &events).await

@@ -5,6 +5,7 @@ pub mod cloud_orders;
 pub mod devices;
 pub mod drawers;
 pub mod feed;
+pub mod gift_cards;
 pub mod idempotency;
 pub mod ingest;
 pub mod orders;

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod drawers;
 pub mod dto;
 pub mod error;
+pub mod gift_cards;
 pub mod health;
 pub mod kitchen;
 pub mod openapi;
@@ -107,6 +108,8 @@ pub fn router(state: AppState) -> Router {
             "/v1/offline-card-payments",
             get(payments::offline_card_risk),
         )
+        .route("/v1/orders/{id}/gift-card-payments", post(gift_cards::pay))
+        .route("/v1/gift-cards/{code}", get(gift_cards::get))
         .route("/v1/cloud-orders", get(cloud_orders::list))
         .route("/v1/refund-requests", get(cloud_orders::refund_requests))
         .route("/v1/payment-intents", get(payments::list))

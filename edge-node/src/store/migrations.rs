@@ -122,6 +122,15 @@ const MIGRATIONS: &[&str] = &[
         cancel_state TEXT, cancel_outcome TEXT, cancel_reason TEXT,
         cancel_requested_at_ms INTEGER, cancel_resolved_at_ms INTEGER);
      CREATE INDEX cloud_orders_by_placed ON cloud_orders (placed_at_ms);",
+    // 11: gift cards: the hub's allowance per card, and what this outlet redeemed
+    "CREATE TABLE gift_card_allowances (
+        code TEXT PRIMARY KEY, currency TEXT NOT NULL, active INTEGER NOT NULL,
+        expires_at_ms INTEGER, allowance_minor INTEGER NOT NULL,
+        outlet_redeemed_minor INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+     CREATE TABLE gift_card_redemptions (
+        id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+     CREATE INDEX gift_card_redemptions_by_code ON gift_card_redemptions (code);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -8,6 +8,8 @@ mod cloud_orders;
 pub use cloud_orders::{CLOUD_ORDERS_LIST_MAX, CloudCancel, CloudOrder};
 mod drawers;
 pub use drawers::DrawerChangeError;
+mod gift_cards;
+pub use gift_cards::{GiftCardPaymentError, GiftCardView};
 mod kitchen;
 mod migrations;
 mod payments;
@@ -513,6 +515,9 @@ impl Store {
                 }
                 FeedBody::PaymentIntentUpdated(update) => {
                     payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
+                }
+                FeedBody::GiftCardAllowanceSet(wire) => {
+                    gift_cards::set_allowance_tx(&tx, wire, now_ms)?;
                 }
                 FeedBody::CloudOrderPlaced(wire) => {
                     cloud_orders::place_tx(&tx, wire, now_ms)?;
