@@ -205,6 +205,14 @@ pub enum PaymentOpV1 {
         currency: String,
         recorded_at_ms: i64,
     },
+    /// The treasury confirmed a payment after the order was settled another way: the edge did
+    /// not take it twice; the customer is owed a refund of it (a conflict a rule resolved).
+    CaptureNeedsRefund {
+        intent_id: [u8; 16],
+        order_id: [u8; 16],
+        amount_minor: i64,
+        detected_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

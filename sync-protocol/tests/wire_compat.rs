@@ -145,6 +145,15 @@ fn op_bodies() -> Vec<(String, OpBody)> {
         }),
     ));
     bodies.push((
+        "op.payment.capture_needs_refund".into(),
+        OpBody::Payment(PaymentOpV1::CaptureNeedsRefund {
+            intent_id: [7; 16],
+            order_id: [1; 16],
+            amount_minor: 15_000,
+            detected_at_ms: 13,
+        }),
+    ));
+    bodies.push((
         "op.gift_card.redeemed".into(),
         OpBody::GiftCard(GiftCardOpV1::Redeemed {
             entry_id: [8; 16],

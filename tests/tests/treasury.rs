@@ -282,6 +282,17 @@ fn treasury_payments_are_reconciled_exactly_once() {
         let (_, settled) = terminal.get(&format!("/v1/orders/{order}")).await;
         assert_eq!(settled["payments"].as_array().unwrap().len(), 1, "paid once, in cash: {settled}");
         assert_eq!(settled["paid_minor"], 15_000);
+        // Managers at the hub see the conflict the rule resolved.
+        let replay = eventually(Duration::from_secs(20), "the late capture is recorded at the hub", || async {
+            let response = client.get(hub.url("/v1/kahawa/pos/offline-event-replay")).bearer_auth(&jwt).send().await.unwrap();
+            let body: Value = response.json().await.unwrap();
+            (body.as_array().is_some_and(|records| !records.is_empty())).then_some(body)
+        })
+        .await;
+        assert_eq!(replay[0]["rule"], "late_payment_capture", "{replay}");
+        assert_eq!(replay[0]["resolution"], "refund_requested");
+        assert_eq!(replay[0]["order_id"], order.as_str());
+        assert_eq!(replay[0]["detail"]["amount_minor"], 15_000);
 
         // 5. M-Pesa paid to the till from the customer's phone: the cashier types the receipt
         // code; the order is paid at once and the hub confirms it against the treasury.

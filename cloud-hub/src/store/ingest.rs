@@ -151,6 +151,7 @@ pub async fn ingest_group(
     write_ready_events(&mut tx, &accepted).await?;
     apply_cloud_cancels(&mut tx, &accepted).await?;
     enter_gift_card_redemptions(&mut tx, &accepted).await?;
+    record_late_captures(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -302,6 +303,8 @@ fn new_intent(
                 *amount_minor,
                 currency,
             ),
+            // Nothing to collect: a report of a capture the outlet could not use.
+            PaymentOpV1::CaptureNeedsRefund { .. } => return None,
         };
     if amount_minor <= 0 {
         // The op stays in the log; there is nothing to collect.
@@ -743,6 +746,48 @@ async fn apply_cloud_cancels(
         ));
     }
     super::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Records, for managers, every capture an outlet could not use because the order was settled
+/// another way first (the customer paid twice and is owed a refund).
+async fn record_late_captures(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    for batch in accepted {
+        for (seq, decoded) in &batch.decoded {
+            let Ok(Decoded::Payment(sync_protocol::op::PaymentOpV1::CaptureNeedsRefund {
+                intent_id,
+                order_id,
+                amount_minor,
+                detected_at_ms,
+            })) = decoded
+            else {
+                continue;
+            };
+            super::cloud_orders::record_replay(
+                &mut *tx,
+                &super::cloud_orders::ReplayEntry {
+                    tenant: batch.device.tenant_id,
+                    id: Uuid::from_bytes(*intent_id),
+                    outlet_id: batch.device.outlet_id,
+                    order_id: Some(Uuid::from_bytes(*order_id)),
+                    rule: "late_payment_capture",
+                    resolution: "refund_requested",
+                    detail: serde_json::json!({
+                        "intent_id": Uuid::from_bytes(*intent_id).to_string(),
+                        "amount_minor": amount_minor,
+                        "explanation": "the treasury confirmed the payment after the order was settled another way; it was not taken twice and the customer must be refunded",
+                    }),
+                    device_id: Some(batch.device.id),
+                    op_seq: Some(*seq),
+                    occurred_at_ms: *detected_at_ms,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Enters the group's gift-card redemptions in the ledger; an overspend raises

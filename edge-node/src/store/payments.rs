@@ -587,6 +587,13 @@ pub(super) fn apply_update_tx(
                     "captured after the order was settled another way: refund the customer"
                 ],
             )?;
+            let body = OpBody::Payment(PaymentOpV1::CaptureNeedsRefund {
+                intent_id: *id.as_bytes(),
+                order_id: *intent.order_id.as_bytes(),
+                amount_minor: intent.amount_minor,
+                detected_at_ms: now_ms,
+            });
+            append_op_body(tx, node_id, "payment", &body, now_ms)?;
         }
     }
     Ok(())
