@@ -150,6 +150,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/outlets/{outlet}/orders", Some(json!({"channel": "delivery", "external_ref": "HIJACK-1", "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))),
             (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/cancel", Some(json!({"reason": "hijack"}))),
             (Method::GET, "/v1/{tenant}/pos/offline-event-replay", None),
+            (Method::GET, "/v1/{tenant}/pos/orders/{id}/refunds", None),
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
@@ -207,6 +208,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "offline_event_replay",
         "gift_cards",
         "gift_card_ledger",
+        "treasury_refunds",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

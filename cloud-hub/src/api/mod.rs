@@ -17,6 +17,7 @@ pub mod outlet_settings;
 pub mod outlets;
 pub mod payment_intents;
 pub mod providers;
+pub mod refunds;
 pub mod staff;
 pub mod subscription;
 pub mod sync_audit;
@@ -78,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs", get(openapi::docs_page))
         .route("/v1/{tenant}/pos/orders", get(orders::list))
         .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
+        .route("/v1/{tenant}/pos/orders/{id}/refunds", get(refunds::list))
         .route(
             "/v1/{tenant}/pos/orders/{id}/cancel",
             post(cloud_orders::cancel),

@@ -11,6 +11,7 @@ use crate::store::payment_intents::{
     Change, Transition, already_applied, by_id, record_integration_event, transition,
 };
 use crate::store::tenants::tenant_by_slug;
+use crate::store::treasury_refunds as refunds;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -26,11 +27,13 @@ const PROVIDER: &str = "treasury";
 pub struct TreasuryEvent {
     /// The treasury's id for this event; a repeat is recognised by it.
     pub event_id: Option<String>,
-    /// `payment_captured` or `payment_failed`.
+    /// `payment_captured`, `payment_failed`, `refund_processed` or `refund_failed`.
     #[serde(rename = "type")]
     pub event_type: String,
-    /// The hub's payment intent id (sent as the idempotency key of the payment request).
-    pub intent_id: Uuid,
+    /// For payments: the hub's payment intent id (the idempotency key of the payment request).
+    pub intent_id: Option<Uuid>,
+    /// For refunds: the till's refund id (the idempotency key of the refund request).
+    pub refund_id: Option<Uuid>,
     /// The treasury's payment id.
     pub payment_id: Option<String>,
     pub amount_minor: Option<i64>,
@@ -94,20 +97,26 @@ pub async fn receive(
     let next = match event.event_type.as_str() {
         "payment_captured" => IntentState::Captured,
         "payment_failed" => IntentState::Failed,
+        "refund_processed" | "refund_failed" => {
+            return receive_refund_event(&state, tenant.id, &event).await;
+        }
         _ => {
             return Err(ApiError::invalid(
                 "type",
-                "payment_captured or payment_failed",
+                "payment_captured, payment_failed, refund_processed or refund_failed",
             ));
         }
     };
+    let intent_id = event
+        .intent_id
+        .ok_or_else(|| ApiError::invalid("intent_id", "required for a payment event"))?;
     if let Some(receipt) = &event.receipt
         && receipt.len() > 64
     {
         return Err(ApiError::invalid("receipt", "at most 64 characters"));
     }
     let mut tx = super::tenant_tx(&state, tenant.id).await?;
-    let intent = by_id(&mut tx, tenant.id, event.intent_id)
+    let intent = by_id(&mut tx, tenant.id, intent_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     if next == IntentState::Captured && event.amount_minor != Some(intent.amount_minor) {
@@ -158,7 +167,7 @@ pub async fn receive(
     let outcome = transition(
         &mut tx,
         tenant.id,
-        event.intent_id,
+        intent_id,
         next,
         &Change {
             provider_ref: event.payment_id.as_deref(),
@@ -172,7 +181,7 @@ pub async fn receive(
     let (outcome, state) = match outcome {
         Transition::Applied { from } => {
             if from == IntentState::TimedOut || from == IntentState::Failed {
-                tracing::warn!(intent = %event.intent_id, from = from.as_str(), "late payment confirmation reconciled");
+                tracing::warn!(intent = %intent_id, from = from.as_str(), "late payment confirmation reconciled");
             }
             ("applied", next)
         }
@@ -193,5 +202,103 @@ pub async fn receive(
     Ok(Json(TreasuryEventResult {
         outcome: outcome.into(),
         state: state.as_str().into(),
+    }))
+}
+
+/// `refund_processed` / `refund_failed` for a refund the hub sent: applied once (a settled
+/// refund does not move again), recorded for the integrations monitor.
+async fn receive_refund_event(
+    state: &AppState,
+    tenant: crate::store::TenantId,
+    event: &TreasuryEvent,
+) -> Result<Json<TreasuryEventResult>, ApiError> {
+    let refund_id = event
+        .refund_id
+        .ok_or_else(|| ApiError::invalid("refund_id", "required for a refund event"))?;
+    let mut tx = super::tenant_tx(state, tenant).await?;
+    let refund = refunds::by_id(&mut tx, tenant, refund_id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    if let Some(event_id) = event.event_id.as_deref()
+        && already_applied(&mut tx, tenant, PROVIDER, event_id).await?
+    {
+        super::commit(tx).await?;
+        return Ok(Json(TreasuryEventResult {
+            outcome: "duplicate".into(),
+            state: refund.state,
+        }));
+    }
+    let processed = event.event_type == "refund_processed";
+    if processed && event.amount_minor != Some(refund.amount_minor) {
+        record_integration_event(
+            &mut tx,
+            tenant,
+            PROVIDER,
+            event.event_id.as_deref(),
+            &event.event_type,
+            "amount_mismatch",
+            &format!(
+                "refunded {:?}, asked {}",
+                event.amount_minor, refund.amount_minor
+            ),
+        )
+        .await?;
+        super::commit(tx).await?;
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "amount_mismatch",
+            "the refunded amount is not the amount asked for; flagged for a manager",
+            Some("amount_minor"),
+        ));
+    }
+    let (next, detail) = if processed {
+        (
+            "processed",
+            "the money is back with the customer".to_owned(),
+        )
+    } else {
+        (
+            "failed",
+            format!(
+                "the treasury could not refund ({}): refund the customer by hand",
+                event
+                    .reason
+                    .as_deref()
+                    .unwrap_or("no reason given")
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ),
+        )
+    };
+    let applied = refunds::settle(
+        &mut tx,
+        tenant,
+        refund_id,
+        next,
+        event.payment_id.as_deref(),
+        &detail,
+    )
+    .await?;
+    let outcome = if applied { "applied" } else { "ignored" };
+    record_integration_event(
+        &mut tx,
+        tenant,
+        PROVIDER,
+        event.event_id.as_deref(),
+        &event.event_type,
+        outcome,
+        &detail,
+    )
+    .await?;
+    let state_now = if applied {
+        next.to_owned()
+    } else {
+        refund.state
+    };
+    super::commit(tx).await?;
+    Ok(Json(TreasuryEventResult {
+        outcome: outcome.into(),
+        state: state_now,
     }))
 }

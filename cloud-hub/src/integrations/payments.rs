@@ -3,14 +3,15 @@
 //! answers come in through the inbound webhook (`api::treasury_events`).
 
 use super::treasury::{
-    Method, PaymentLookup, PaymentRequest, ReceiptAnswer, Treasury, TreasuryAnswer, TreasuryConfig,
-    TreasuryError,
+    Method, PaymentLookup, PaymentRequest, ReceiptAnswer, RefundRequest, Treasury, TreasuryAnswer,
+    TreasuryConfig, TreasuryError,
 };
 use crate::store::StoreError;
 use crate::store::payment_intents::{
     Change, DueIntent, claim_due, overdue, receipt_used_elsewhere, record_integration_event,
     reschedule, transition,
 };
+use crate::store::treasury_refunds as refunds;
 use shared_model::payment_intent::{IntentState, valid_mpesa_receipt};
 use sqlx::PgPool;
 use std::sync::Arc;
@@ -57,7 +58,113 @@ impl<T: Treasury> PaymentWorker<T> {
             self.send(&mut tx, intent).await?;
         }
         tx.commit().await?;
-        Ok(busy)
+        let refunds = self.send_refunds().await?;
+        Ok(busy || refunds > 0)
+    }
+
+    /// Sends due refunds to the treasury; how many it claimed.
+    async fn send_refunds(&self) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let due = refunds::claim_due(&mut tx, BATCH).await?;
+        for refund in &due {
+            self.send_refund(&mut tx, refund).await?;
+        }
+        tx.commit().await?;
+        Ok(due.len())
+    }
+
+    async fn send_refund(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        due: &refunds::DueRefund,
+    ) -> Result<(), StoreError> {
+        let refund = &due.refund;
+        let Some(treasury) = &self.treasury else {
+            refunds::settle(
+                tx,
+                due.tenant,
+                refund.id,
+                "failed",
+                None,
+                "no payment service is configured for this hub: refund the customer by hand",
+            )
+            .await?;
+            return Ok(());
+        };
+        let request = RefundRequest {
+            refund_id: refund.id,
+            order_id: refund.order_id,
+            outlet: due.outlet_code.clone(),
+            tender: refund.tender.clone(),
+            payment_id: due.payment_ref.clone(),
+            amount_minor: refund.amount_minor,
+            currency: refund.currency.clone(),
+            reason: refund.reason.clone(),
+        };
+        let attempts = refund.attempts + 1;
+        match treasury.request_refund(&due.tenant_slug, &request).await {
+            Ok(TreasuryAnswer::Accepted { provider_ref }) => {
+                refunds::settle(
+                    tx,
+                    due.tenant,
+                    refund.id,
+                    "submitted",
+                    Some(&provider_ref),
+                    "accepted by the treasury; waiting for it to be processed",
+                )
+                .await?;
+            }
+            Ok(TreasuryAnswer::Declined { reason }) => {
+                refunds::settle(
+                    tx,
+                    due.tenant,
+                    refund.id,
+                    "failed",
+                    None,
+                    &format!("declined: {reason}"),
+                )
+                .await?;
+            }
+            Err(TreasuryError::CircuitOpen { retry_at }) => {
+                let delay = retry_at.saturating_duration_since(Instant::now());
+                refunds::reschedule(
+                    tx,
+                    due.tenant,
+                    refund.id,
+                    refund.attempts,
+                    delay.as_millis() as i64,
+                    "payment service unavailable",
+                )
+                .await?;
+            }
+            Err(TreasuryError::Unavailable(error)) => {
+                record_integration_event(
+                    tx,
+                    due.tenant,
+                    PROVIDER,
+                    None,
+                    "refund_request",
+                    "call_failed",
+                    &format!("refund {}: {error}", refund.id),
+                )
+                .await?;
+                if attempts >= self.config.attempts_max as i32 {
+                    refunds::settle(
+                        tx,
+                        due.tenant,
+                        refund.id,
+                        "failed",
+                        None,
+                        "the payment service could not be reached: refund the customer by hand",
+                    )
+                    .await?;
+                } else {
+                    let delay = self.retry_delay_ms(attempts);
+                    refunds::reschedule(tx, due.tenant, refund.id, attempts, delay, &error).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn time_out_overdue(&self) -> Result<usize, StoreError> {

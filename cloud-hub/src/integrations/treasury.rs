@@ -39,6 +39,22 @@ pub struct PaymentRequest {
     pub currency: String,
 }
 
+/// A refund to the tender a customer paid with.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundRequest {
+    pub refund_id: Uuid,
+    pub order_id: Uuid,
+    pub outlet: String,
+    /// `card` or `mpesa`.
+    pub tender: String,
+    /// The treasury's id of the payment being refunded, when it collected it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreasuryAnswer {
     Accepted { provider_ref: String },
@@ -106,6 +122,13 @@ pub trait Treasury: Send + Sync + 'static {
         &self,
         tenant_slug: &str,
         request: &PaymentRequest,
+    ) -> impl Future<Output = Result<TreasuryAnswer, TreasuryError>> + Send;
+
+    /// Sends money back to the customer's card or M-Pesa account.
+    fn request_refund(
+        &self,
+        tenant_slug: &str,
+        request: &RefundRequest,
     ) -> impl Future<Output = Result<TreasuryAnswer, TreasuryError>> + Send;
 
     /// Looks a payment the till took without the treasury up in the treasury's records.
@@ -239,6 +262,49 @@ impl HttpTreasury {
 }
 
 impl HttpTreasury {
+    /// `POST {base}/v1/{tenant}/refunds`, `Idempotency-Key: <refund id>`; `2xx {"refund_id"}`
+    /// accepted, `4xx {"reason"}` declined, anything else unavailable.
+    async fn refund(
+        &self,
+        tenant_slug: &str,
+        request: &RefundRequest,
+    ) -> Result<TreasuryAnswer, String> {
+        let response = self
+            .client
+            .post(format!("{}/v1/{tenant_slug}/refunds", self.base_url))
+            .header("Idempotency-Key", request.refund_id.to_string())
+            .json(request)
+            .send()
+            .await
+            .map_err(|error| error.to_string())?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
+        if bytes.len() > ANSWER_BYTES_MAX {
+            return Err(format!("answer of {} bytes", bytes.len()));
+        }
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        if status.is_success() {
+            let provider_ref = answer["refund_id"]
+                .as_str()
+                .filter(|id| !id.is_empty() && id.len() <= 128)
+                .ok_or_else(|| "accepted without a refund_id".to_owned())?;
+            Ok(TreasuryAnswer::Accepted {
+                provider_ref: provider_ref.to_owned(),
+            })
+        } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
+            Ok(TreasuryAnswer::Declined {
+                reason: answer["reason"]
+                    .as_str()
+                    .unwrap_or(status.canonical_reason().unwrap_or("declined"))
+                    .chars()
+                    .take(200)
+                    .collect(),
+            })
+        } else {
+            Err(format!("HTTP {status}"))
+        }
+    }
+
     async fn lookup(
         &self,
         tenant_slug: &str,
@@ -288,6 +354,26 @@ impl HttpTreasury {
 }
 
 impl Treasury for HttpTreasury {
+    async fn request_refund(
+        &self,
+        tenant_slug: &str,
+        request: &RefundRequest,
+    ) -> Result<TreasuryAnswer, TreasuryError> {
+        self.breaker
+            .try_acquire(Instant::now())
+            .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
+        match self.refund(tenant_slug, request).await {
+            Ok(answer) => {
+                self.breaker.record_success();
+                Ok(answer)
+            }
+            Err(error) => {
+                self.breaker.record_failure(Instant::now());
+                Err(TreasuryError::Unavailable(error))
+            }
+        }
+    }
+
     async fn find_payment(
         &self,
         tenant_slug: &str,

@@ -120,6 +120,26 @@ pub async fn ingest_group(
     insert_ops(&mut tx, &accepted).await?;
     let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
     for batch in &accepted {
+        let refunds: Vec<&OrderEvent> = batch
+            .decoded
+            .iter()
+            .filter_map(|(_, decoded)| match decoded {
+                Ok(Decoded::Order(event @ OrderEvent::Refunded { .. })) => Some(event),
+                _ => None,
+            })
+            .collect();
+        if !refunds.is_empty() {
+            super::treasury_refunds::queue(
+                &mut tx,
+                batch.device.tenant_id,
+                batch.device.outlet_id,
+                batch.device.id,
+                &refunds,
+            )
+            .await?;
+        }
+    }
+    for batch in &accepted {
         let drawer_ops: Vec<(u64, sync_protocol::op::DrawerOpV1)> = batch
             .decoded
             .iter()

@@ -17,6 +17,7 @@ pub mod scoped;
 pub mod secrets;
 pub mod subscriptions;
 pub mod tenants;
+pub mod treasury_refunds;
 pub mod webhooks;
 
 use sqlx::PgPool;

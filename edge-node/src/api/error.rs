@@ -156,6 +156,12 @@ impl From<OrderError> for ApiError {
             OrderError::Refund(RefundError::BadReason) => ApiError::invalid("reason", message),
             OrderError::Refund(RefundError::UnknownLine) => ApiError::invalid("line_ids", message),
             OrderError::Refund(RefundError::NotRefundable(_)) => conflict("order_not_refundable"),
+            OrderError::Refund(RefundError::NotPaidInTender { .. }) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "refund_to_original_tender",
+                message,
+                Some("tender"),
+            ),
             OrderError::Refund(_) => conflict("refund_refused"),
             OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
             OrderError::BadBarcode(_) => ApiError::invalid("barcode", message),

@@ -799,7 +799,8 @@ mod tests {
                     .refund(
                         RefundId(uuid(97)),
                         RefundRequest::Amount(100),
-                        Tender::Cash,
+                        // The paid orders of this table were paid by card.
+                        Tender::Card,
                         "r",
                         9,
                     )

@@ -38,6 +38,14 @@ pub enum RefundError {
     TooMany,
     #[error("a refund with this id is already on the order")]
     DuplicateRefund,
+    #[error(
+        "money goes back to the tender it came from: at most {refundable_in_tender_minor} can still be refunded as {}",
+        tender.as_str()
+    )]
+    NotPaidInTender {
+        tender: Tender,
+        refundable_in_tender_minor: i64,
+    },
 }
 
 impl Order {
@@ -47,7 +55,29 @@ impl Order {
         (totals.paid_minor - totals.refunded_minor).max(0)
     }
 
-    /// Decides a refund.
+    /// What can still be refunded to `tender`: what was paid with it minus what was already
+    /// refunded to it (never more than [`Order::refundable_minor`]).
+    pub fn refundable_in_minor(&self, tender: Tender) -> i64 {
+        let paid_minor: i64 = self
+            .payments
+            .iter()
+            .filter(|payment| payment.tender == tender)
+            .map(|payment| payment.amount_minor)
+            .sum();
+        let refunded_minor: i64 = self
+            .refunds
+            .iter()
+            .filter(|refund| refund.tender == tender)
+            .map(|refund| refund.amount_minor)
+            .sum();
+        (paid_minor - refunded_minor)
+            .max(0)
+            .min(self.refundable_minor())
+    }
+
+    /// Decides a refund. Money goes back to the tender it came from: a refund to `tender` is
+    /// at most what was paid with it and not yet refunded to it ([`RefundRequest::Whole`]
+    /// means all of that).
     ///
     /// ```
     /// use shared_model::order::RefundRequest;
@@ -76,7 +106,7 @@ impl Order {
     ) -> Result<OrderEvent, RefundError> {
         let refundable_minor = self.refundable_minor();
         let (amount_minor, line_ids) = match request {
-            RefundRequest::Whole => (refundable_minor, Vec::new()),
+            RefundRequest::Whole => (self.refundable_in_minor(tender), Vec::new()),
             RefundRequest::Amount(amount) => (amount, Vec::new()),
             RefundRequest::Lines(line_ids) => {
                 let totals = self.totals();
@@ -119,6 +149,13 @@ impl Order {
         if !(1..=refundable_minor).contains(&refund.amount_minor) {
             return Err(RefundError::BadAmount { refundable_minor });
         }
+        let refundable_in_tender_minor = self.refundable_in_minor(refund.tender);
+        if refund.amount_minor > refundable_in_tender_minor {
+            return Err(RefundError::NotPaidInTender {
+                tender: refund.tender,
+                refundable_in_tender_minor,
+            });
+        }
         for (index, line_id) in refund.line_ids.iter().enumerate() {
             if !self
                 .lines
@@ -143,5 +180,119 @@ impl Order {
             return Err(RefundError::DuplicateRefund);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::ids::PaymentId;
+    use crate::tax::{RoundingMode, TaxMode};
+    use crate::{CatalogItem, Currency, OrderId, OrderType};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    /// An order of `price_minor`, paid with `payments` (tender, amount) as far as they go.
+    fn paid_with(price_minor: i64, payments: &[(Tender, i64)]) -> Order {
+        let mut order = Order::from_opened(&OrderEvent::Opened {
+            order_id: OrderId(Uuid::from_u128(1)),
+            number: 1,
+            order_type: OrderType::TakeOut,
+            currency: Currency::kes(),
+            opened_at_ms: 0,
+        })
+        .unwrap();
+        let item = CatalogItem::simple("x", "X", "x", price_minor, TaxMode::Inclusive, vec![]);
+        let line = order
+            .add_line(LineId(Uuid::from_u128(2)), &item, 1, RoundingMode::HalfUp)
+            .unwrap();
+        order.apply(&line).unwrap();
+        for (index, (tender, amount)) in payments.iter().enumerate() {
+            let due = order.totals().balance_due_minor;
+            if due <= 0 {
+                break;
+            }
+            let amount = if *tender == Tender::Cash {
+                *amount
+            } else {
+                (*amount).min(due)
+            };
+            let pay = order
+                .take_payment(
+                    PaymentId(Uuid::from_u128(10 + index as u128)),
+                    *tender,
+                    amount,
+                    1,
+                )
+                .unwrap();
+            order.apply(&pay).unwrap();
+        }
+        order
+    }
+
+    #[test]
+    fn money_goes_back_to_the_tender_it_came_from() {
+        let order = paid_with(10_000, &[(Tender::Card, 6_000), (Tender::Cash, 4_000)]);
+        assert_eq!(order.refundable_in_minor(Tender::Card), 6_000);
+        assert_eq!(order.refundable_in_minor(Tender::Mpesa), 0);
+        let refused = order.refund(
+            RefundId(Uuid::from_u128(3)),
+            RefundRequest::Amount(7_000),
+            Tender::Card,
+            "r",
+            2,
+        );
+        assert_eq!(
+            refused,
+            Err(RefundError::NotPaidInTender {
+                tender: Tender::Card,
+                refundable_in_tender_minor: 6_000
+            })
+        );
+        let whole = order
+            .refund(
+                RefundId(Uuid::from_u128(3)),
+                RefundRequest::Whole,
+                Tender::Card,
+                "r",
+                2,
+            )
+            .unwrap();
+        let OrderEvent::Refunded { refund, .. } = whole else {
+            panic!("a refund")
+        };
+        assert_eq!(refund.amount_minor, 6_000, "whole means all of that tender");
+    }
+
+    proptest! {
+        /// Whatever the split of tenders and the refunds asked, no tender gets back more than
+        /// it paid, and the refunds never exceed what was paid.
+        #[test]
+        fn refunds_per_tender_never_exceed_what_that_tender_paid(
+            payments in proptest::collection::vec((0_usize..3, 1_i64..20_000), 1..4),
+            refunds in proptest::collection::vec((0_usize..3, 1_i64..20_000), 0..6),
+        ) {
+            const TENDERS: [Tender; 3] = [Tender::Cash, Tender::Card, Tender::Mpesa];
+            let payments: Vec<(Tender, i64)> = payments.iter().map(|(t, a)| (TENDERS[*t], *a)).collect();
+            let mut order = paid_with(30_000, &payments);
+            if order.totals().balance_due_minor > 0 {
+                let pay = order.take_payment(PaymentId(Uuid::from_u128(99)), Tender::Cash, 30_000, 1).unwrap();
+                order.apply(&pay).unwrap();
+            }
+            for (index, (tender, amount)) in refunds.iter().enumerate() {
+                if let Ok(event) = order.refund(RefundId(Uuid::from_u128(100 + index as u128)),
+                    RefundRequest::Amount(*amount), TENDERS[*tender], "r", 2) {
+                    order.apply(&event).unwrap();
+                }
+            }
+            for tender in TENDERS {
+                let paid: i64 = order.payments.iter().filter(|p| p.tender == tender).map(|p| p.amount_minor).sum();
+                let refunded: i64 = order.refunds.iter().filter(|r| r.tender == tender).map(|r| r.amount_minor).sum();
+                prop_assert!(refunded <= paid, "{:?}: refunded {} of {}", tender, refunded, paid);
+            }
+            let totals = order.totals();
+            prop_assert!(totals.refunded_minor <= totals.paid_minor);
+        }
     }
 }
