@@ -97,6 +97,18 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         )
         .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet).bind(Uuid::parse_str(&cloud_order_id).unwrap())
         .execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO lan_devices (tenant_id, id, outlet_id, name, kind, state, registered_at_ms, updated_at_ms)
+             VALUES ($1, $2, $3, 'Alpha till', 'terminal', 'active', 1, 1)",
+        )
+        .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet)
+        .execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO audit_log (tenant_id, id, outlet_id, source, action, subject, reason, at_ms)
+             VALUES ($1, $2, $3, 'till', 'refund', 'order:x', 'Alpha audit reason', 1)",
+        )
+        .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet)
+        .execute(&pool).await.unwrap();
         let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
             Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
         assert_eq!(status, 201, "{card}");
@@ -113,7 +125,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "sku-alpha-secret".into(), "Alpha Secret Blend".into(), "Alpha Happy Hour".into(),
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
-            "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(),
+            "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -151,6 +163,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/cancel", Some(json!({"reason": "hijack"}))),
             (Method::GET, "/v1/{tenant}/pos/offline-event-replay", None),
             (Method::GET, "/v1/{tenant}/pos/orders/{id}/refunds", None),
+            (Method::GET, "/v1/{tenant}/pos/audit-log", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/devices", None),
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
@@ -170,7 +184,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 tried += 1;
                 // Bravo's own lists answer, empty of alpha; everything else is not found.
                 let is_list = tenant == "bravo" && *method == Method::GET
-                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay"]
+                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log"]
                         .iter().any(|suffix| path.ends_with(suffix));
                 if is_list {
                     assert_eq!(status, 200, "{method} {path}: {text}");
@@ -209,6 +223,9 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "gift_cards",
         "gift_card_ledger",
         "treasury_refunds",
+        "audit_log",
+        "order_chargebacks",
+        "lan_devices",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -184,5 +184,61 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         assert_eq!(refunds.as_array().unwrap().len(), 1, "{refunds}");
         assert_eq!(refunds[0]["state"], "processed");
         assert_eq!(treasury.refunds.lock().unwrap().len(), 2, "no further treasury call");
+
+        // The audit log at the hub: both refunds, who asked and which manager allowed them.
+        let audit_url = hub.url("/v1/duka/pos/audit-log?action=refund");
+        let page = eventually(Duration::from_secs(20), "the till's audit entries reach the hub", || async {
+            let body: Value = client.get(&audit_url).bearer_auth(&jwt).send().await.unwrap().json().await.unwrap();
+            (body["entries"].as_array().map_or(0, Vec::len) == 2).then_some(body)
+        })
+        .await;
+        for entry in page["entries"].as_array().unwrap() {
+            assert_eq!(entry["source"], "till");
+            assert_eq!(entry["outlet"], "cbd");
+            assert_eq!(entry["approver_staff_id"], manager.id.to_string(), "{entry}");
+            assert_eq!(entry["subject"], format!("order:{order}"));
+        }
+
+        // A chargeback from the treasury: on the order, in the audit log, an event; once.
+        let chargeback = json!({"event_id": "evt-cb1", "type": "chargeback", "order_id": order,
+            "payment_id": "trs-pay-9", "amount_minor": 60_000, "reason": "cardholder disputes the charge"});
+        let (status, answer) = callback(&client, &hub, chargeback.clone()).await;
+        assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
+        let (_, again) = callback(&client, &hub, chargeback).await;
+        assert_eq!(again["outcome"], "duplicate", "{again}");
+        let (status, bad) = callback(&client, &hub, json!({"event_id": "evt-cb2", "type": "chargeback", "order_id": order, "amount_minor": 0})).await;
+        assert_eq!((status, bad["field"].as_str()), (400, Some("amount_minor")), "{bad}");
+        let (status, _) = callback(&client, &hub, json!({"event_id": "evt-cb3", "type": "chargeback", "order_id": uuid::Uuid::now_v7(), "amount_minor": 5})).await;
+        assert_eq!(status, 404);
+        let order_at_hub: Value = client.get(hub.url(&format!("/v1/duka/pos/orders/{order}"))).bearer_auth(&jwt).send().await.unwrap().json().await.unwrap();
+        let chargebacks = order_at_hub["chargebacks"].as_array().unwrap();
+        assert_eq!(chargebacks.len(), 1, "{order_at_hub}");
+        assert_eq!((chargebacks[0]["amount_minor"].as_i64(), chargebacks[0]["provider_ref"].as_str()), (Some(60_000), Some("trs-pay-9")));
+        let page: Value = client.get(hub.url("/v1/duka/pos/audit-log?action=chargeback")).bearer_auth(&jwt).send().await.unwrap().json().await.unwrap();
+        let entries = page["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{page}");
+        assert_eq!((entries[0]["source"].as_str(), entries[0]["reason"].as_str()), (Some("treasury"), Some("cardholder disputes the charge")));
+        let events: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox WHERE event_type = 'pos.order.chargeback'")
+            .fetch_one(&pool).await.unwrap();
+        assert_eq!(events, 1);
+        // Pages follow the cursor: one entry per page, every entry once.
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let url = match &cursor {
+                Some(c) => hub.url(&format!("/v1/duka/pos/audit-log?limit=1&cursor={c}")),
+                None => hub.url("/v1/duka/pos/audit-log?limit=1"),
+            };
+            let page: Value = client.get(url).bearer_auth(&jwt).send().await.unwrap().json().await.unwrap();
+            for entry in page["entries"].as_array().unwrap() {
+                seen.push(entry["id"].as_str().unwrap().to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        let distinct: std::collections::HashSet<&String> = seen.iter().collect();
+        assert_eq!((seen.len(), distinct.len()), (3, 3), "{seen:?}");
     });
 }

@@ -14,6 +14,8 @@ use uuid::Uuid;
 
 /// Roles that may revoke devices.
 pub const DEVICE_ADMINS: &[&str] = &["admin", "manager"];
+/// Roles that may list devices.
+pub const DEVICE_READERS: &[&str] = &["admin", "manager", "auditor", "service"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceDto {
@@ -32,7 +34,7 @@ pub async fn list(
     State(state): State<AppState>,
     context: TenantContext,
 ) -> Result<Json<Vec<DeviceDto>>, ApiError> {
-    context.require_any_role(&["admin", "manager", "auditor", "service"])?;
+    context.require_any_role(DEVICE_READERS)?;
     let format = |at: time::OffsetDateTime| at.format(&Rfc3339).unwrap_or_default();
     let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
     let rows = list_devices(&mut tx, context.tenant.id).await?;
@@ -70,4 +72,46 @@ pub async fn revoke(
     } else {
         Err(ApiError::not_found())
     }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LanDeviceDto {
+    pub id: String,
+    pub name: String,
+    /// `terminal`, `kds`, `kiosk` or `printer`.
+    pub kind: String,
+    /// `active`, `disabled` or `removed`.
+    pub state: String,
+    pub registered_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+#[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/devices",
+    params(("tenant" = String, Path), ("outlet" = String, Path)),
+    responses((status = 200, body = [LanDeviceDto]), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn lan_devices(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Vec<LanDeviceDto>>, ApiError> {
+    context.require_any_role(DEVICE_READERS)?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1).await?;
+    let devices =
+        crate::store::lan_devices::of_outlet(&mut tx, context.tenant.id, outlet.id).await?;
+    super::commit(tx).await?;
+    Ok(Json(
+        devices
+            .into_iter()
+            .map(|device| LanDeviceDto {
+                id: device.id.to_string(),
+                name: device.name,
+                kind: device.kind,
+                state: device.state,
+                registered_at_ms: device.registered_at_ms,
+                updated_at_ms: device.updated_at_ms,
+            })
+            .collect(),
+    ))
 }

@@ -62,6 +62,33 @@ pub struct OrderDto {
     pub closed_at_ms: Option<i64>,
     /// For an order placed in the cloud: where it came from and what a cancel became.
     pub cloud: Option<CloudInfoDto>,
+    /// Chargebacks the treasury reported on the order's payments (on single-order reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chargebacks: Option<Vec<ChargebackDto>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChargebackDto {
+    pub id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub reason: String,
+    /// The treasury's payment id.
+    pub provider_ref: Option<String>,
+    pub received_at_ms: i64,
+}
+
+impl From<&crate::store::audit_log::Chargeback> for ChargebackDto {
+    fn from(chargeback: &crate::store::audit_log::Chargeback) -> Self {
+        ChargebackDto {
+            id: chargeback.id.to_string(),
+            amount_minor: chargeback.amount_minor,
+            currency: chargeback.currency.clone(),
+            reason: chargeback.reason.clone(),
+            provider_ref: chargeback.provider_ref.clone(),
+            received_at_ms: chargeback.received_at_ms,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -159,6 +186,7 @@ impl From<&StoredOrder> for OrderDto {
                 cancel_reason: cloud.cancel_reason.clone(),
                 refund_requested_minor: cloud.refund_requested_minor,
             }),
+            chargebacks: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The hub's tenant REST API under `/v1/{tenant}/pos/...`, plus health, metrics and OpenAPI.
 
+pub mod audit_log;
 pub mod catalog;
 pub mod cloud_orders;
 pub mod devices;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/{tenant}/pos/orders", get(orders::list))
         .route("/v1/{tenant}/pos/orders/{id}", get(orders::get))
         .route("/v1/{tenant}/pos/orders/{id}/refunds", get(refunds::list))
+        .route("/v1/{tenant}/pos/audit-log", get(audit_log::list))
         .route(
             "/v1/{tenant}/pos/orders/{id}/cancel",
             post(cloud_orders::cancel),
@@ -159,6 +161,10 @@ pub fn router(state: AppState) -> Router {
             get(subscription::get_subscription).put(subscription::put_subscription),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/devices",
+            get(devices::lan_devices),
+        )
         .route(
             "/v1/{tenant}/pos/devices/{id}/revoke",
             post(devices::revoke),

@@ -111,6 +111,10 @@ pub async fn get(
     let order = get_order(&mut tx, context.tenant.id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let chargebacks =
+        crate::store::audit_log::chargebacks_of(&mut tx, context.tenant.id, id).await?;
     super::commit(tx).await?;
-    Ok(Json(OrderDto::from(&order)))
+    let mut dto = OrderDto::from(&order);
+    dto.chargebacks = Some(chargebacks.iter().map(Into::into).collect());
+    Ok(Json(dto))
 }

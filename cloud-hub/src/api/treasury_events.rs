@@ -27,13 +27,16 @@ const PROVIDER: &str = "treasury";
 pub struct TreasuryEvent {
     /// The treasury's id for this event; a repeat is recognised by it.
     pub event_id: Option<String>,
-    /// `payment_captured`, `payment_failed`, `refund_processed` or `refund_failed`.
+    /// `payment_captured`, `payment_failed`, `refund_processed`, `refund_failed` or
+    /// `chargeback`.
     #[serde(rename = "type")]
     pub event_type: String,
     /// For payments: the hub's payment intent id (the idempotency key of the payment request).
     pub intent_id: Option<Uuid>,
     /// For refunds: the till's refund id (the idempotency key of the refund request).
     pub refund_id: Option<Uuid>,
+    /// For a chargeback: the order whose payment was charged back (or give `intent_id`).
+    pub order_id: Option<Uuid>,
     /// The treasury's payment id.
     pub payment_id: Option<String>,
     pub amount_minor: Option<i64>,
@@ -100,10 +103,13 @@ pub async fn receive(
         "refund_processed" | "refund_failed" => {
             return receive_refund_event(&state, tenant.id, &event).await;
         }
+        "chargeback" => {
+            return receive_chargeback(&state, &tenant, &event).await;
+        }
         _ => {
             return Err(ApiError::invalid(
                 "type",
-                "payment_captured, payment_failed, refund_processed or refund_failed",
+                "payment_captured, payment_failed, refund_processed, refund_failed or chargeback",
             ));
         }
     };
@@ -300,5 +306,96 @@ async fn receive_refund_event(
     Ok(Json(TreasuryEventResult {
         outcome: outcome.into(),
         state: state_now,
+    }))
+}
+
+/// A chargeback on one of an order's payments: recorded on the order and in the audit log,
+/// raised as `pos.order.chargeback`, once per `event_id`.
+async fn receive_chargeback(
+    state: &AppState,
+    tenant: &crate::store::tenants::Tenant,
+    event: &TreasuryEvent,
+) -> Result<Json<TreasuryEventResult>, ApiError> {
+    let Some(event_id) = event.event_id.as_deref() else {
+        return Err(ApiError::invalid("event_id", "required for a chargeback"));
+    };
+    let amount_minor = event
+        .amount_minor
+        .filter(|amount| *amount > 0)
+        .ok_or_else(|| ApiError::invalid("amount_minor", "a positive amount is required"))?;
+    let reason: String = event
+        .reason
+        .as_deref()
+        .unwrap_or("chargeback")
+        .chars()
+        .take(200)
+        .collect();
+    let mut tx = super::tenant_tx(state, tenant.id).await?;
+    if already_applied(&mut tx, tenant.id, PROVIDER, event_id).await? {
+        super::commit(tx).await?;
+        return Ok(Json(TreasuryEventResult {
+            outcome: "duplicate".into(),
+            state: "chargeback".into(),
+        }));
+    }
+    let order_id = match (event.order_id, event.intent_id) {
+        (Some(order_id), _) => order_id,
+        (None, Some(intent_id)) => {
+            by_id(&mut tx, tenant.id, intent_id)
+                .await?
+                .ok_or_else(ApiError::not_found)?
+                .order_id
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "order_id",
+                "name the order (order_id) or the payment (intent_id)",
+            ));
+        }
+    };
+    let now_ms = crate::now_ms();
+    let recorded = crate::store::audit_log::record_chargeback(
+        &mut tx,
+        tenant.id,
+        &crate::store::audit_log::NewChargeback {
+            order_id,
+            event_id: Some(event_id),
+            amount_minor,
+            reason: &reason,
+            provider_ref: event.payment_id.as_deref(),
+            received_at_ms: now_ms,
+        },
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    crate::store::outbox::insert(
+        &mut tx,
+        tenant.id,
+        &[crate::events::chargeback_event(
+            &tenant.slug,
+            &recorded.outlet_code,
+            recorded.chargeback.id,
+            order_id,
+            recorded.order_number,
+            amount_minor,
+            &reason,
+            now_ms,
+        )],
+    )
+    .await?;
+    record_integration_event(
+        &mut tx,
+        tenant.id,
+        PROVIDER,
+        Some(event_id),
+        "chargeback",
+        "applied",
+        &format!("order {order_id}: {amount_minor} charged back ({reason})"),
+    )
+    .await?;
+    super::commit(tx).await?;
+    Ok(Json(TreasuryEventResult {
+        outcome: "applied".into(),
+        state: "chargeback".into(),
     }))
 }

@@ -36,8 +36,11 @@ pub const ORDER_REFUND_REQUESTED: &str = "pos.order.refund_requested";
 pub const ORDER_CANCEL_TOO_LATE: &str = "pos.order.cancel_too_late";
 /// Outlets redeemed a gift card offline at once and took it below zero.
 pub const GIFTCARD_OVERSPENT: &str = "pos.giftcard.overspent";
+/// The treasury reported a chargeback on one of an order's payments.
+pub const ORDER_CHARGEBACK: &str = "pos.order.chargeback";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    ORDER_CHARGEBACK,
     GIFTCARD_OVERSPENT,
     ORDER_REFUND_REQUESTED,
     ORDER_CANCEL_TOO_LATE,
@@ -118,6 +121,36 @@ pub fn cloud_cancel_conflict_event(
         id: replay_id,
         event_type,
         subject: subject(tenant_slug, event_type),
+        payload,
+    }
+}
+
+/// `pos.order.chargeback` (id: the chargeback's).
+#[allow(clippy::too_many_arguments)]
+pub fn chargeback_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    chargeback_id: Uuid,
+    order_id: Uuid,
+    number: u64,
+    amount_minor: i64,
+    reason: &str,
+    occurred_at_ms: i64,
+) -> OutboxEvent {
+    let payload = serde_json::to_value(Envelope {
+        id: chargeback_id,
+        event_type: ORDER_CHARGEBACK,
+        tenant: tenant_slug,
+        outlet: outlet_code,
+        occurred_at_ms,
+        data: serde_json::json!({"order_id": order_id.to_string(), "number": number,
+            "amount_minor": amount_minor, "reason": reason}),
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id: chargeback_id,
+        event_type: ORDER_CHARGEBACK,
+        subject: subject(tenant_slug, ORDER_CHARGEBACK),
         payload,
     }
 }

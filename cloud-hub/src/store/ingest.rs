@@ -120,6 +120,40 @@ pub async fn ingest_group(
     insert_ops(&mut tx, &accepted).await?;
     let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
     for batch in &accepted {
+        let audited: Vec<&sync_protocol::op::AuditEventV1> = batch
+            .decoded
+            .iter()
+            .filter_map(|(_, decoded)| match decoded {
+                Ok(Decoded::Audit(entry)) => Some(entry),
+                _ => None,
+            })
+            .collect();
+        let devices: Vec<&sync_protocol::op::DeviceEventV1> = batch
+            .decoded
+            .iter()
+            .filter_map(|(_, decoded)| match decoded {
+                Ok(Decoded::Device(event)) => Some(event),
+                _ => None,
+            })
+            .collect();
+        if !devices.is_empty() {
+            super::lan_devices::apply(
+                &mut tx,
+                batch.device.tenant_id,
+                batch.device.outlet_id,
+                &devices,
+            )
+            .await?;
+        }
+        if !audited.is_empty() {
+            super::audit_log::insert_till_entries(
+                &mut tx,
+                batch.device.tenant_id,
+                batch.device.outlet_id,
+                &audited,
+            )
+            .await?;
+        }
         let refunds: Vec<&OrderEvent> = batch
             .decoded
             .iter()
@@ -353,8 +387,8 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Order(wire) => OrderEvent::try_from(&wire)
                 .map(Decoded::Order)
                 .map_err(|e| e.to_string()),
-            OpBody::Audit(_) => Ok(Decoded::EdgeFact("audit")),
-            OpBody::Device(_) => Ok(Decoded::EdgeFact("device")),
+            OpBody::Audit(entry) => Ok(Decoded::Audit(entry)),
+            OpBody::Device(event) => Ok(Decoded::Device(event)),
             OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
             OpBody::Kitchen(sync_protocol::op::KitchenEventV1::OrderReady {
                 order_id,
@@ -417,6 +451,10 @@ enum Decoded {
         number: u64,
         at_ms: i64,
     },
+    /// A change to the outlet's LAN devices: kept in the hub's device list.
+    Device(sync_protocol::op::DeviceEventV1),
+    /// A high-risk action a till audited: written to the tenant's audit log.
+    Audit(sync_protocol::op::AuditEventV1),
     /// Value taken off a gift card at an outlet: entered in the ledger.
     GiftCard {
         entry_id: Uuid,
@@ -445,6 +483,8 @@ impl Decoded {
             Decoded::OrderReady { .. } => "kitchen",
             Decoded::CloudCancel { .. } => "cloud_order",
             Decoded::GiftCard { .. } => "gift_card",
+            Decoded::Audit(_) => "audit",
+            Decoded::Device(_) => "device",
         }
     }
 }

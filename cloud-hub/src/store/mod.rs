@@ -1,6 +1,7 @@
 //! The hub's PostgreSQL store: the only module with SQL.
 
 pub mod audit;
+pub mod audit_log;
 pub mod cloud_orders;
 pub mod devices;
 pub mod drawers;
@@ -8,6 +9,7 @@ pub mod feed;
 pub mod gift_cards;
 pub mod idempotency;
 pub mod ingest;
+pub mod lan_devices;
 pub mod orders;
 pub mod outbox;
 pub mod outlet_settings;
