@@ -526,3 +526,95 @@ pub fn enrolled_outlet(
     let token = pair_terminal(data.path());
     (data, token)
 }
+
+/// One call to the hub's API as `token`: its status and JSON body (`Null` when there is none).
+pub async fn hub_request(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+    idempotency_key: Option<&str>,
+) -> (u16, Value) {
+    let mut request = client.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    if let Some(key) = idempotency_key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.unwrap();
+    (
+        response.status().as_u16(),
+        response.json::<Value>().await.unwrap_or(Value::Null),
+    )
+}
+
+/// A treasury callback to the hub for `tenant`, signed with `secret` as the treasury signs.
+pub async fn treasury_callback(
+    client: &reqwest::Client,
+    hub: &RunningHub,
+    tenant: &str,
+    body: Value,
+    secret: &str,
+) -> (u16, Value) {
+    let raw = serde_json::to_vec(&body).unwrap();
+    let signature = cloud_hub::events::signing::sign(secret, edge_node::now_ms() / 1000, &raw);
+    let response = client
+        .post(hub.url(&format!("/v1/{tenant}/pos/integrations/treasury/events")))
+        .header("kibanda-signature", signature)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status().as_u16(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// Another outlet `outlet` of the existing tenant `slug`, with an edge enrolled to it and one
+/// paired terminal, not started (see [`enrolled_outlet`]).
+pub fn another_enrolled_outlet(
+    driver: &Runtime,
+    pool: &sqlx::PgPool,
+    hub: &RunningHub,
+    slug: &str,
+    outlet: &str,
+) -> (tempfile::TempDir, String) {
+    let code = driver.block_on(async {
+        cloud_hub::services::admin::create_outlet(
+            pool,
+            slug,
+            outlet,
+            "Another outlet",
+            "Africa/Nairobi",
+            "KES",
+        )
+        .await
+        .unwrap();
+        let (code, _) = cloud_hub::services::admin::create_enrollment_code(
+            pool,
+            slug,
+            outlet,
+            time::Duration::minutes(15),
+        )
+        .await
+        .unwrap();
+        code.display()
+    });
+    let data = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap(),
+    );
+    driver
+        .block_on(edge_node::enroll::enroll(
+            store,
+            &hub.quic.to_string(),
+            &code,
+        ))
+        .unwrap();
+    let token = pair_terminal(data.path());
+    (data, token)
+}

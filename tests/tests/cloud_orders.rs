@@ -7,28 +7,6 @@ use kibanda_tests::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-async fn hub_call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-    idempotency_key: Option<&str>,
-) -> (u16, Value) {
-    let mut request = client.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    if let Some(key) = idempotency_key {
-        request = request.header("Idempotency-Key", key);
-    }
-    let response = request.send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json::<Value>().await.unwrap_or(Value::Null),
-    )
-}
-
 fn item(id: &str, price_minor: i64) -> Value {
     json!({"id": id, "name": format!("Item {id}"), "category": "food", "price_minor": price_minor,
            "tax_mode": "inclusive", "tax_rates": [{"code": "VAT16", "rate_bps": 1600}]})
@@ -66,7 +44,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
 
     let (delivered, collected, unpaid) = driver.block_on(async {
         // The outlet's catalog, with a delivery-channel price for soda.
-        let (status, body) = hub_call(
+        let (status, body) = hub_request(
             &client,
             reqwest::Method::PUT,
             hub.url("/v1/duka/pos/outlets/cbd/catalog/items"),
@@ -76,7 +54,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         )
         .await;
         assert_eq!(status, 200, "{body}");
-        let (status, body) = hub_call(
+        let (status, body) = hub_request(
             &client,
             reqwest::Method::PUT,
             hub.url("/v1/duka/pos/outlets/cbd/price-books/delivery"),
@@ -95,7 +73,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
             "customer": {"name": "Achieng", "phone": "0712345678"}, "notes": "Ring at gate B",
             "lines": [{"item_id": "sku-chips", "quantity": 2, "instructions": "extra salt"},
                       {"item_id": "sku-soda", "quantity": 1}]});
-        let (status, placed) = hub_call(
+        let (status, placed) = hub_request(
             &client,
             reqwest::Method::POST,
             place_url(&hub),
@@ -113,7 +91,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         assert_eq!(order["cloud"]["cancel_state"], Value::Null);
         let delivered = order["id"].as_str().unwrap().to_owned();
         // The platform retries with the same key: the same answer, no second order.
-        let (status, again) = hub_call(
+        let (status, again) = hub_request(
             &client,
             reqwest::Method::POST,
             place_url(&hub),
@@ -128,7 +106,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
             "{again}"
         );
         // The same reference under another key is a duplicate, refused.
-        let (status, duplicate) = hub_call(
+        let (status, duplicate) = hub_request(
             &client,
             reqwest::Method::POST,
             place_url(&hub),
@@ -144,7 +122,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         );
 
         // Click-and-collect, paid online in advance; and a web-shop order to pay at the counter.
-        let (status, placed) = hub_call(
+        let (status, placed) = hub_request(
             &client,
             reqwest::Method::POST,
             place_url(&hub),
@@ -160,7 +138,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         assert_eq!(status, 201, "{placed}");
         assert_eq!(placed["order"]["paid_minor"], 25_000);
         let collected = placed["order"]["id"].as_str().unwrap().to_owned();
-        let (status, placed) = hub_call(
+        let (status, placed) = hub_request(
             &client,
             reqwest::Method::POST,
             place_url(&hub),
@@ -236,7 +214,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
     let hub = RunningHub::start(&db.url, quic);
     driver.block_on(async {
         for id in [&delivered, &collected, &unpaid] {
-            let (status, answer) = hub_call(
+            let (status, answer) = hub_request(
                 &client,
                 reqwest::Method::POST,
                 hub.url(&format!("/v1/duka/pos/orders/{id}/cancel")),
@@ -257,7 +235,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
             let url = hub.url(&format!("/v1/duka/pos/orders/{id}"));
             let manager = manager.clone();
             async move {
-                hub_call(&client, reqwest::Method::GET, url, &manager, None, None)
+                hub_request(&client, reqwest::Method::GET, url, &manager, None, None)
                     .await
                     .1
             }
@@ -299,7 +277,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         assert_eq!(voided["paid_minor"], 0);
 
         // Managers see the two conflicts the rule resolved, and only those.
-        let (status, replay) = hub_call(
+        let (status, replay) = hub_request(
             &client,
             reqwest::Method::GET,
             hub.url("/v1/duka/pos/offline-event-replay"),
@@ -339,7 +317,7 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         );
         assert_eq!(outbox_count(&pool, "pos.order.voided", &unpaid).await, 1);
         // Asking again sends nothing new and answers the outcome.
-        let (status, again) = hub_call(
+        let (status, again) = hub_request(
             &client,
             reqwest::Method::POST,
             hub.url(&format!("/v1/duka/pos/orders/{delivered}/cancel")),
@@ -412,7 +390,7 @@ fn bad_cloud_orders_and_cancels_are_refused_and_change_nothing() {
     };
 
     driver.block_on(async {
-        let (status, body) = hub_call(&client, reqwest::Method::PUT, hub.url("/v1/duka/pos/outlets/cbd/catalog/items"), &shop,
+        let (status, body) = hub_request(&client, reqwest::Method::PUT, hub.url("/v1/duka/pos/outlets/cbd/catalog/items"), &shop,
             Some(json!({"items": [item("sku-chips", 25_000)]})), None).await;
         assert_eq!(status, 200, "{body}");
         let good = json!({"channel": "ecommerce", "external_ref": "WEB-1", "lines": [{"item_id": "sku-chips", "quantity": 1}]});
@@ -431,17 +409,17 @@ fn bad_cloud_orders_and_cancels_are_refused_and_change_nothing() {
         let mut bad = good.clone(); bad["prepaid"] = json!({"tender": "card", "amount_minor": 1}); cases.push((bad, 422, "prepaid_amount_mismatch", "prepaid.amount_minor"));
         let mut bad = good.clone(); bad["prepaid"] = json!({"tender": "cash", "amount_minor": 25_000}); cases.push((bad, 400, "invalid_parameter", "prepaid.tender"));
         for (body, status, code, field) in cases {
-            let (got, error) = hub_call(&client, reqwest::Method::POST, url.clone(), &shop, Some(body.clone()), None).await;
+            let (got, error) = hub_request(&client, reqwest::Method::POST, url.clone(), &shop, Some(body.clone()), None).await;
             assert_eq!((got, error["code"].as_str(), error["field"].as_str()), (status, Some(code), Some(field)), "{body} → {error}");
         }
         // A field the API does not know is refused too.
         let mut bad = good.clone(); bad["discount"] = json!(100);
-        let (status, _) = hub_call(&client, reqwest::Method::POST, url.clone(), &shop, Some(bad), None).await;
+        let (status, _) = hub_request(&client, reqwest::Method::POST, url.clone(), &shop, Some(bad), None).await;
         assert_eq!(status, 400);
         // Who may not place: an analyst (403), another tenant (404).
-        let (status, _) = hub_call(&client, reqwest::Method::POST, url.clone(), &analyst, Some(good.clone()), None).await;
+        let (status, _) = hub_request(&client, reqwest::Method::POST, url.clone(), &analyst, Some(good.clone()), None).await;
         assert_eq!(status, 403);
-        let (status, _) = hub_call(&client, reqwest::Method::POST, url.clone(), &stranger, Some(good.clone()), None).await;
+        let (status, _) = hub_request(&client, reqwest::Method::POST, url.clone(), &stranger, Some(good.clone()), None).await;
         assert_eq!(status, 404);
         // None of it stored anything or fed the outlet.
         let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders").fetch_one(&pool).await.unwrap();
@@ -453,18 +431,18 @@ fn bad_cloud_orders_and_cancels_are_refused_and_change_nothing() {
         let sold = terminal.sell(&[("sku-chips", 1)]).await;
         let sold_id = sold["id"].as_str().unwrap().to_owned();
         let at_hub = eventually(Duration::from_secs(20), "the till's sale reaches the hub", || async {
-            let (status, _) = hub_call(&client, reqwest::Method::GET, hub.url(&format!("/v1/duka/pos/orders/{sold_id}")), &shop, None, None).await;
+            let (status, _) = hub_request(&client, reqwest::Method::GET, hub.url(&format!("/v1/duka/pos/orders/{sold_id}")), &shop, None, None).await;
             (status == 200).then_some(())
         });
         at_hub.await;
         let cancel = |id: String, token: String, reason: &'static str| {
             let client = client.clone();
             let url = hub.url(&format!("/v1/duka/pos/orders/{id}/cancel"));
-            async move { hub_call(&client, reqwest::Method::POST, url, &token, Some(json!({"reason": reason})), None).await }
+            async move { hub_request(&client, reqwest::Method::POST, url, &token, Some(json!({"reason": reason})), None).await }
         };
         let (status, error) = cancel(sold_id.clone(), shop.clone(), "changed mind").await;
         assert_eq!((status, error["code"].as_str()), (409, Some("not_a_cloud_order")), "{error}");
-        let (status, placed) = hub_call(&client, reqwest::Method::POST, url.clone(), &shop, Some(good.clone()), None).await;
+        let (status, placed) = hub_request(&client, reqwest::Method::POST, url.clone(), &shop, Some(good.clone()), None).await;
         assert_eq!(status, 201, "{placed}");
         let cloud_id = placed["order"]["id"].as_str().unwrap().to_owned();
         let (status, error) = cancel(cloud_id.clone(), shop.clone(), "   ").await;

@@ -6,72 +6,9 @@
 
 use kibanda_tests::*;
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 const CARD: &str = "GIFT-7Q2K";
-
-async fn hub_call(
-    client: &reqwest::Client,
-    method: reqwest::Method,
-    url: String,
-    token: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut request = client.request(method, url).bearer_auth(token);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    (
-        response.status().as_u16(),
-        response.json::<Value>().await.unwrap_or(Value::Null),
-    )
-}
-
-/// A second outlet of an existing tenant, with its edge enrolled and a terminal paired.
-fn another_outlet(
-    driver: &tokio::runtime::Runtime,
-    pool: &sqlx::PgPool,
-    hub: &RunningHub,
-    slug: &str,
-    outlet: &str,
-) -> (tempfile::TempDir, String) {
-    let code = driver.block_on(async {
-        cloud_hub::services::admin::create_outlet(
-            pool,
-            slug,
-            outlet,
-            "Second outlet",
-            "Africa/Nairobi",
-            "KES",
-        )
-        .await
-        .unwrap();
-        let (code, _) = cloud_hub::services::admin::create_enrollment_code(
-            pool,
-            slug,
-            outlet,
-            time::Duration::minutes(15),
-        )
-        .await
-        .unwrap();
-        code.display()
-    });
-    let data = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap(),
-    );
-    driver
-        .block_on(edge_node::enroll::enroll(
-            store,
-            &hub.quic.to_string(),
-            &code,
-        ))
-        .unwrap();
-    let token = pair_terminal(data.path());
-    (data, token)
-}
 
 /// An open order of `hampers` × 500.00 at the till.
 async fn order_of(terminal: &Terminal<'_>, hampers: i64) -> String {
@@ -113,7 +50,7 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
     let quic = hub.quic;
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
     let (mall_data, mall_till) = enrolled_outlet(&driver, &pool, &hub, "zawadi", "mall");
-    let (cbd_data, cbd_till) = another_outlet(&driver, &pool, &hub, "zawadi", "cbd");
+    let (cbd_data, cbd_till) = another_enrolled_outlet(&driver, &pool, &hub, "zawadi", "cbd");
     driver.block_on(tenant_with_outlet(&pool, "other", "elsewhere"));
     let manager = driver.block_on(dev_token(&pool, "zawadi", "manager"));
     let stranger = driver.block_on(dev_token(&pool, "other", "admin"));
@@ -133,9 +70,9 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
 
     let (mall_order, cbd_order) = driver.block_on(async {
         for outlet in ["mall", "cbd"] {
-            let (status, body) = hub_call(&client, reqwest::Method::PUT, hub.url(&format!("/v1/zawadi/pos/outlets/{outlet}/catalog/items")), &manager,
+            let (status, body) = hub_request(&client, reqwest::Method::PUT, hub.url(&format!("/v1/zawadi/pos/outlets/{outlet}/catalog/items")), &manager,
                 Some(json!({"items": [{"id": "sku-hamper", "name": "Hamper", "category": "gifts", "price_minor": 50_000,
-                                       "tax_mode": "inclusive", "tax_rates": [{"code": "VAT16", "rate_bps": 1600}]}]}))).await;
+                                       "tax_mode": "inclusive", "tax_rates": [{"code": "VAT16", "rate_bps": 1600}]}]})), None).await;
             assert_eq!(status, 200, "{body}");
         }
         // Bad cards are refused and nothing is issued.
@@ -146,7 +83,7 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
             (json!({"code": CARD, "currency": "KES", "amount_minor": 0}), "amount_minor"),
             (json!({"code": CARD, "currency": "KES", "amount_minor": 500_000, "expires_at_ms": 1}), "expires_at_ms"),
         ] {
-            let (status, error) = hub_call(&client, reqwest::Method::POST, card_url(&hub, ""), &manager, Some(body.clone())).await;
+            let (status, error) = hub_request(&client, reqwest::Method::POST, card_url(&hub, ""), &manager, Some(body.clone()), None).await;
             assert!(status == 400 || status == 422, "{body} → {status} {error}");
             if status == 400 {
                 assert_eq!(error["field"], field, "{body} → {error}");
@@ -156,13 +93,13 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         assert_eq!(cards, 0);
 
         // 5,000.00 on the card; each outlet may take up to 3,000.00 of it without the hub.
-        let (status, card) = hub_call(&client, reqwest::Method::POST, card_url(&hub, ""), &manager,
-            Some(json!({"code": CARD, "currency": "KES", "amount_minor": 500_000, "offline_allowance_minor": 300_000}))).await;
+        let (status, card) = hub_request(&client, reqwest::Method::POST, card_url(&hub, ""), &manager,
+            Some(json!({"code": CARD, "currency": "KES", "amount_minor": 500_000, "offline_allowance_minor": 300_000})), None).await;
         assert_eq!((status, card["balance_minor"].as_i64()), (201, Some(500_000)), "{card}");
-        let (status, again) = hub_call(&client, reqwest::Method::POST, card_url(&hub, ""), &manager,
-            Some(json!({"code": CARD, "currency": "KES", "amount_minor": 1}))).await;
+        let (status, again) = hub_request(&client, reqwest::Method::POST, card_url(&hub, ""), &manager,
+            Some(json!({"code": CARD, "currency": "KES", "amount_minor": 1})), None).await;
         assert_eq!((status, again["code"].as_str()), (409, Some("duplicate_code")), "{again}");
-        let (status, _) = hub_call(&client, reqwest::Method::GET, hub.url(&format!("/v1/other/pos/gift-cards/{CARD}")), &stranger, None).await;
+        let (status, _) = hub_request(&client, reqwest::Method::GET, hub.url(&format!("/v1/other/pos/gift-cards/{CARD}")), &stranger, None, None).await;
         assert_eq!(status, 404, "another tenant does not see the card");
 
         for terminal in [&mall, &cbd] {
@@ -182,7 +119,7 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         assert_eq!(paid["order"]["paid_minor"], 120_000);
         assert_eq!(paid["card"]["remaining_minor"], 180_000);
         eventually(Duration::from_secs(20), "the hub counts the mall's redemption", || async {
-            let (_, card) = hub_call(&client, reqwest::Method::GET, card_url(&hub, &format!("/{CARD}")), &manager, None).await;
+            let (_, card) = hub_request(&client, reqwest::Method::GET, card_url(&hub, &format!("/{CARD}")), &manager, None, None).await;
             (card["balance_minor"] == 380_000).then_some(())
         })
         .await;
@@ -222,11 +159,12 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
             Duration::from_secs(30),
             "both outlets' redemptions reach the ledger",
             || async {
-                let (_, card) = hub_call(
+                let (_, card) = hub_request(
                     &client,
                     reqwest::Method::GET,
                     card_url(&hub, &format!("/{CARD}")),
                     &manager,
+                    None,
                     None,
                 )
                 .await;
@@ -255,11 +193,12 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         };
         assert_eq!((by_outlet("mall"), by_outlet("cbd")), (300_000, 250_000));
 
-        let (_, replay) = hub_call(
+        let (_, replay) = hub_request(
             &client,
             reqwest::Method::GET,
             hub.url("/v1/zawadi/pos/offline-event-replay"),
             &manager,
+            None,
             None,
         )
         .await;
@@ -304,12 +243,13 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         );
 
         // A top-up of 1,300.00 brings it to 800.00: that is what each outlet may take now.
-        let (status, card) = hub_call(
+        let (status, card) = hub_request(
             &client,
             reqwest::Method::POST,
             card_url(&hub, &format!("/{CARD}/top-ups")),
             &manager,
             Some(json!({"amount_minor": 130_000})),
+            None,
         )
         .await;
         assert_eq!(
@@ -324,11 +264,12 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         )
         .await;
         // Expired at the hub: no till takes it.
-        let (status, card) = hub_call(
+        let (status, card) = hub_request(
             &client,
             reqwest::Method::POST,
             card_url(&hub, &format!("/{CARD}/expire")),
             &manager,
+            None,
             None,
         )
         .await;
@@ -351,12 +292,13 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
         )
         .await;
         assert_eq!(refused["field"], "code");
-        let (status, error) = hub_call(
+        let (status, error) = hub_request(
             &client,
             reqwest::Method::POST,
             card_url(&hub, &format!("/{CARD}/top-ups")),
             &manager,
             Some(json!({"amount_minor": 100})),
+            None,
         )
         .await;
         assert_eq!(

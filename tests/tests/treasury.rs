@@ -68,28 +68,6 @@ async fn receipts(
     }
 }
 
-async fn callback(
-    client: &reqwest::Client,
-    hub: &RunningHub,
-    body: Value,
-    secret: &str,
-) -> (u16, Value) {
-    let raw = serde_json::to_vec(&body).unwrap();
-    let signature = cloud_hub::events::signing::sign(secret, edge_node::now_ms() / 1000, &raw);
-    let response = client
-        .post(hub.url("/v1/kahawa/pos/integrations/treasury/events"))
-        .header("kibanda-signature", signature)
-        .header("content-type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 async fn intent_state(terminal: &Terminal<'_>, id: &str) -> Value {
     terminal.get(&format!("/v1/payment-intents/{id}")).await.1
 }
@@ -192,20 +170,20 @@ fn treasury_payments_are_reconciled_exactly_once() {
         }
         let captured = json!({"event_id": "evt-1", "type": "payment_captured", "intent_id": intent_id,
             "payment_id": format!("trs-{intent_id}"), "amount_minor": 15_000, "receipt": "QJK3H7X9TZ"});
-        let (status, forged) = callback(&client, &hub, captured.clone(), "not-the-secret").await;
+        let (status, forged) = treasury_callback(&client, &hub, "kahawa", captured.clone(), "not-the-secret").await;
         assert_eq!((status, forged["code"].as_str()), (401, Some("bad_signature")), "{forged}");
         let mut wrong_amount = captured.clone();
         wrong_amount["amount_minor"] = json!(1_500);
         wrong_amount["event_id"] = json!("evt-wrong");
-        let (status, error) = callback(&client, &hub, wrong_amount, SECRET).await;
+        let (status, error) = treasury_callback(&client, &hub, "kahawa", wrong_amount, SECRET).await;
         assert_eq!((status, error["code"].as_str()), (409, Some("amount_mismatch")), "{error}");
-        let (status, applied) = callback(&client, &hub, captured.clone(), SECRET).await;
+        let (status, applied) = treasury_callback(&client, &hub, "kahawa", captured.clone(), SECRET).await;
         assert_eq!((status, applied["outcome"].as_str()), (200, Some("applied")), "{applied}");
-        let (status, again) = callback(&client, &hub, captured.clone(), SECRET).await;
+        let (status, again) = treasury_callback(&client, &hub, "kahawa", captured.clone(), SECRET).await;
         assert_eq!((status, again["outcome"].as_str()), (200, Some("duplicate")), "{again}");
         let mut resent = captured.clone();
         resent["event_id"] = json!("evt-1-resent");
-        let (_, resent) = callback(&client, &hub, resent, SECRET).await;
+        let (_, resent) = treasury_callback(&client, &hub, "kahawa", resent, SECRET).await;
         assert_eq!(resent["outcome"], "ignored", "{resent}");
         let captured_intent = wait_for_state(&terminal, &intent_id, "captured").await;
         assert_eq!(captured_intent["receipt"], "QJK3H7X9TZ");
@@ -272,7 +250,7 @@ fn treasury_payments_are_reconciled_exactly_once() {
         assert_eq!(status, 201);
         let late = json!({"event_id": "evt-late", "type": "payment_captured", "intent_id": retried_id,
             "payment_id": format!("trs-{retried_id}"), "amount_minor": 15_000, "receipt": "QJK3H7X9TA"});
-        let (_, applied) = callback(&client, &hub, late, SECRET).await;
+        let (_, applied) = treasury_callback(&client, &hub, "kahawa", late, SECRET).await;
         assert_eq!(applied["outcome"], "applied", "a late confirmation is never lost: {applied}");
         let flagged = wait_for_state(&terminal, &retried_id, "captured").await;
         assert!(flagged["attention"].as_str().unwrap().contains("refund"), "{flagged}");
@@ -319,9 +297,9 @@ fn treasury_payments_are_reconciled_exactly_once() {
         assert_eq!(attention.as_array().unwrap().len(), 2, "{attention}");
 
         // 6. A callback for an intent the hub never made, or of an unknown type, changes nothing.
-        let (status, _) = callback(&client, &hub, json!({"type": "payment_captured", "intent_id": uuid::Uuid::now_v7(), "amount_minor": 1}), SECRET).await;
+        let (status, _) = treasury_callback(&client, &hub, "kahawa", json!({"type": "payment_captured", "intent_id": uuid::Uuid::now_v7(), "amount_minor": 1}), SECRET).await;
         assert_eq!(status, 404);
-        let (status, error) = callback(&client, &hub, json!({"type": "payment_refunded", "intent_id": retried_id}), SECRET).await;
+        let (status, error) = treasury_callback(&client, &hub, "kahawa", json!({"type": "payment_refunded", "intent_id": retried_id}), SECRET).await;
         assert_eq!((status, error["field"].as_str()), (400, Some("type")), "{error}");
 
         // The integrations monitor shows the outage, the duplicate and what was applied.

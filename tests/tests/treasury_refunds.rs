@@ -41,23 +41,6 @@ async fn refund(
     )
 }
 
-async fn callback(client: &reqwest::Client, hub: &RunningHub, body: Value) -> (u16, Value) {
-    let raw = serde_json::to_vec(&body).unwrap();
-    let signature = cloud_hub::events::signing::sign(SECRET, edge_node::now_ms() / 1000, &raw);
-    let response = client
-        .post(hub.url("/v1/duka/pos/integrations/treasury/events"))
-        .header("kibanda-signature", signature)
-        .header("content-type", "application/json")
-        .body(raw)
-        .send()
-        .await
-        .unwrap();
-    (
-        response.status().as_u16(),
-        response.json().await.unwrap_or(Value::Null),
-    )
-}
-
 #[test]
 fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender() {
     let driver = runtime();
@@ -154,11 +137,11 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
 
         // The treasury's word: applied once; a repeat is a duplicate; a later failure is ignored.
         let processed = json!({"event_id": "evt-r1", "type": "refund_processed", "refund_id": id, "amount_minor": 60_000});
-        let (status, answer) = callback(&client, &hub, processed.clone()).await;
+        let (status, answer) = treasury_callback(&client, &hub, "duka", processed.clone(), SECRET).await;
         assert_eq!((status, answer["outcome"].as_str(), answer["state"].as_str()), (200, Some("applied"), Some("processed")), "{answer}");
-        let (_, again) = callback(&client, &hub, processed).await;
+        let (_, again) = treasury_callback(&client, &hub, "duka", processed, SECRET).await;
         assert_eq!(again["outcome"], "duplicate", "{again}");
-        let (_, late) = callback(&client, &hub, json!({"event_id": "evt-r2", "type": "refund_failed", "refund_id": id, "reason": "card closed"})).await;
+        let (_, late) = treasury_callback(&client, &hub, "duka", json!({"event_id": "evt-r2", "type": "refund_failed", "refund_id": id, "reason": "card closed"}), SECRET).await;
         assert_eq!((late["outcome"].as_str(), late["state"].as_str()), (Some("ignored"), Some("processed")), "{late}");
         let (status, forged) = {
             let raw = serde_json::to_vec(&json!({"event_id": "evt-r3", "type": "refund_failed", "refund_id": id})).unwrap();
@@ -202,13 +185,13 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         // A chargeback from the treasury: on the order, in the audit log, an event; once.
         let chargeback = json!({"event_id": "evt-cb1", "type": "chargeback", "order_id": order,
             "payment_id": "trs-pay-9", "amount_minor": 60_000, "reason": "cardholder disputes the charge"});
-        let (status, answer) = callback(&client, &hub, chargeback.clone()).await;
+        let (status, answer) = treasury_callback(&client, &hub, "duka", chargeback.clone(), SECRET).await;
         assert_eq!((status, answer["outcome"].as_str()), (200, Some("applied")), "{answer}");
-        let (_, again) = callback(&client, &hub, chargeback).await;
+        let (_, again) = treasury_callback(&client, &hub, "duka", chargeback, SECRET).await;
         assert_eq!(again["outcome"], "duplicate", "{again}");
-        let (status, bad) = callback(&client, &hub, json!({"event_id": "evt-cb2", "type": "chargeback", "order_id": order, "amount_minor": 0})).await;
+        let (status, bad) = treasury_callback(&client, &hub, "duka", json!({"event_id": "evt-cb2", "type": "chargeback", "order_id": order, "amount_minor": 0}), SECRET).await;
         assert_eq!((status, bad["field"].as_str()), (400, Some("amount_minor")), "{bad}");
-        let (status, _) = callback(&client, &hub, json!({"event_id": "evt-cb3", "type": "chargeback", "order_id": uuid::Uuid::now_v7(), "amount_minor": 5})).await;
+        let (status, _) = treasury_callback(&client, &hub, "duka", json!({"event_id": "evt-cb3", "type": "chargeback", "order_id": uuid::Uuid::now_v7(), "amount_minor": 5}), SECRET).await;
         assert_eq!(status, 404);
         let order_at_hub: Value = client.get(hub.url(&format!("/v1/duka/pos/orders/{order}"))).bearer_auth(&jwt).send().await.unwrap().json().await.unwrap();
         let chargebacks = order_at_hub["chargebacks"].as_array().unwrap();

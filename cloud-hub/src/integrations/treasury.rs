@@ -231,33 +231,43 @@ impl HttpTreasury {
                 currency: &request.currency,
             })
             .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
-        if bytes.len() > ANSWER_BYTES_MAX {
-            return Err(format!("answer of {} bytes", bytes.len()));
-        }
-        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        if status.is_success() {
-            let provider_ref = answer["payment_id"]
-                .as_str()
-                .filter(|id| !id.is_empty() && id.len() <= 128)
-                .ok_or_else(|| "accepted without a payment_id".to_owned())?;
-            Ok(TreasuryAnswer::Accepted {
-                provider_ref: provider_ref.to_owned(),
-            })
-        } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
-            let reason = answer["reason"]
-                .as_str()
-                .unwrap_or(status.canonical_reason().unwrap_or("declined"))
-                .chars()
-                .take(200)
-                .collect();
-            Ok(TreasuryAnswer::Declined { reason })
-        } else {
-            Err(format!("HTTP {status}"))
-        }
+            .await;
+        read_answer(response, "payment_id").await
+    }
+}
+
+/// Reads a treasury answer to a request: `2xx` with the treasury's id under `id_field` is
+/// accepted, a `4xx` other than 408/429 is a decline (with its `reason`), anything else —
+/// or an answer too large to be one — is the treasury being unavailable.
+async fn read_answer(
+    response: Result<reqwest::Response, reqwest::Error>,
+    id_field: &str,
+) -> Result<TreasuryAnswer, String> {
+    let response = response.map_err(|error| error.to_string())?;
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|error| error.to_string())?;
+    if bytes.len() > ANSWER_BYTES_MAX {
+        return Err(format!("answer of {} bytes", bytes.len()));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if status.is_success() {
+        let provider_ref = answer[id_field]
+            .as_str()
+            .filter(|id| !id.is_empty() && id.len() <= 128)
+            .ok_or_else(|| format!("accepted without a {id_field}"))?;
+        Ok(TreasuryAnswer::Accepted {
+            provider_ref: provider_ref.to_owned(),
+        })
+    } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
+        let reason = answer["reason"]
+            .as_str()
+            .unwrap_or(status.canonical_reason().unwrap_or("declined"))
+            .chars()
+            .take(200)
+            .collect();
+        Ok(TreasuryAnswer::Declined { reason })
+    } else {
+        Err(format!("HTTP {status}"))
     }
 }
 
@@ -275,34 +285,8 @@ impl HttpTreasury {
             .header("Idempotency-Key", request.refund_id.to_string())
             .json(request)
             .send()
-            .await
-            .map_err(|error| error.to_string())?;
-        let status = response.status();
-        let bytes = response.bytes().await.map_err(|error| error.to_string())?;
-        if bytes.len() > ANSWER_BYTES_MAX {
-            return Err(format!("answer of {} bytes", bytes.len()));
-        }
-        let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-        if status.is_success() {
-            let provider_ref = answer["refund_id"]
-                .as_str()
-                .filter(|id| !id.is_empty() && id.len() <= 128)
-                .ok_or_else(|| "accepted without a refund_id".to_owned())?;
-            Ok(TreasuryAnswer::Accepted {
-                provider_ref: provider_ref.to_owned(),
-            })
-        } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
-            Ok(TreasuryAnswer::Declined {
-                reason: answer["reason"]
-                    .as_str()
-                    .unwrap_or(status.canonical_reason().unwrap_or("declined"))
-                    .chars()
-                    .take(200)
-                    .collect(),
-            })
-        } else {
-            Err(format!("HTTP {status}"))
-        }
+            .await;
+        read_answer(response, "refund_id").await
     }
 
     async fn lookup(
@@ -353,16 +337,17 @@ impl HttpTreasury {
     }
 }
 
-impl Treasury for HttpTreasury {
-    async fn request_refund(
+impl HttpTreasury {
+    /// Runs one call behind the circuit breaker: refused at once while it is open; a failure
+    /// counts toward opening it, a success closes it.
+    async fn guarded<T>(
         &self,
-        tenant_slug: &str,
-        request: &RefundRequest,
-    ) -> Result<TreasuryAnswer, TreasuryError> {
+        call: impl Future<Output = Result<T, String>>,
+    ) -> Result<T, TreasuryError> {
         self.breaker
             .try_acquire(Instant::now())
             .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
-        match self.refund(tenant_slug, request).await {
+        match call.await {
             Ok(answer) => {
                 self.breaker.record_success();
                 Ok(answer)
@@ -372,6 +357,16 @@ impl Treasury for HttpTreasury {
                 Err(TreasuryError::Unavailable(error))
             }
         }
+    }
+}
+
+impl Treasury for HttpTreasury {
+    async fn request_refund(
+        &self,
+        tenant_slug: &str,
+        request: &RefundRequest,
+    ) -> Result<TreasuryAnswer, TreasuryError> {
+        self.guarded(self.refund(tenant_slug, request)).await
     }
 
     async fn find_payment(
@@ -379,19 +374,7 @@ impl Treasury for HttpTreasury {
         tenant_slug: &str,
         lookup: PaymentLookup<'_>,
     ) -> Result<ReceiptAnswer, TreasuryError> {
-        self.breaker
-            .try_acquire(Instant::now())
-            .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
-        match self.lookup(tenant_slug, lookup).await {
-            Ok(answer) => {
-                self.breaker.record_success();
-                Ok(answer)
-            }
-            Err(error) => {
-                self.breaker.record_failure(Instant::now());
-                Err(TreasuryError::Unavailable(error))
-            }
-        }
+        self.guarded(self.lookup(tenant_slug, lookup)).await
     }
 
     async fn request_payment(
@@ -399,18 +382,6 @@ impl Treasury for HttpTreasury {
         tenant_slug: &str,
         request: &PaymentRequest,
     ) -> Result<TreasuryAnswer, TreasuryError> {
-        self.breaker
-            .try_acquire(Instant::now())
-            .map_err(|retry_at| TreasuryError::CircuitOpen { retry_at })?;
-        match self.call(tenant_slug, request).await {
-            Ok(answer) => {
-                self.breaker.record_success();
-                Ok(answer)
-            }
-            Err(error) => {
-                self.breaker.record_failure(Instant::now());
-                Err(TreasuryError::Unavailable(error))
-            }
-        }
+        self.guarded(self.call(tenant_slug, request)).await
     }
 }

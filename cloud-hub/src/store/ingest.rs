@@ -73,6 +73,55 @@ struct Accepted<'a> {
     decoded: Vec<(u64, Result<Decoded, String>)>,
 }
 
+impl Accepted<'_> {
+    /// The batch's decoded ops that `pick` selects (given each op's sequence number).
+    fn picked<'s, T>(&'s self, pick: impl Fn(u64, &'s Decoded) -> Option<T>) -> Vec<T> {
+        self.decoded
+            .iter()
+            .filter_map(|(seq, decoded)| decoded.as_ref().ok().and_then(|d| pick(*seq, d)))
+            .collect()
+    }
+}
+
+/// Writes what one batch's edge facts change beside its orders: the outlet's LAN devices, the
+/// audit log, refunds to send back through the treasury, drawer sessions. Returns the batch's
+/// drawer anomalies.
+async fn apply_edge_facts(
+    tx: &mut sqlx::PgConnection,
+    batch: &Accepted<'_>,
+) -> Result<usize, StoreError> {
+    let (tenant, outlet) = (batch.device.tenant_id, batch.device.outlet_id);
+    let devices = batch.picked(|_, decoded| match decoded {
+        Decoded::Device(event) => Some(event),
+        _ => None,
+    });
+    if !devices.is_empty() {
+        super::lan_devices::apply(&mut *tx, tenant, outlet, &devices).await?;
+    }
+    let audited = batch.picked(|_, decoded| match decoded {
+        Decoded::Audit(entry) => Some(entry),
+        _ => None,
+    });
+    if !audited.is_empty() {
+        super::audit_log::insert_till_entries(&mut *tx, tenant, outlet, &audited).await?;
+    }
+    let refunds = batch.picked(|_, decoded| match decoded {
+        Decoded::Order(event @ OrderEvent::Refunded { .. }) => Some(event),
+        _ => None,
+    });
+    if !refunds.is_empty() {
+        super::treasury_refunds::queue(&mut *tx, tenant, outlet, batch.device.id, &refunds).await?;
+    }
+    let drawer_ops = batch.picked(|seq, decoded| match decoded {
+        Decoded::Drawer(op) => Some((seq, op.clone())),
+        _ => None,
+    });
+    if drawer_ops.is_empty() {
+        return Ok(0);
+    }
+    super::drawers::apply_drawer_ops(&mut *tx, batch.device, &drawer_ops).await
+}
+
 /// Applies the batches of several connections in one transaction. The result at index `i` is
 /// batch `i`'s; batches of one device are applied in the order given. An `Err` means nothing
 /// of the group was written.
@@ -120,83 +169,15 @@ pub async fn ingest_group(
     insert_ops(&mut tx, &accepted).await?;
     let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
     for batch in &accepted {
-        let audited: Vec<&sync_protocol::op::AuditEventV1> = batch
-            .decoded
-            .iter()
-            .filter_map(|(_, decoded)| match decoded {
-                Ok(Decoded::Audit(entry)) => Some(entry),
-                _ => None,
-            })
-            .collect();
-        let devices: Vec<&sync_protocol::op::DeviceEventV1> = batch
-            .decoded
-            .iter()
-            .filter_map(|(_, decoded)| match decoded {
-                Ok(Decoded::Device(event)) => Some(event),
-                _ => None,
-            })
-            .collect();
-        if !devices.is_empty() {
-            super::lan_devices::apply(
-                &mut tx,
-                batch.device.tenant_id,
-                batch.device.outlet_id,
-                &devices,
-            )
-            .await?;
-        }
-        if !audited.is_empty() {
-            super::audit_log::insert_till_entries(
-                &mut tx,
-                batch.device.tenant_id,
-                batch.device.outlet_id,
-                &audited,
-            )
-            .await?;
-        }
-        let refunds: Vec<&OrderEvent> = batch
-            .decoded
-            .iter()
-            .filter_map(|(_, decoded)| match decoded {
-                Ok(Decoded::Order(event @ OrderEvent::Refunded { .. })) => Some(event),
-                _ => None,
-            })
-            .collect();
-        if !refunds.is_empty() {
-            super::treasury_refunds::queue(
-                &mut tx,
-                batch.device.tenant_id,
-                batch.device.outlet_id,
-                batch.device.id,
-                &refunds,
-            )
-            .await?;
-        }
-    }
-    for batch in &accepted {
-        let drawer_ops: Vec<(u64, sync_protocol::op::DrawerOpV1)> = batch
-            .decoded
-            .iter()
-            .filter_map(|(seq, decoded)| match decoded {
-                Ok(Decoded::Drawer(op)) => Some((*seq, op.clone())),
-                _ => None,
-            })
-            .collect();
-        if !drawer_ops.is_empty() {
-            anomalies[batch.index] +=
-                super::drawers::apply_drawer_ops(&mut tx, batch.device, &drawer_ops).await?;
-        }
+        anomalies[batch.index] += apply_edge_facts(&mut tx, batch).await?;
     }
     let intents: Vec<super::payment_intents::NewIntent> = accepted
         .iter()
         .flat_map(|batch| {
-            batch
-                .decoded
-                .iter()
-                .filter_map(|(_, decoded)| match decoded {
-                    Ok(Decoded::Payment(op)) => new_intent(batch.device, op),
-                    _ => None,
-                })
+            batch.picked(|_, decoded| match decoded {
+                Decoded::Payment(op) => new_intent(batch.device, op),
+                _ => None,
+            })
         })
         .collect();
     if !intents.is_empty() {
@@ -713,17 +694,14 @@ async fn write_ready_events(
     let ready: Vec<(&DeviceIdentity, Uuid, u64, i64)> = accepted
         .iter()
         .flat_map(|batch| {
-            batch
-                .decoded
-                .iter()
-                .filter_map(|(_, decoded)| match decoded {
-                    Ok(Decoded::OrderReady {
-                        order_id,
-                        number,
-                        at_ms,
-                    }) => Some((batch.device, *order_id, *number, *at_ms)),
-                    _ => None,
-                })
+            batch.picked(|_, decoded| match decoded {
+                Decoded::OrderReady {
+                    order_id,
+                    number,
+                    at_ms,
+                } => Some((batch.device, *order_id, *number, *at_ms)),
+                _ => None,
+            })
         })
         .collect();
     if ready.is_empty() {
@@ -758,27 +736,24 @@ async fn apply_cloud_cancels(
     let resolved: Vec<super::cloud_orders::CancelResolved> = accepted
         .iter()
         .flat_map(|batch| {
-            batch
-                .decoded
-                .iter()
-                .filter_map(|(seq, decoded)| match decoded {
-                    Ok(Decoded::CloudCancel {
-                        order_id,
-                        outcome,
-                        reason,
-                        resolved_at_ms,
-                    }) => Some(super::cloud_orders::CancelResolved {
-                        tenant: batch.device.tenant_id,
-                        outlet_id: batch.device.outlet_id,
-                        device_id: batch.device.id,
-                        op_seq: *seq,
-                        order_id: *order_id,
-                        outcome: outcome.clone(),
-                        reason: reason.clone(),
-                        resolved_at_ms: *resolved_at_ms,
-                    }),
-                    _ => None,
-                })
+            batch.picked(|seq, decoded| match decoded {
+                Decoded::CloudCancel {
+                    order_id,
+                    outcome,
+                    reason,
+                    resolved_at_ms,
+                } => Some(super::cloud_orders::CancelResolved {
+                    tenant: batch.device.tenant_id,
+                    outlet_id: batch.device.outlet_id,
+                    device_id: batch.device.id,
+                    op_seq: seq,
+                    order_id: *order_id,
+                    outcome: outcome.clone(),
+                    reason: reason.clone(),
+                    resolved_at_ms: *resolved_at_ms,
+                }),
+                _ => None,
+            })
         })
         .collect();
     if resolved.is_empty() {
@@ -859,31 +834,28 @@ async fn enter_gift_card_redemptions(
     let mut redemptions: Vec<super::gift_cards::Redemption> = accepted
         .iter()
         .flat_map(|batch| {
-            batch
-                .decoded
-                .iter()
-                .filter_map(|(seq, decoded)| match decoded {
-                    Ok(Decoded::GiftCard {
-                        entry_id,
-                        code,
-                        order_id,
-                        amount_minor,
-                        currency,
-                        redeemed_at_ms,
-                    }) => Some(super::gift_cards::Redemption {
-                        tenant: batch.device.tenant_id,
-                        outlet_id: batch.device.outlet_id,
-                        device_id: batch.device.id,
-                        op_seq: *seq,
-                        entry_id: *entry_id,
-                        code: code.clone(),
-                        order_id: *order_id,
-                        amount_minor: *amount_minor,
-                        currency: currency.clone(),
-                        redeemed_at_ms: *redeemed_at_ms,
-                    }),
-                    _ => None,
-                })
+            batch.picked(|seq, decoded| match decoded {
+                Decoded::GiftCard {
+                    entry_id,
+                    code,
+                    order_id,
+                    amount_minor,
+                    currency,
+                    redeemed_at_ms,
+                } => Some(super::gift_cards::Redemption {
+                    tenant: batch.device.tenant_id,
+                    outlet_id: batch.device.outlet_id,
+                    device_id: batch.device.id,
+                    op_seq: seq,
+                    entry_id: *entry_id,
+                    code: code.clone(),
+                    order_id: *order_id,
+                    amount_minor: *amount_minor,
+                    currency: currency.clone(),
+                    redeemed_at_ms: *redeemed_at_ms,
+                }),
+                _ => None,
+            })
         })
         .collect();
     if redemptions.is_empty() {
