@@ -40,6 +40,7 @@ pub mod promotions;
 pub mod split;
 pub mod staff;
 pub mod tax;
+pub mod tips;
 
 pub use allocation::allocate_largest_remainder;
 pub use catalog::{CatalogItem, ItemId, Unit};

@@ -20,7 +20,7 @@ pub const STAFF_NAME_CHARS_MAX: usize = 64;
 /// audit op.
 pub const AUDIT_REASON_CHARS_MAX: usize = 200;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Cashier,

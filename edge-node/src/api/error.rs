@@ -163,6 +163,13 @@ impl From<OrderError> for ApiError {
                 Some("tender"),
             ),
             OrderError::Refund(_) => conflict("refund_refused"),
+            OrderError::Tip(shared_model::order::TipError::BadAmount) => {
+                ApiError::invalid("amount_minor", message)
+            }
+            OrderError::Tip(shared_model::order::TipError::UnknownPayment) => {
+                ApiError::invalid("payment_id", message)
+            }
+            OrderError::Tip(_) => conflict("tip_refused"),
             OrderError::DrawerShort { .. } => conflict("not_enough_cash"),
             OrderError::BadBarcode(_) => ApiError::invalid("barcode", message),
             OrderError::UnknownBarcode(_) => ApiError::new(

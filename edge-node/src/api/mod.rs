@@ -19,6 +19,7 @@ pub mod printing;
 pub mod staff;
 pub mod sync;
 pub mod tables;
+pub mod tips;
 
 use crate::printers::queue::{PrintQueue, PrintQueueLimits};
 use crate::services::kitchen::KitchenService;
@@ -109,6 +110,9 @@ pub fn router(state: AppState) -> Router {
             get(payments::offline_card_risk),
         )
         .route("/v1/orders/{id}/gift-card-payments", post(gift_cards::pay))
+        .route("/v1/orders/{id}/tips", post(tips::add))
+        .route("/v1/tips/pool", get(tips::pool))
+        .route("/v1/tips/rule", axum::routing::put(tips::set_rule))
         .route("/v1/gift-cards/{code}", get(gift_cards::get))
         .route("/v1/cloud-orders", get(cloud_orders::list))
         .route("/v1/refund-requests", get(cloud_orders::refund_requests))

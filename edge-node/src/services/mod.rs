@@ -11,6 +11,7 @@ pub mod receipts;
 pub mod staff;
 pub mod stream;
 pub mod tables;
+pub mod tips;
 pub mod wipe;
 
 use crate::store::StoreError;

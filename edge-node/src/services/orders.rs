@@ -42,6 +42,8 @@ pub enum OrderError {
     Void(#[from] VoidError),
     #[error(transparent)]
     Refund(#[from] RefundError),
+    #[error(transparent)]
+    Tip(#[from] shared_model::order::TipError),
     #[error(
         "the drawer holds {available_minor} in cash; a cash refund of {requested_minor} cannot come out of it"
     )]
@@ -238,6 +240,26 @@ impl OrderService {
             store.commit_order_change(order_id, now_ms, |order, _| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 Ok(order.close(now_ms)?)
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    /// Adds a tip to the order (on a card payment when `payment_id` names one).
+    pub async fn add_tip(
+        &self,
+        order_id: OrderId,
+        amount_minor: i64,
+        payment_id: Option<PaymentId>,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        let tip_id = shared_model::TipId(Uuid::now_v7());
+        run(move || {
+            store.commit_order_change(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                Ok(order.add_tip(tip_id, amount_minor, payment_id, now_ms)?)
             })
         })
         .await

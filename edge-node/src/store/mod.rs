@@ -19,6 +19,7 @@ pub use payments::{
 mod printing;
 mod staff;
 mod tables;
+mod tips;
 
 pub use kitchen::*;
 pub use printing::*;

@@ -1,0 +1,140 @@
+//! Tips: entered on an order (on a card payment, or in the jar), and pooled among the staff
+//! who worked a period by the outlet's rule.
+
+use super::AppState;
+use super::dto::OrderDto;
+use super::error::{ApiError, ErrorBody};
+use crate::now_ms;
+use crate::services::staff::Caller;
+use crate::services::tips::{self, TipPoolError};
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use shared_model::tips::TipPoolRule;
+use shared_model::{OrderId, PaymentId};
+use utoipa::{IntoParams, ToSchema};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TipRequest {
+    pub amount_minor: i64,
+    /// The card payment the tip was added on, if any.
+    pub payment_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PoolQuery {
+    /// Start of the period (epoch ms), inclusive.
+    pub from_ms: i64,
+    /// End of the period (epoch ms), exclusive; at most 31 days after `from_ms`.
+    pub to_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TipOutDto {
+    pub staff_id: String,
+    /// Minutes worked, or points × minutes under a points rule.
+    pub weight: u64,
+    pub amount_minor: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TipPoolDto {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// Tips added on the outlet's orders in the period (voided orders excluded).
+    pub tips_minor: i64,
+    /// `{"basis": "hours"}` or `{"basis": "points", "points": {"server": 10, ...}}`.
+    #[schema(value_type = Object)]
+    pub rule: TipPoolRule,
+    /// Each staff member signed in during the period and their share; the shares add up to
+    /// `tips_minor` to the cent (or are all zero when nobody has a weight).
+    pub shares: Vec<TipOutDto>,
+}
+
+impl From<TipPoolError> for ApiError {
+    fn from(error: TipPoolError) -> Self {
+        match error {
+            TipPoolError::BadPeriod => ApiError::invalid("to_ms", error.to_string()),
+            TipPoolError::Access(error) => error.into(),
+            TipPoolError::Store(error) => error.into(),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/v1/orders/{id}/tips", params(("id" = String, Path)), request_body = TipRequest,
+    responses((status = 201, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn add(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<TipRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let Path(id) = path?;
+    let order_id: OrderId = id.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "order_not_found",
+            "order not found",
+            None,
+        )
+    })?;
+    let Json(request) = body?;
+    let payment_id = match request.payment_id.as_deref() {
+        Some(text) => {
+            Some(PaymentId(text.parse().map_err(|_| {
+                ApiError::invalid("payment_id", "not a payment id")
+            })?))
+        }
+        None => None,
+    };
+    let order = state
+        .orders
+        .add_tip(order_id, request.amount_minor, payment_id, now_ms())
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+#[utoipa::path(get, path = "/v1/tips/pool", params(PoolQuery),
+    responses((status = 200, body = TipPoolDto), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn pool(
+    State(state): State<AppState>,
+    query: Result<Query<PoolQuery>, QueryRejection>,
+) -> Result<Json<TipPoolDto>, ApiError> {
+    let Query(query) = query?;
+    let pool = tips::pool(state.store.clone(), query.from_ms, query.to_ms, now_ms()).await?;
+    Ok(Json(TipPoolDto {
+        from_ms: query.from_ms,
+        to_ms: query.to_ms,
+        tips_minor: pool.tips_minor,
+        rule: pool.rule,
+        shares: pool
+            .outs
+            .into_iter()
+            .map(|out| TipOutDto {
+                staff_id: out.staff_id.to_string(),
+                weight: out.weight,
+                amount_minor: out.amount_minor,
+            })
+            .collect(),
+    }))
+}
+
+#[utoipa::path(put, path = "/v1/tips/rule",
+    request_body(content = Object, description = "`{\"basis\": \"hours\"}` or `{\"basis\": \"points\", \"points\": {\"server\": 10, \"kitchen\": 5}}`"),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn set_rule(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<TipPoolRule>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let Json(rule) = body?;
+    tips::set_rule(state.store.clone(), &caller, rule).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

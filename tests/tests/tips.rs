@@ -1,0 +1,257 @@
+//! Tips entered at the till (on a card payment or in the jar) and pooled among the staff who
+//! worked the period, by time worked or by points per role, every cent shared.
+#![allow(clippy::unwrap_used)]
+
+use edge_node::store::SessionEnd;
+use kibanda_tests::*;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const HOUR_MS: i64 = 3_600_000;
+
+async fn paid_chai(terminal: &Terminal<'_>, tender: &str) -> (String, String) {
+    // A dine-in chai, paid in full with `tender`; the order and the payment's id.
+    let (_, order) = terminal
+        .post("/v1/orders", json!({"type": "dine_in"}))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, order) = terminal
+        .post(
+            &format!("/v1/orders/{id}/lines"),
+            json!({"item_id": "sku-chai"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    let total = order["total_minor"].as_i64().unwrap();
+    let (status, paid) = terminal
+        .post(
+            &format!("/v1/orders/{id}/payments"),
+            json!({"tender": tender, "amount_minor": total}),
+        )
+        .await;
+    assert_eq!(status, 201, "{paid}");
+    let payment = paid["order"]["payments"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (id, payment)
+}
+
+fn shares(pool: &Value) -> Vec<(String, u64, i64)> {
+    pool["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["staff_id"].as_str().unwrap().to_owned(),
+                s["weight"].as_u64().unwrap(),
+                s["amount_minor"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "mgahawa", "cbd");
+    let store =
+        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap();
+    let now = edge_node::now_ms();
+    let amina =
+        edge_node::services::staff::create_staff(&store, "Amina", "server", "1111", now).unwrap();
+    let juma =
+        edge_node::services::staff::create_staff(&store, "Juma", "bartender", "2222", now).unwrap();
+    let manager =
+        edge_node::services::staff::create_staff(&store, "Wanjiru", "manager", "9999", now)
+            .unwrap();
+    // Amina worked eight hours and signed out; Juma has been on for four and still is.
+    let (floor, _) = edge_node::services::devices::pair(&store, "floor", now).unwrap();
+    let (bar, _) = edge_node::services::devices::pair(&store, "bar", now).unwrap();
+    let shift = Uuid::now_v7();
+    store
+        .start_session(shift, amina.id, floor.id, now - 9 * HOUR_MS)
+        .unwrap();
+    store
+        .end_session(shift, SessionEnd::SignOut, now - HOUR_MS)
+        .unwrap();
+    store
+        .start_session(Uuid::now_v7(), juma.id, bar.id, now - 4 * HOUR_MS)
+        .unwrap();
+    drop(store);
+    let edge = RunningEdge::start(data.path(), &till);
+    let client = reqwest::Client::new();
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
+    let period = format!(
+        "/v1/tips/pool?from_ms={}&to_ms={}",
+        now - 10 * HOUR_MS,
+        now + HOUR_MS
+    );
+
+    driver.block_on(async {
+        // A tip on a card payment, and one in the jar on a cash sale.
+        let (card_order, card_payment) = paid_chai(&terminal, "card").await;
+        let (status, order) = terminal
+            .post(
+                &format!("/v1/orders/{card_order}/tips"),
+                json!({"amount_minor": 9_000, "payment_id": card_payment}),
+            )
+            .await;
+        assert_eq!(status, 201, "{order}");
+        // The tip rides on the card payment: on the bill, and paid with it.
+        assert_eq!(
+            (
+                order["total_minor"].as_i64(),
+                order["paid_minor"].as_i64(),
+                order["balance_due_minor"].as_i64()
+            ),
+            (Some(24_000), Some(24_000), Some(0)),
+            "{order}"
+        );
+        // A tip added before paying (the customer rounds up): paid with the bill, in cash.
+        let (_, order) = terminal
+            .post("/v1/orders", json!({"type": "dine_in"}))
+            .await;
+        let cash_order = order["id"].as_str().unwrap().to_owned();
+        terminal
+            .post(
+                &format!("/v1/orders/{cash_order}/lines"),
+                json!({"item_id": "sku-chai"}),
+            )
+            .await;
+        let (status, tipped) = terminal
+            .post(
+                &format!("/v1/orders/{cash_order}/tips"),
+                json!({"amount_minor": 3_000}),
+            )
+            .await;
+        assert_eq!(
+            (status, tipped["balance_due_minor"].as_i64()),
+            (201, Some(18_000)),
+            "{tipped}"
+        );
+        let (status, paid) = terminal
+            .post(
+                &format!("/v1/orders/{cash_order}/payments"),
+                json!({"tender": "cash", "amount_minor": 18_000}),
+            )
+            .await;
+        assert_eq!(status, 201, "{paid}");
+        // Bad tips change nothing.
+        let (status, error) = terminal
+            .post(
+                &format!("/v1/orders/{card_order}/tips"),
+                json!({"amount_minor": 0, "payment_id": card_payment}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (422, Some("amount_minor")),
+            "{error}"
+        );
+        let (status, error) = terminal
+            .post(
+                &format!("/v1/orders/{card_order}/tips"),
+                json!({"amount_minor": 100, "payment_id": Uuid::now_v7()}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (422, Some("payment_id")),
+            "{error}"
+        );
+
+        // By time worked: eight hours against four (and a bit: Juma is still on).
+        let (status, by_hours) = terminal.get(&period).await;
+        assert_eq!(status, 200, "{by_hours}");
+        assert_eq!(by_hours["tips_minor"], 12_000, "{by_hours}");
+        assert_eq!(by_hours["rule"]["basis"], "hours");
+        let split = shares(&by_hours);
+        assert_eq!(
+            split.len(),
+            2,
+            "the manager did not work the floor: {by_hours}"
+        );
+        let of = |split: &[(String, u64, i64)], id: Uuid| {
+            split
+                .iter()
+                .find(|s| s.0 == id.to_string())
+                .cloned()
+                .unwrap()
+        };
+        let (_, amina_weight, amina_amount) = of(&split, amina.id);
+        let (_, juma_weight, juma_amount) = of(&split, juma.id);
+        assert_eq!(amina_weight, 480);
+        assert!((240..250).contains(&juma_weight), "{by_hours}");
+        assert_eq!(amina_amount + juma_amount, 12_000, "every cent shared");
+        let exact = 12_000.0 * 480.0 / (480.0 + juma_weight as f64);
+        assert!(
+            (amina_amount as f64 - exact).abs() <= 1.0,
+            "in proportion to time: {by_hours}"
+        );
+
+        // The rule is a manager's decision.
+        let points = json!({"basis": "points", "points": {"server": 1, "bartender": 3}});
+        let response = client
+            .put(edge.url("/v1/tips/rule"))
+            .bearer_auth(&edge.token)
+            .json(&points)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status().as_u16(),
+            401,
+            "nobody is signed in at the till"
+        );
+        let (status, session) = terminal
+            .post(
+                "/v1/staff/sessions",
+                json!({"staff_id": manager.id.to_string(), "pin": "9999"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{session}");
+        let response = client
+            .put(edge.url("/v1/tips/rule"))
+            .bearer_auth(&edge.token)
+            .json(&points)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 204);
+        // By points: the bartender's three points outweigh the longer shift.
+        let (_, by_points) = terminal.get(&period).await;
+        let split = shares(&by_points);
+        assert_eq!(
+            split.len(),
+            3,
+            "the manager is on now, with no points: {by_points}"
+        );
+        let (_, _, amina_amount) = of(&split, amina.id);
+        let (_, juma_weight, juma_amount) = of(&split, juma.id);
+        let (_, manager_weight, manager_amount) = of(&split, manager.id);
+        assert_eq!((manager_weight, manager_amount), (0, 0));
+        assert!(
+            juma_weight >= 720 && juma_amount > amina_amount,
+            "{by_points}"
+        );
+        assert_eq!(amina_amount + juma_amount, 12_000);
+
+        // A period that ends before it starts is refused.
+        let (status, error) = terminal
+            .get(&format!("/v1/tips/pool?from_ms={now}&to_ms={now}"))
+            .await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (422, Some("to_ms")),
+            "{error}"
+        );
+    });
+}
