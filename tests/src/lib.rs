@@ -345,6 +345,11 @@ pub async fn tenant_with_outlet(pool: &sqlx::PgPool, slug: &str, outlet: &str) -
     cloud_hub::services::admin::create_tenant(pool, slug, &format!("{slug} ltd"))
         .await
         .unwrap();
+    outlet_with_code(pool, slug, outlet).await
+}
+
+/// A new outlet of the existing tenant `slug` and a fresh enrollment code for its edge.
+pub async fn outlet_with_code(pool: &sqlx::PgPool, slug: &str, outlet: &str) -> String {
     cloud_hub::services::admin::create_outlet(
         pool,
         slug,
@@ -512,6 +517,11 @@ pub fn enrolled_outlet(
     outlet: &str,
 ) -> (tempfile::TempDir, String) {
     let code = driver.block_on(tenant_with_outlet(pool, slug, outlet));
+    enrolled_edge(driver, hub, &code)
+}
+
+/// An edge enrolled with `code` and one paired terminal, not started.
+fn enrolled_edge(driver: &Runtime, hub: &RunningHub, code: &str) -> (tempfile::TempDir, String) {
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(
         edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap(),
@@ -520,7 +530,7 @@ pub fn enrolled_outlet(
         .block_on(edge_node::enroll::enroll(
             store,
             &hub.quic.to_string(),
-            &code,
+            code,
         ))
         .unwrap();
     let token = pair_terminal(data.path());
@@ -583,38 +593,6 @@ pub fn another_enrolled_outlet(
     slug: &str,
     outlet: &str,
 ) -> (tempfile::TempDir, String) {
-    let code = driver.block_on(async {
-        cloud_hub::services::admin::create_outlet(
-            pool,
-            slug,
-            outlet,
-            "Another outlet",
-            "Africa/Nairobi",
-            "KES",
-        )
-        .await
-        .unwrap();
-        let (code, _) = cloud_hub::services::admin::create_enrollment_code(
-            pool,
-            slug,
-            outlet,
-            time::Duration::minutes(15),
-        )
-        .await
-        .unwrap();
-        code.display()
-    });
-    let data = tempfile::tempdir().unwrap();
-    let store = Arc::new(
-        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap(),
-    );
-    driver
-        .block_on(edge_node::enroll::enroll(
-            store,
-            &hub.quic.to_string(),
-            &code,
-        ))
-        .unwrap();
-    let token = pair_terminal(data.path());
-    (data, token)
+    let code = driver.block_on(outlet_with_code(pool, slug, outlet));
+    enrolled_edge(driver, hub, &code)
 }

@@ -9,7 +9,7 @@ use edge_node::services::orders::OrderService;
 use edge_node::store::Store;
 use kibanda_tests::*;
 use shared_model::{Currency, OrderType, Tender};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,7 +23,65 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_hub(database_url: &str, http_port: u16, quic_port: u16) -> Child {
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The last lines the hub processes wrote (their errors), for a failure message.
+fn log_tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// Starts the hub on fresh ports and waits until it answers `/readyz`. A hub that exits
+/// before that (a port taken by someone else meanwhile) is started again on other ports.
+fn start_ready_hub(
+    driver: &tokio::runtime::Runtime,
+    database_url: &str,
+    log: &std::path::Path,
+) -> (Child, u16, u16) {
+    for attempt in 1..=3 {
+        let (http_port, quic_port) = (free_tcp_port(), free_port());
+        let mut hub = start_hub(database_url, http_port, quic_port, log);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = driver.block_on(async {
+                reqwest::get(format!("http://127.0.0.1:{http_port}/readyz"))
+                    .await
+                    .is_ok_and(|response| response.status().is_success())
+            });
+            if ready {
+                return (hub, http_port, quic_port);
+            }
+            if let Some(status) = hub.try_wait().unwrap() {
+                eprintln!(
+                    "hub exited ({status}) on attempt {attempt}:\n{}",
+                    log_tail(log)
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "hub did not start in 60 s:\n{}",
+                log_tail(log)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    panic!("hub did not start in three attempts:\n{}", log_tail(log));
+}
+
+fn start_hub(database_url: &str, http_port: u16, quic_port: u16, log: &std::path::Path) -> Child {
+    let stderr = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_hub-under-test"))
         .args([
             "run",
@@ -34,8 +92,8 @@ fn start_hub(database_url: &str, http_port: u16, quic_port: u16) -> Child {
         ])
         .env("DATABASE_URL", database_url)
         .env("KIBANDA_LOG", "error")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(stderr.try_clone().unwrap())
+        .stderr(stderr)
         .spawn()
         .unwrap()
 }
@@ -71,22 +129,13 @@ fn killing_the_hub_during_ingest_never_loses_or_doubles_an_op() {
     let driver = runtime();
     let db = TestDb::create(&driver);
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
-    let (http_port, quic_port) = (free_port(), free_port());
-    let quic = format!("127.0.0.1:{quic_port}");
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("hub.log");
 
     // Enroll against a first, cleanly started hub.
-    let mut hub = start_hub(&db.url, http_port, quic_port);
-    let code = driver.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while reqwest::get(format!("http://127.0.0.1:{http_port}/readyz"))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "hub did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        tenant_with_outlet(&pool, "acme", "nbo-cbd").await
-    });
+    let (mut hub, http_port, quic_port) = start_ready_hub(&driver, &db.url, &log);
+    let quic = format!("127.0.0.1:{quic_port}");
+    let code = driver.block_on(tenant_with_outlet(&pool, "acme", "nbo-cbd"));
     let data = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap());
     edge_node::services::catalog::seed_demo_if_empty(&store).unwrap();
@@ -107,7 +156,7 @@ fn killing_the_hub_during_ingest_never_loses_or_doubles_an_op() {
 
     let mut seed: u64 = 0xDEAD_BEEF;
     for _ in 0..iterations {
-        let mut hub = start_hub(&db.url, http_port, quic_port);
+        let mut hub = start_hub(&db.url, http_port, quic_port, &log);
         seed = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
@@ -117,11 +166,15 @@ fn killing_the_hub_during_ingest_never_loses_or_doubles_an_op() {
         driver.block_on(sell_offline(&orders, 20, &mut now));
     }
 
-    let mut hub = start_hub(&db.url, http_port, quic_port);
+    let mut hub = start_hub(&db.url, http_port, quic_port, &log);
     let last_seq = store.outbox_status().unwrap().last_seq;
     let deadline = Instant::now() + Duration::from_secs(60);
     while store.outbox_status().unwrap().acked_through_seq < last_seq {
-        assert!(Instant::now() < deadline, "the backlog never drained");
+        assert!(
+            Instant::now() < deadline,
+            "the backlog never drained:\n{}",
+            log_tail(&log)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     driver.block_on(async {
