@@ -106,6 +106,10 @@ enum Command {
             default_value_t = 90_000
         )]
         treasury_prompt_timeout_ms: u64,
+        /// The notifications service's base URL (`POST /v1/{tenant}/notify`: "your order is
+        /// ready" to cloud-order customers). Unset: messages wait in the queue.
+        #[arg(long, env = "KIBANDA_NOTIFICATIONS_URL")]
+        notifications_url: Option<String>,
         /// The master key sealing tenants' provider secrets: `<id>:<base64 of 32 random bytes>`.
         /// Unset: provider secrets cannot be stored.
         #[arg(long, env = "KIBANDA_MASTER_KEY", hide_env_values = true)]
@@ -238,6 +242,7 @@ async fn run() -> anyhow::Result<()> {
             treasury_url,
             treasury_webhook_secret,
             treasury_prompt_timeout_ms,
+            notifications_url,
             master_key,
             master_key_previous,
             tenant_registry_url,
@@ -270,6 +275,10 @@ async fn run() -> anyhow::Result<()> {
                     base_url: treasury_url,
                     webhook_secret: treasury_webhook_secret,
                     prompt_timeout: std::time::Duration::from_millis(treasury_prompt_timeout_ms),
+                    ..Default::default()
+                },
+                notifications: crate::integrations::notifications::NotificationsConfig {
+                    base_url: notifications_url,
                     ..Default::default()
                 },
                 master_keys,

@@ -30,6 +30,8 @@ pub struct HubConfig {
     pub ingest: crate::sync::GroupCommitConfig,
     /// The treasury service: payments (M-Pesa STK, card) and its signed callbacks.
     pub treasury: crate::integrations::treasury::TreasuryConfig,
+    /// The notifications service (SMS, email, push to customers).
+    pub notifications: crate::integrations::notifications::NotificationsConfig,
     /// Master keys sealing tenants' provider secrets.
     pub master_keys: crate::envelope::MasterKeys,
     /// The business's tenant registry (`GET /tenants/{slug}`, `/tenants/{slug}/outlets/{code}`),

@@ -22,6 +22,7 @@ pub struct Hub {
     dispatcher: crate::events::dispatcher::Dispatcher,
     webhook_worker: crate::events::webhooks::WebhookWorker,
     payment_worker: PaymentWorker<HttpTreasury>,
+    notification_worker: crate::integrations::notifications::NotificationWorker,
 }
 
 impl Hub {
@@ -66,6 +67,22 @@ impl Hub {
                 );
                 None
             }
+        };
+        let notifier = match &config.notifications.base_url {
+            Some(url) => Some(Arc::new(
+                crate::integrations::notifications::HttpNotifier::new(url, &config.notifications)?,
+            )),
+            None => {
+                tracing::warn!(
+                    "no notifications service configured (KIBANDA_NOTIFICATIONS_URL): customer messages wait in the queue"
+                );
+                None
+            }
+        };
+        let notification_worker = crate::integrations::notifications::NotificationWorker {
+            pool: pool.clone(),
+            notifier,
+            config: config.notifications.clone(),
         };
         let payment_worker = PaymentWorker {
             pool: pool.clone(),
@@ -123,6 +140,7 @@ impl Hub {
             dispatcher,
             webhook_worker,
             payment_worker,
+            notification_worker,
             pool,
             faults,
             listener,
@@ -145,6 +163,7 @@ impl Hub {
         let dispatcher_task = tokio::spawn(self.dispatcher.run());
         let webhook_task = tokio::spawn(self.webhook_worker.run());
         let payment_task = tokio::spawn(self.payment_worker.run());
+        let notification_task = tokio::spawn(self.notification_worker.run());
         let served = axum::serve(self.listener, api::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await;
@@ -153,6 +172,7 @@ impl Hub {
         dispatcher_task.abort();
         webhook_task.abort();
         payment_task.abort();
+        notification_task.abort();
         served?;
         Ok(())
     }

@@ -151,6 +151,7 @@ impl RunningHub {
             device_rate_limit_burst: 10_000,
             ingest: Default::default(),
             treasury: Default::default(),
+            notifications: Default::default(),
             master_keys: cloud_hub::envelope::MasterKeys::none(),
             tenant_registry_url: None,
         };

@@ -3,6 +3,7 @@
 //! breaker so a service that is down is not hammered (and its callers learn it at once).
 
 pub mod breaker;
+pub mod notifications;
 pub mod payments;
 pub mod registry;
 pub mod treasury;

@@ -719,10 +719,17 @@ async fn write_ready_events(
         let (slug, code) = names
             .get(&(device.tenant_id.0, device.outlet_id))
             .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
-        events.push((
+        let event = crate::events::order_ready_event(slug, code, order_id, number, at_ms);
+        // The customer of a cloud order who left a number is told, once (the event's id).
+        super::notifications::queue_order_ready(
+            &mut *tx,
             device.tenant_id,
-            crate::events::order_ready_event(slug, code, order_id, number, at_ms),
-        ));
+            event.id,
+            order_id,
+            number,
+        )
+        .await?;
+        events.push((device.tenant_id, event));
     }
     super::outbox::insert_many(&mut *tx, &events).await
 }
