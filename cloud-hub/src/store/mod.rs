@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod lan_devices;
 pub mod notifications;
 pub mod orders;
+pub mod outbound;
 pub mod outbox;
 pub mod outlet_settings;
 pub mod payment_intents;

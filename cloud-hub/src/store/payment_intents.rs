@@ -151,20 +151,16 @@ pub async fn reschedule(
     delay_ms: i64,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE payment_intents SET attempts = $3,
-            next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),
-            detail = $5, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
+    super::outbound::reschedule(
+        tx,
+        super::outbound::OutboundQueue::PaymentIntents,
+        tenant,
+        id,
+        attempts,
+        delay_ms,
+        detail,
     )
-    .bind(tenant.0)
-    .bind(id)
-    .bind(attempts)
-    .bind(delay_ms)
-    .bind(detail)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// A change the treasury (or the clock) decided.

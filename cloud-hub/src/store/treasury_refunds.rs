@@ -212,19 +212,16 @@ pub async fn reschedule(
     delay_ms: i64,
     detail: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "UPDATE treasury_refunds SET attempts = $3, detail = $5, updated_at = now(),
-            next_attempt_at = now() + make_interval(secs => $4::double precision / 1000)
-         WHERE tenant_id = $1 AND id = $2",
+    super::outbound::reschedule(
+        tx,
+        super::outbound::OutboundQueue::TreasuryRefunds,
+        tenant,
+        id,
+        attempts,
+        delay_ms,
+        detail,
     )
-    .bind(tenant.0)
-    .bind(id)
-    .bind(attempts)
-    .bind(delay_ms)
-    .bind(detail)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 pub async fn by_id(
