@@ -9,6 +9,8 @@
 //! does not disturb the others. New ops, the orders they change, their events and the cursors
 //! commit together, or not at all; no batch is acknowledged before that commit.
 
+mod facts;
+
 use super::devices::DeviceIdentity;
 use super::{StoreError, TenantId};
 use shared_model::{Order, OrderEvent, OrderId, OrderState};
@@ -83,45 +85,6 @@ impl Accepted<'_> {
     }
 }
 
-/// Writes what one batch's edge facts change beside its orders: the outlet's LAN devices, the
-/// audit log, refunds to send back through the treasury, drawer sessions. Returns the batch's
-/// drawer anomalies.
-async fn apply_edge_facts(
-    tx: &mut sqlx::PgConnection,
-    batch: &Accepted<'_>,
-) -> Result<usize, StoreError> {
-    let (tenant, outlet) = (batch.device.tenant_id, batch.device.outlet_id);
-    let devices = batch.picked(|_, decoded| match decoded {
-        Decoded::Device(event) => Some(event),
-        _ => None,
-    });
-    if !devices.is_empty() {
-        super::lan_devices::apply(&mut *tx, tenant, outlet, &devices).await?;
-    }
-    let audited = batch.picked(|_, decoded| match decoded {
-        Decoded::Audit(entry) => Some(entry),
-        _ => None,
-    });
-    if !audited.is_empty() {
-        super::audit_log::insert_till_entries(&mut *tx, tenant, outlet, &audited).await?;
-    }
-    let refunds = batch.picked(|_, decoded| match decoded {
-        Decoded::Order(event @ OrderEvent::Refunded { .. }) => Some(event),
-        _ => None,
-    });
-    if !refunds.is_empty() {
-        super::treasury_refunds::queue(&mut *tx, tenant, outlet, batch.device.id, &refunds).await?;
-    }
-    let drawer_ops = batch.picked(|seq, decoded| match decoded {
-        Decoded::Drawer(op) => Some((seq, op.clone())),
-        _ => None,
-    });
-    if drawer_ops.is_empty() {
-        return Ok(0);
-    }
-    super::drawers::apply_drawer_ops(&mut *tx, batch.device, &drawer_ops).await
-}
-
 /// Applies the batches of several connections in one transaction. The result at index `i` is
 /// batch `i`'s; batches of one device are applied in the order given. An `Err` means nothing
 /// of the group was written.
@@ -169,7 +132,7 @@ pub async fn ingest_group(
     insert_ops(&mut tx, &accepted).await?;
     let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
     for batch in &accepted {
-        anomalies[batch.index] += apply_edge_facts(&mut tx, batch).await?;
+        anomalies[batch.index] += facts::apply_edge_facts(&mut tx, batch).await?;
     }
     let intents: Vec<super::payment_intents::NewIntent> = accepted
         .iter()
@@ -183,10 +146,10 @@ pub async fn ingest_group(
     if !intents.is_empty() {
         super::payment_intents::insert_requested(&mut tx, &intents).await?;
     }
-    write_ready_events(&mut tx, &accepted).await?;
-    apply_cloud_cancels(&mut tx, &accepted).await?;
-    enter_gift_card_redemptions(&mut tx, &accepted).await?;
-    record_late_captures(&mut tx, &accepted).await?;
+    facts::write_ready_events(&mut tx, &accepted).await?;
+    facts::apply_cloud_cancels(&mut tx, &accepted).await?;
+    facts::enter_gift_card_redemptions(&mut tx, &accepted).await?;
+    facts::record_late_captures(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
 
@@ -684,212 +647,6 @@ async fn apply_to_orders(
     }
     record_anomalies(&mut *tx, &anomalies).await?;
     Ok(per_batch)
-}
-
-/// `pos.order.ready` for every order the group's kitchens finished.
-async fn write_ready_events(
-    tx: &mut sqlx::PgConnection,
-    accepted: &[Accepted<'_>],
-) -> Result<(), StoreError> {
-    let ready: Vec<(&DeviceIdentity, Uuid, u64, i64)> = accepted
-        .iter()
-        .flat_map(|batch| {
-            batch.picked(|_, decoded| match decoded {
-                Decoded::OrderReady {
-                    order_id,
-                    number,
-                    at_ms,
-                } => Some((batch.device, *order_id, *number, *at_ms)),
-                _ => None,
-            })
-        })
-        .collect();
-    if ready.is_empty() {
-        return Ok(());
-    }
-    let names = outlet_names(
-        &mut *tx,
-        ready
-            .iter()
-            .map(|(device, ..)| (device.tenant_id.0, device.outlet_id)),
-    )
-    .await?;
-    let mut events = Vec::with_capacity(ready.len());
-    for (device, order_id, number, at_ms) in ready {
-        let (slug, code) = names
-            .get(&(device.tenant_id.0, device.outlet_id))
-            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
-        let event = crate::events::order_ready_event(slug, code, order_id, number, at_ms);
-        // The customer of a cloud order who left a number is told, once (the event's id).
-        super::notifications::queue_order_ready(
-            &mut *tx,
-            device.tenant_id,
-            event.id,
-            order_id,
-            number,
-        )
-        .await?;
-        events.push((device.tenant_id, event));
-    }
-    super::outbox::insert_many(&mut *tx, &events).await
-}
-
-/// Records what the outlets' rules made of cancels from the cloud; a refund request raises
-/// `pos.order.refund_requested` (once: its id comes from the replay record's).
-async fn apply_cloud_cancels(
-    tx: &mut sqlx::PgConnection,
-    accepted: &[Accepted<'_>],
-) -> Result<(), StoreError> {
-    let resolved: Vec<super::cloud_orders::CancelResolved> = accepted
-        .iter()
-        .flat_map(|batch| {
-            batch.picked(|seq, decoded| match decoded {
-                Decoded::CloudCancel {
-                    order_id,
-                    outcome,
-                    reason,
-                    resolved_at_ms,
-                } => Some(super::cloud_orders::CancelResolved {
-                    tenant: batch.device.tenant_id,
-                    outlet_id: batch.device.outlet_id,
-                    device_id: batch.device.id,
-                    op_seq: seq,
-                    order_id: *order_id,
-                    outcome: outcome.clone(),
-                    reason: reason.clone(),
-                    resolved_at_ms: *resolved_at_ms,
-                }),
-                _ => None,
-            })
-        })
-        .collect();
-    if resolved.is_empty() {
-        return Ok(());
-    }
-    let conflicts = super::cloud_orders::apply_cancel_outcomes(&mut *tx, &resolved).await?;
-    if conflicts.is_empty() {
-        return Ok(());
-    }
-    let names = outlet_names(
-        &mut *tx,
-        conflicts
-            .iter()
-            .map(|(tenant, _, resolved)| (tenant.0, resolved.outlet_id)),
-    )
-    .await?;
-    let mut events = Vec::with_capacity(conflicts.len());
-    for (tenant, replay_id, resolved) in conflicts {
-        let (slug, code) = names
-            .get(&(tenant.0, resolved.outlet_id))
-            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
-        events.push((
-            tenant,
-            crate::events::cloud_cancel_conflict_event(slug, code, replay_id, &resolved),
-        ));
-    }
-    super::outbox::insert_many(&mut *tx, &events).await
-}
-
-/// Records, for managers, every capture an outlet could not use because the order was settled
-/// another way first (the customer paid twice and is owed a refund).
-async fn record_late_captures(
-    tx: &mut sqlx::PgConnection,
-    accepted: &[Accepted<'_>],
-) -> Result<(), StoreError> {
-    for batch in accepted {
-        for (seq, decoded) in &batch.decoded {
-            let Ok(Decoded::Payment(sync_protocol::op::PaymentOpV1::CaptureNeedsRefund {
-                intent_id,
-                order_id,
-                amount_minor,
-                detected_at_ms,
-            })) = decoded
-            else {
-                continue;
-            };
-            super::cloud_orders::record_replay(
-                &mut *tx,
-                &super::cloud_orders::ReplayEntry {
-                    tenant: batch.device.tenant_id,
-                    id: Uuid::from_bytes(*intent_id),
-                    outlet_id: batch.device.outlet_id,
-                    order_id: Some(Uuid::from_bytes(*order_id)),
-                    rule: "late_payment_capture",
-                    resolution: "refund_requested",
-                    detail: serde_json::json!({
-                        "intent_id": Uuid::from_bytes(*intent_id).to_string(),
-                        "amount_minor": amount_minor,
-                        "explanation": "the treasury confirmed the payment after the order was settled another way; it was not taken twice and the customer must be refunded",
-                    }),
-                    device_id: Some(batch.device.id),
-                    op_seq: Some(*seq),
-                    occurred_at_ms: *detected_at_ms,
-                },
-            )
-            .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Enters the group's gift-card redemptions in the ledger; an overspend raises
-/// `pos.giftcard.overspent`.
-async fn enter_gift_card_redemptions(
-    tx: &mut sqlx::PgConnection,
-    accepted: &[Accepted<'_>],
-) -> Result<(), StoreError> {
-    let mut redemptions: Vec<super::gift_cards::Redemption> = accepted
-        .iter()
-        .flat_map(|batch| {
-            batch.picked(|seq, decoded| match decoded {
-                Decoded::GiftCard {
-                    entry_id,
-                    code,
-                    order_id,
-                    amount_minor,
-                    currency,
-                    redeemed_at_ms,
-                } => Some(super::gift_cards::Redemption {
-                    tenant: batch.device.tenant_id,
-                    outlet_id: batch.device.outlet_id,
-                    device_id: batch.device.id,
-                    op_seq: seq,
-                    entry_id: *entry_id,
-                    code: code.clone(),
-                    order_id: *order_id,
-                    amount_minor: *amount_minor,
-                    currency: currency.clone(),
-                    redeemed_at_ms: *redeemed_at_ms,
-                }),
-                _ => None,
-            })
-        })
-        .collect();
-    if redemptions.is_empty() {
-        return Ok(());
-    }
-    let overspends = super::gift_cards::enter_redemptions(&mut *tx, &mut redemptions).await?;
-    if overspends.is_empty() {
-        return Ok(());
-    }
-    let names = outlet_names(
-        &mut *tx,
-        overspends
-            .iter()
-            .map(|(tenant, redemption, ..)| (tenant.0, redemption.outlet_id)),
-    )
-    .await?;
-    let mut events = Vec::with_capacity(overspends.len());
-    for (tenant, redemption, _, overspent_minor) in overspends {
-        let (slug, code) = names
-            .get(&(tenant.0, redemption.outlet_id))
-            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
-        events.push((
-            tenant,
-            super::gift_cards::overspent_event(slug, code, &redemption, overspent_minor),
-        ));
-    }
-    super::outbox::insert_many(&mut *tx, &events).await
 }
 
 /// Tenant slug and outlet code of each (tenant, outlet), in one query.

@@ -1,0 +1,256 @@
+//! What a batch's ops change beside the orders they fold into: the outlet's LAN devices, the
+//! audit log, refunds for the treasury, drawer sessions, `pos.order.ready` (and the customer's
+//! message), cloud-order cancel outcomes, gift-card redemptions and late captures — each a
+//! stage of the group's transaction, skipped when the group holds none of its ops.
+
+use super::{Accepted, Decoded, outlet_names};
+use crate::store::{StoreError, devices::DeviceIdentity};
+use shared_model::OrderEvent;
+use uuid::Uuid;
+
+/// Writes what one batch's edge facts change beside its orders: the outlet's LAN devices, the
+/// audit log, refunds to send back through the treasury, drawer sessions. Returns the batch's
+/// drawer anomalies.
+pub(super) async fn apply_edge_facts(
+    tx: &mut sqlx::PgConnection,
+    batch: &Accepted<'_>,
+) -> Result<usize, StoreError> {
+    let (tenant, outlet) = (batch.device.tenant_id, batch.device.outlet_id);
+    let devices = batch.picked(|_, decoded| match decoded {
+        Decoded::Device(event) => Some(event),
+        _ => None,
+    });
+    if !devices.is_empty() {
+        crate::store::lan_devices::apply(&mut *tx, tenant, outlet, &devices).await?;
+    }
+    let audited = batch.picked(|_, decoded| match decoded {
+        Decoded::Audit(entry) => Some(entry),
+        _ => None,
+    });
+    if !audited.is_empty() {
+        crate::store::audit_log::insert_till_entries(&mut *tx, tenant, outlet, &audited).await?;
+    }
+    let refunds = batch.picked(|_, decoded| match decoded {
+        Decoded::Order(event @ OrderEvent::Refunded { .. }) => Some(event),
+        _ => None,
+    });
+    if !refunds.is_empty() {
+        crate::store::treasury_refunds::queue(&mut *tx, tenant, outlet, batch.device.id, &refunds)
+            .await?;
+    }
+    let drawer_ops = batch.picked(|seq, decoded| match decoded {
+        Decoded::Drawer(op) => Some((seq, op.clone())),
+        _ => None,
+    });
+    if drawer_ops.is_empty() {
+        return Ok(0);
+    }
+    crate::store::drawers::apply_drawer_ops(&mut *tx, batch.device, &drawer_ops).await
+}
+
+/// `pos.order.ready` for every order the group's kitchens finished.
+pub(super) async fn write_ready_events(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    let ready: Vec<(&DeviceIdentity, Uuid, u64, i64)> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch.picked(|_, decoded| match decoded {
+                Decoded::OrderReady {
+                    order_id,
+                    number,
+                    at_ms,
+                } => Some((batch.device, *order_id, *number, *at_ms)),
+                _ => None,
+            })
+        })
+        .collect();
+    if ready.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        ready
+            .iter()
+            .map(|(device, ..)| (device.tenant_id.0, device.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(ready.len());
+    for (device, order_id, number, at_ms) in ready {
+        let (slug, code) = names
+            .get(&(device.tenant_id.0, device.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        let event = crate::events::order_ready_event(slug, code, order_id, number, at_ms);
+        // The customer of a cloud order who left a number is told, once (the event's id).
+        crate::store::notifications::queue_order_ready(
+            &mut *tx,
+            device.tenant_id,
+            event.id,
+            order_id,
+            number,
+        )
+        .await?;
+        events.push((device.tenant_id, event));
+    }
+    crate::store::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Records what the outlets' rules made of cancels from the cloud; a refund request raises
+/// `pos.order.refund_requested` (once: its id comes from the replay record's).
+pub(super) async fn apply_cloud_cancels(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    let resolved: Vec<crate::store::cloud_orders::CancelResolved> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch.picked(|seq, decoded| match decoded {
+                Decoded::CloudCancel {
+                    order_id,
+                    outcome,
+                    reason,
+                    resolved_at_ms,
+                } => Some(crate::store::cloud_orders::CancelResolved {
+                    tenant: batch.device.tenant_id,
+                    outlet_id: batch.device.outlet_id,
+                    device_id: batch.device.id,
+                    op_seq: seq,
+                    order_id: *order_id,
+                    outcome: outcome.clone(),
+                    reason: reason.clone(),
+                    resolved_at_ms: *resolved_at_ms,
+                }),
+                _ => None,
+            })
+        })
+        .collect();
+    if resolved.is_empty() {
+        return Ok(());
+    }
+    let conflicts = crate::store::cloud_orders::apply_cancel_outcomes(&mut *tx, &resolved).await?;
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        conflicts
+            .iter()
+            .map(|(tenant, _, resolved)| (tenant.0, resolved.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(conflicts.len());
+    for (tenant, replay_id, resolved) in conflicts {
+        let (slug, code) = names
+            .get(&(tenant.0, resolved.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            tenant,
+            crate::events::cloud_cancel_conflict_event(slug, code, replay_id, &resolved),
+        ));
+    }
+    crate::store::outbox::insert_many(&mut *tx, &events).await
+}
+
+/// Records, for managers, every capture an outlet could not use because the order was settled
+/// another way first (the customer paid twice and is owed a refund).
+pub(super) async fn record_late_captures(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    for batch in accepted {
+        for (seq, decoded) in &batch.decoded {
+            let Ok(Decoded::Payment(sync_protocol::op::PaymentOpV1::CaptureNeedsRefund {
+                intent_id,
+                order_id,
+                amount_minor,
+                detected_at_ms,
+            })) = decoded
+            else {
+                continue;
+            };
+            crate::store::cloud_orders::record_replay(
+                &mut *tx,
+                &crate::store::cloud_orders::ReplayEntry {
+                    tenant: batch.device.tenant_id,
+                    id: Uuid::from_bytes(*intent_id),
+                    outlet_id: batch.device.outlet_id,
+                    order_id: Some(Uuid::from_bytes(*order_id)),
+                    rule: "late_payment_capture",
+                    resolution: "refund_requested",
+                    detail: serde_json::json!({
+                        "intent_id": Uuid::from_bytes(*intent_id).to_string(),
+                        "amount_minor": amount_minor,
+                        "explanation": "the treasury confirmed the payment after the order was settled another way; it was not taken twice and the customer must be refunded",
+                    }),
+                    device_id: Some(batch.device.id),
+                    op_seq: Some(*seq),
+                    occurred_at_ms: *detected_at_ms,
+                },
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Enters the group's gift-card redemptions in the ledger; an overspend raises
+/// `pos.giftcard.overspent`.
+pub(super) async fn enter_gift_card_redemptions(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    let mut redemptions: Vec<crate::store::gift_cards::Redemption> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch.picked(|seq, decoded| match decoded {
+                Decoded::GiftCard {
+                    entry_id,
+                    code,
+                    order_id,
+                    amount_minor,
+                    currency,
+                    redeemed_at_ms,
+                } => Some(crate::store::gift_cards::Redemption {
+                    tenant: batch.device.tenant_id,
+                    outlet_id: batch.device.outlet_id,
+                    device_id: batch.device.id,
+                    op_seq: seq,
+                    entry_id: *entry_id,
+                    code: code.clone(),
+                    order_id: *order_id,
+                    amount_minor: *amount_minor,
+                    currency: currency.clone(),
+                    redeemed_at_ms: *redeemed_at_ms,
+                }),
+                _ => None,
+            })
+        })
+        .collect();
+    if redemptions.is_empty() {
+        return Ok(());
+    }
+    let overspends =
+        crate::store::gift_cards::enter_redemptions(&mut *tx, &mut redemptions).await?;
+    if overspends.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        overspends
+            .iter()
+            .map(|(tenant, redemption, ..)| (tenant.0, redemption.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(overspends.len());
+    for (tenant, redemption, _, overspent_minor) in overspends {
+        let (slug, code) = names
+            .get(&(tenant.0, redemption.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            tenant,
+            crate::store::gift_cards::overspent_event(slug, code, &redemption, overspent_minor),
+        ));
+    }
+    crate::store::outbox::insert_many(&mut *tx, &events).await
+}
