@@ -9,7 +9,7 @@
 use super::breaker::CircuitBreaker;
 use crate::store::StoreError;
 use crate::store::TenantId;
-use crate::store::notifications::{DueNotification, claim_due, reschedule, settle};
+use crate::store::notifications::{DueNotification, QUEUE, claim_due, settle};
 use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -210,15 +210,16 @@ impl NotificationWorker {
                 }
                 Err((Some(retry_at), detail)) => {
                     let delay = retry_at.saturating_duration_since(Instant::now());
-                    reschedule(
-                        &mut tx,
-                        tenant,
-                        message.id,
-                        message.attempts,
-                        delay.as_millis() as i64,
-                        &detail,
-                    )
-                    .await?;
+                    QUEUE
+                        .reschedule(
+                            &mut tx,
+                            tenant,
+                            message.id,
+                            message.attempts,
+                            delay.as_millis() as i64,
+                            &detail,
+                        )
+                        .await?;
                 }
                 Err((None, error)) => {
                     if attempts >= self.config.attempts_max as i32 {
@@ -233,15 +234,16 @@ impl NotificationWorker {
                         )
                         .await?;
                     } else {
-                        reschedule(
-                            &mut tx,
-                            tenant,
-                            message.id,
-                            attempts,
-                            self.retry_delay_ms(attempts),
-                            &error,
-                        )
-                        .await?;
+                        QUEUE
+                            .reschedule(
+                                &mut tx,
+                                tenant,
+                                message.id,
+                                attempts,
+                                self.retry_delay_ms(attempts),
+                                &error,
+                            )
+                            .await?;
                     }
                 }
             }

@@ -8,8 +8,8 @@ use super::treasury::{
 };
 use crate::store::StoreError;
 use crate::store::payment_intents::{
-    Change, DueIntent, claim_due, overdue, receipt_used_elsewhere, record_integration_event,
-    reschedule, transition,
+    Change, DueIntent, QUEUE as INTENTS, claim_due, overdue, receipt_used_elsewhere,
+    record_integration_event, transition,
 };
 use crate::store::treasury_refunds as refunds;
 use shared_model::payment_intent::{IntentState, valid_mpesa_receipt};
@@ -127,15 +127,16 @@ impl<T: Treasury> PaymentWorker<T> {
             }
             Err(TreasuryError::CircuitOpen { retry_at }) => {
                 let delay = retry_at.saturating_duration_since(Instant::now());
-                refunds::reschedule(
-                    tx,
-                    due.tenant,
-                    refund.id,
-                    refund.attempts,
-                    delay.as_millis() as i64,
-                    "payment service unavailable",
-                )
-                .await?;
+                refunds::QUEUE
+                    .reschedule(
+                        tx,
+                        due.tenant,
+                        refund.id,
+                        refund.attempts,
+                        delay.as_millis() as i64,
+                        "payment service unavailable",
+                    )
+                    .await?;
             }
             Err(TreasuryError::Unavailable(error)) => {
                 record_integration_event(
@@ -160,7 +161,9 @@ impl<T: Treasury> PaymentWorker<T> {
                     .await?;
                 } else {
                     let delay = self.retry_delay_ms(attempts);
-                    refunds::reschedule(tx, due.tenant, refund.id, attempts, delay, &error).await?;
+                    refunds::QUEUE
+                        .reschedule(tx, due.tenant, refund.id, attempts, delay, &error)
+                        .await?;
                 }
             }
         }
@@ -258,15 +261,16 @@ impl<T: Treasury> PaymentWorker<T> {
             // keep looking (the edge flags it for a manager past the outlet's age limit).
             Ok(ReceiptAnswer::NotFound) if offline_card => {
                 let delay = self.retry_delay_ms(attempts.min(8));
-                reschedule(
-                    tx,
-                    intent.tenant,
-                    intent.id,
-                    attempts,
-                    delay,
-                    "not forwarded to the processor yet",
-                )
-                .await?;
+                INTENTS
+                    .reschedule(
+                        tx,
+                        intent.tenant,
+                        intent.id,
+                        attempts,
+                        delay,
+                        "not forwarded to the processor yet",
+                    )
+                    .await?;
             }
             Ok(ReceiptAnswer::Found { amount_minor, .. }) => {
                 let detail = format!(
@@ -278,15 +282,16 @@ impl<T: Treasury> PaymentWorker<T> {
             // Payments reach the treasury's records with some delay: look again a few times.
             Ok(ReceiptAnswer::NotFound) if attempts < self.config.attempts_max as i32 => {
                 let delay = self.retry_delay_ms(attempts);
-                reschedule(
-                    tx,
-                    intent.tenant,
-                    intent.id,
-                    attempts,
-                    delay,
-                    "not in the treasury's records yet",
-                )
-                .await?;
+                INTENTS
+                    .reschedule(
+                        tx,
+                        intent.tenant,
+                        intent.id,
+                        attempts,
+                        delay,
+                        "not in the treasury's records yet",
+                    )
+                    .await?;
             }
             Ok(ReceiptAnswer::NotFound) => {
                 self.fail(
@@ -298,15 +303,16 @@ impl<T: Treasury> PaymentWorker<T> {
             }
             Err(TreasuryError::CircuitOpen { retry_at }) => {
                 let delay = retry_at.saturating_duration_since(Instant::now());
-                reschedule(
-                    tx,
-                    intent.tenant,
-                    intent.id,
-                    intent.attempts,
-                    delay.as_millis() as i64,
-                    "payment service unavailable",
-                )
-                .await?;
+                INTENTS
+                    .reschedule(
+                        tx,
+                        intent.tenant,
+                        intent.id,
+                        intent.attempts,
+                        delay.as_millis() as i64,
+                        "payment service unavailable",
+                    )
+                    .await?;
             }
             Err(TreasuryError::Unavailable(error)) => {
                 record_integration_event(
@@ -320,7 +326,9 @@ impl<T: Treasury> PaymentWorker<T> {
                 )
                 .await?;
                 let delay = self.retry_delay_ms(attempts);
-                reschedule(tx, intent.tenant, intent.id, intent.attempts, delay, &error).await?;
+                INTENTS
+                    .reschedule(tx, intent.tenant, intent.id, intent.attempts, delay, &error)
+                    .await?;
             }
         }
         Ok(())
@@ -388,15 +396,16 @@ impl<T: Treasury> PaymentWorker<T> {
             Err(TreasuryError::CircuitOpen { retry_at }) => {
                 // Not an attempt: the treasury was not called.
                 let delay = retry_at.saturating_duration_since(Instant::now());
-                reschedule(
-                    tx,
-                    intent.tenant,
-                    intent.id,
-                    intent.attempts,
-                    delay.as_millis() as i64,
-                    "payment service unavailable; waiting before trying again",
-                )
-                .await?;
+                INTENTS
+                    .reschedule(
+                        tx,
+                        intent.tenant,
+                        intent.id,
+                        intent.attempts,
+                        delay.as_millis() as i64,
+                        "payment service unavailable; waiting before trying again",
+                    )
+                    .await?;
             }
             Err(TreasuryError::Unavailable(error)) => {
                 tracing::warn!(intent = %intent.id, attempts, %error, "treasury call failed");
@@ -415,7 +424,9 @@ impl<T: Treasury> PaymentWorker<T> {
                         .await?;
                 } else {
                     let delay = self.retry_delay_ms(attempts);
-                    reschedule(tx, intent.tenant, intent.id, attempts, delay, &error).await?;
+                    INTENTS
+                        .reschedule(tx, intent.tenant, intent.id, attempts, delay, &error)
+                        .await?;
                 }
             }
         }

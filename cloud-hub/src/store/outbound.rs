@@ -23,30 +23,32 @@ impl OutboundQueue {
     }
 }
 
-/// Puts a row back for an attempt in `delay_ms`, with `attempts` so far and why.
-pub async fn reschedule(
-    tx: &mut sqlx::PgConnection,
-    queue: OutboundQueue,
-    tenant: TenantId,
-    id: Uuid,
-    attempts: i32,
-    delay_ms: i64,
-    detail: &str,
-) -> Result<(), StoreError> {
-    // The table name comes from the enum above, never from input.
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "UPDATE {} SET attempts = $3,
-            next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),
-            detail = $5, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-        queue.table()
-    )))
-    .bind(tenant.0)
-    .bind(id)
-    .bind(attempts)
-    .bind(delay_ms)
-    .bind(detail)
-    .execute(&mut *tx)
-    .await?;
-    Ok(())
+impl OutboundQueue {
+    /// Puts row `id` back for an attempt in `delay_ms`, with `attempts` so far and why.
+    pub async fn reschedule(
+        self,
+        tx: &mut sqlx::PgConnection,
+        tenant: TenantId,
+        id: Uuid,
+        attempts: i32,
+        delay_ms: i64,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        // The table name comes from the enum above, never from input.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE {} SET attempts = $3,
+                next_attempt_at = now() + make_interval(secs => $4::double precision / 1000),
+                detail = $5, updated_at = now()
+             WHERE tenant_id = $1 AND id = $2",
+            self.table()
+        )))
+        .bind(tenant.0)
+        .bind(id)
+        .bind(attempts)
+        .bind(delay_ms)
+        .bind(detail)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
+    }
 }

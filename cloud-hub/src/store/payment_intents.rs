@@ -142,26 +142,8 @@ pub async fn claim_due(
         .collect())
 }
 
-/// Puts an intent back for a later attempt.
-pub async fn reschedule(
-    tx: &mut sqlx::PgConnection,
-    tenant: TenantId,
-    id: Uuid,
-    attempts: i32,
-    delay_ms: i64,
-    detail: &str,
-) -> Result<(), StoreError> {
-    super::outbound::reschedule(
-        tx,
-        super::outbound::OutboundQueue::PaymentIntents,
-        tenant,
-        id,
-        attempts,
-        delay_ms,
-        detail,
-    )
-    .await
-}
+/// The queue these rows are retried in (`QUEUE.reschedule(...)` puts one back for later).
+pub const QUEUE: super::outbound::OutboundQueue = super::outbound::OutboundQueue::PaymentIntents;
 
 /// A change the treasury (or the clock) decided.
 #[derive(Debug, Clone, Default)]

@@ -5,10 +5,11 @@
 //! and everything redeemed here since (`shared_model::gift_card`), and the order's payment, the
 //! drawer, the outlet's redemption record and the op for the hub's ledger commit together.
 
-use super::{Store, StoreError, append_op, append_op_body, load_order, save_order};
+use super::payments::{CheckedPayment, Unpayable, payable_order, take_checked_payment_tx};
+use super::{Store, StoreError, append_op_body};
 use rusqlite::{OptionalExtension, Transaction, params};
 use shared_model::gift_card::{GiftCardAllowance, RedeemError};
-use shared_model::{Order, OrderEvent, OrderId, PaymentId, Tender};
+use shared_model::{Order, OrderId, PaymentId, Tender};
 use sync_protocol::feed::GiftCardAllowanceV1;
 use sync_protocol::op::{GiftCardOpV1, OpBody};
 use uuid::Uuid;
@@ -100,6 +101,18 @@ fn view_tx(tx: &rusqlite::Connection, code: &str) -> Result<Option<GiftCardView>
     }))
 }
 
+impl From<Unpayable> for GiftCardPaymentError {
+    fn from(refusal: Unpayable) -> Self {
+        match refusal {
+            Unpayable::NotFound => GiftCardPaymentError::OrderNotFound,
+            Unpayable::NotPayable(state) => GiftCardPaymentError::NotPayable(state),
+            Unpayable::BadAmount { balance_due_minor } => {
+                GiftCardPaymentError::BadAmount { balance_due_minor }
+            }
+        }
+    }
+}
+
 impl Store {
     pub fn gift_card(&self, code: &str) -> Result<Option<GiftCardView>, StoreError> {
         view_tx(&self.lock(), code)
@@ -118,16 +131,10 @@ impl Store {
     ) -> Result<Result<Order, GiftCardPaymentError>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
-        let Some(mut order) = load_order(&tx, order_id)? else {
-            return Ok(Err(GiftCardPaymentError::OrderNotFound));
+        let mut order = match payable_order(&tx, order_id, amount_minor)? {
+            Ok(order) => order,
+            Err(refusal) => return Ok(Err(refusal.into())),
         };
-        if !order.state.accepts_payments() {
-            return Ok(Err(GiftCardPaymentError::NotPayable(order.state.as_str())));
-        }
-        let balance_due_minor = order.totals().balance_due_minor;
-        if amount_minor <= 0 || amount_minor > balance_due_minor {
-            return Ok(Err(GiftCardPaymentError::BadAmount { balance_due_minor }));
-        }
         let Some(view) = view_tx(&tx, code)? else {
             return Ok(Err(GiftCardPaymentError::UnknownCard));
         };
@@ -140,17 +147,18 @@ impl Store {
             return Ok(Err(refusal.into()));
         }
         let id = Uuid::now_v7();
-        let event = order
-            .take_payment(PaymentId(id), Tender::GiftCard, amount_minor, now_ms)
-            .map_err(|e| StoreError::Corrupt(format!("a checked payment was refused: {e}")))?;
-        order
-            .apply(&event)
-            .map_err(|e| StoreError::Corrupt(format!("a payment does not apply: {e}")))?;
-        save_order(&tx, &order, now_ms)?;
-        append_op(&tx, self.node_id, &event, now_ms)?;
-        if let OrderEvent::PaymentTaken { payment, .. } = &event {
-            super::drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
-        }
+        take_checked_payment_tx(
+            &tx,
+            self.node_id,
+            &mut order,
+            CheckedPayment {
+                id: PaymentId(id),
+                tender: Tender::GiftCard,
+                amount_minor,
+                terminal,
+                now_ms,
+            },
+        )?;
         tx.execute(
             "INSERT INTO gift_card_redemptions (id, code, order_id, amount_minor, at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",

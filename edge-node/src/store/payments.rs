@@ -313,20 +313,10 @@ impl Store {
     ) -> Result<Result<(Order, PaymentIntent), E>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
-        let Some(mut order) = load_order(&tx, payment.order_id)? else {
-            return Ok(Err(IntentRequestError::NotFound.into()));
+        let mut order = match payable_order(&tx, payment.order_id, payment.amount_minor)? {
+            Ok(order) => order,
+            Err(refusal) => return Ok(Err(IntentRequestError::from(refusal).into())),
         };
-        if !order.state.accepts_payments() {
-            return Ok(Err(
-                IntentRequestError::NotPayable(order.state.as_str()).into()
-            ));
-        }
-        let balance_due_minor = order.totals().balance_due_minor;
-        if payment.amount_minor <= 0 || payment.amount_minor > balance_due_minor {
-            return Ok(Err(
-                IntentRequestError::BadAmount { balance_due_minor }.into()
-            ));
-        }
         if let Err(refusal) = admit(&tx)? {
             return Ok(Err(refusal));
         }
@@ -341,30 +331,18 @@ impl Store {
             return Ok(Err(already_used));
         }
         let id = Uuid::now_v7();
-        let event = order
-            .take_payment(
-                PaymentId(id),
-                payment.tender,
-                payment.amount_minor,
-                payment.now_ms,
-            )
-            .map_err(|error| {
-                StoreError::Corrupt(format!("a checked payment was refused: {error}"))
-            })?;
-        order
-            .apply(&event)
-            .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
-        save_order(&tx, &order, payment.now_ms)?;
-        append_op(&tx, self.node_id, &event, payment.now_ms)?;
-        if let OrderEvent::PaymentTaken { payment: taken, .. } = &event {
-            super::drawers::record_payment_tx(
-                &tx,
-                self.node_id,
-                payment.terminal,
-                taken,
-                payment.now_ms,
-            )?;
-        }
+        take_checked_payment_tx(
+            &tx,
+            self.node_id,
+            &mut order,
+            CheckedPayment {
+                id: PaymentId(id),
+                tender: payment.tender,
+                amount_minor: payment.amount_minor,
+                terminal: payment.terminal,
+                now_ms: payment.now_ms,
+            },
+        )?;
         tx.execute(
             "INSERT INTO payment_intents (id, order_id, method, amount_minor, state, receipt, detail,
                  created_at_ms, updated_at_ms, terminal_id)
@@ -446,6 +424,83 @@ impl Store {
             .collect::<Result<Vec<Row>, _>>()?;
         rows.into_iter().map(from_row).collect()
     }
+}
+
+/// The order a payment of `amount_minor` is for, if it can take it: it exists, takes payments,
+/// and the amount is positive and at most its balance due.
+pub(super) fn payable_order(
+    tx: &Transaction<'_>,
+    order_id: OrderId,
+    amount_minor: i64,
+) -> Result<Result<Order, Unpayable>, StoreError> {
+    let Some(order) = load_order(tx, order_id)? else {
+        return Ok(Err(Unpayable::NotFound));
+    };
+    if !order.state.accepts_payments() {
+        return Ok(Err(Unpayable::NotPayable(order.state.as_str())));
+    }
+    let balance_due_minor = order.totals().balance_due_minor;
+    if amount_minor <= 0 || amount_minor > balance_due_minor {
+        return Ok(Err(Unpayable::BadAmount { balance_due_minor }));
+    }
+    Ok(Ok(order))
+}
+
+/// Why an order cannot take a payment ([`payable_order`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Unpayable {
+    NotFound,
+    NotPayable(&'static str),
+    BadAmount { balance_due_minor: i64 },
+}
+
+impl From<Unpayable> for IntentRequestError {
+    fn from(refusal: Unpayable) -> Self {
+        match refusal {
+            Unpayable::NotFound => IntentRequestError::NotFound,
+            Unpayable::NotPayable(state) => IntentRequestError::NotPayable(state),
+            Unpayable::BadAmount { balance_due_minor } => {
+                IntentRequestError::BadAmount { balance_due_minor }
+            }
+        }
+    }
+}
+
+/// A payment already checked against its order ([`payable_order`]) and the tender's own rules.
+pub(super) struct CheckedPayment {
+    pub id: PaymentId,
+    pub tender: Tender,
+    pub amount_minor: i64,
+    /// The terminal whose open drawer takes it.
+    pub terminal: Uuid,
+    pub now_ms: i64,
+}
+
+/// Takes a checked payment on `order` inside `tx`: the order's new state, its op, and the
+/// terminal's drawer.
+pub(super) fn take_checked_payment_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    order: &mut Order,
+    payment: CheckedPayment,
+) -> Result<(), StoreError> {
+    let event = order
+        .take_payment(
+            payment.id,
+            payment.tender,
+            payment.amount_minor,
+            payment.now_ms,
+        )
+        .map_err(|error| StoreError::Corrupt(format!("a checked payment was refused: {error}")))?;
+    order
+        .apply(&event)
+        .map_err(|error| StoreError::Corrupt(format!("a payment does not apply: {error}")))?;
+    save_order(tx, order, payment.now_ms)?;
+    append_op(tx, node_id, &event, payment.now_ms)?;
+    if let OrderEvent::PaymentTaken { payment: taken, .. } = &event {
+        super::drawers::record_payment_tx(tx, node_id, payment.terminal, taken, payment.now_ms)?;
+    }
+    Ok(())
 }
 
 fn load(tx: &Transaction<'_>, id: Uuid) -> Result<Option<PaymentIntent>, StoreError> {
