@@ -39,6 +39,7 @@ fn main() {
                     edge_node::services::staff::Caller::unattended_terminal(),
                     order.id,
                     edge_node::services::orders::LineInput::units("sku-chai", 2),
+                    None,
                     now,
                 )
                 .await

@@ -112,6 +112,7 @@ fn wiping_a_store_with_unsynced_sales_is_refused_unless_they_are_exported() {
                     edge_node::services::staff::Caller::unattended_terminal(),
                     order.id,
                     edge_node::services::orders::LineInput::units("sku-chai", 1),
+                    None,
                     2,
                 )
                 .await

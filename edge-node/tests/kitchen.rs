@@ -117,9 +117,13 @@ async fn an_order_is_split_into_one_ticket_per_station_by_item_and_category_rule
         tickets[3]["lines"][0]["item_id"], "sku-samosa",
         "an item rule beats its category"
     );
+    // The order records which lines the kitchen has, then the tickets follow, in one commit.
     assert!(matches!(
-        &edge.op_bodies_after(seq)[0],
-        OpBody::Kitchen(KitchenEventV1::SentToKitchen { tickets, .. }) if tickets.len() == 4
+        edge.op_bodies_after(seq).as_slice(),
+        [
+            OpBody::Order(sync_protocol::op::OrderEventV1::LinesSent { line_ids, .. }),
+            OpBody::Kitchen(KitchenEventV1::SentToKitchen { tickets, .. }),
+        ] if line_ids.len() == 5 && tickets.len() == 4
     ));
 
     let (status, error) = edge

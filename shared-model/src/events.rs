@@ -108,6 +108,13 @@ pub enum OrderEvent {
         adjustment_minor: i64,
         applied_at_ms: i64,
     },
+    /// These lines went to the kitchen (a course fired, the rest held): voiding one of them
+    /// from now on is a void after send.
+    LinesSent {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+        sent_at_ms: i64,
+    },
 }
 
 impl OrderEvent {
@@ -129,7 +136,8 @@ impl OrderEvent {
             | OrderEvent::LinesMerged { order_id, .. }
             | OrderEvent::MergedInto { order_id, .. }
             | OrderEvent::TaxPolicySet { order_id, .. }
-            | OrderEvent::CashRoundingApplied { order_id, .. } => *order_id,
+            | OrderEvent::CashRoundingApplied { order_id, .. }
+            | OrderEvent::LinesSent { order_id, .. } => *order_id,
         }
     }
 
@@ -152,6 +160,7 @@ impl OrderEvent {
             OrderEvent::MergedInto { .. } => "order.merged_into",
             OrderEvent::TaxPolicySet { .. } => "order.tax_policy_set",
             OrderEvent::CashRoundingApplied { .. } => "order.cash_rounding_applied",
+            OrderEvent::LinesSent { .. } => "order.lines_sent",
         }
     }
 }

@@ -599,6 +599,12 @@ pub enum OrderEventV1 {
         adjustment_minor: i64,
         applied_at_ms: i64,
     },
+    // Appended with per-line kitchen sends.
+    LinesSent {
+        order_id: [u8; 16],
+        line_ids: Vec<[u8; 16]>,
+        sent_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -1170,6 +1176,15 @@ impl From<&OrderEvent> for OrderEventV1 {
                 adjustment_minor: *adjustment_minor,
                 applied_at_ms: *applied_at_ms,
             },
+            OrderEvent::LinesSent {
+                order_id,
+                line_ids,
+                sent_at_ms,
+            } => OrderEventV1::LinesSent {
+                order_id: uuid_bytes(order_id.0),
+                line_ids: line_ids.iter().map(|line| uuid_bytes(line.0)).collect(),
+                sent_at_ms: *sent_at_ms,
+            },
         }
     }
 }
@@ -1350,6 +1365,18 @@ impl TryFrom<&OrderEventV1> for OrderEvent {
                 order_id: id(order_id),
                 adjustment_minor: *adjustment_minor,
                 applied_at_ms: *applied_at_ms,
+            },
+            OrderEventV1::LinesSent {
+                order_id,
+                line_ids,
+                sent_at_ms,
+            } => OrderEvent::LinesSent {
+                order_id: id(order_id),
+                line_ids: line_ids
+                    .iter()
+                    .map(|line| shared_model::LineId(Uuid::from_bytes(*line)))
+                    .collect(),
+                sent_at_ms: *sent_at_ms,
             },
         })
     }
@@ -1908,6 +1935,14 @@ mod tests {
                 applied_at_ms: 0
             }),
             16
+        );
+        assert_eq!(
+            tag(&OrderEvent::LinesSent {
+                order_id,
+                line_ids: vec![],
+                sent_at_ms: 0
+            }),
+            17
         );
     }
 

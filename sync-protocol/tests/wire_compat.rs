@@ -164,6 +164,14 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             redeemed_at_ms: 12,
         }),
     ));
+    bodies.push((
+        "op.order.order.lines_sent".into(),
+        OpBody::Order(OrderEventV1::LinesSent {
+            order_id: [1; 16],
+            line_ids: vec![[2; 16], [3; 16]],
+            sent_at_ms: 14,
+        }),
+    ));
     bodies
 }
 

@@ -106,6 +106,7 @@ async fn sell_offline(orders: &OrderService, count: usize, now: &mut i64) {
                 edge_node::services::staff::Caller::unattended_terminal(),
                 order.id,
                 edge_node::services::orders::LineInput::units("sku-samosa", 3),
+                None,
                 *now,
             )
             .await

@@ -45,6 +45,15 @@ pub struct AddLineRequest {
     /// The cashier checked the customer's age; required for age-restricted items, and audited.
     #[serde(default)]
     pub age_verified: bool,
+    /// A price override: this unit price instead of the price book's. High-risk: it needs
+    /// `price_override_reason` and the permission or an `approval`, and is audited.
+    #[serde(default)]
+    pub unit_price_minor: Option<i64>,
+    #[serde(default)]
+    pub price_override_reason: Option<String>,
+    /// A supervisor's override for a price override the signed-in role may not make.
+    #[serde(default)]
+    pub approval: Option<ApprovalDto>,
 }
 
 impl AddLineRequest {
@@ -158,6 +167,27 @@ pub struct LineDto {
     pub tax_minor: i64,
     pub total_minor: i64,
     pub taxes: Vec<TaxDto>,
+    pub seat: Option<u16>,
+    pub course: Option<u8>,
+    /// Sent to the kitchen.
+    pub sent: bool,
+    /// Voided lines stay on the order (struck through) and count for nothing.
+    pub voided: bool,
+    pub void_reason: Option<String>,
+}
+
+/// A cashier's discount on a line or on the bill.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiscountDto {
+    pub id: String,
+    /// The line discounted; absent for a discount on the bill.
+    pub line_id: Option<String>,
+    /// A percentage in basis points (1000 = 10%), or
+    pub percent_bps: Option<u32>,
+    /// a fixed amount.
+    pub amount_minor: Option<i64>,
+    pub reason: String,
+    pub applied_at_ms: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,6 +211,11 @@ pub struct OrderDto {
     pub lines: Vec<LineDto>,
     pub taxes: Vec<TaxDto>,
     pub payments: Vec<PaymentDto>,
+    pub discounts: Vec<DiscountDto>,
+    /// The live lines before discounts and promotions.
+    pub subtotal_minor: i64,
+    /// What discounts and promotions take off.
+    pub discount_minor: i64,
     pub net_minor: i64,
     pub tax_minor: i64,
     pub total_minor: i64,
@@ -215,6 +250,11 @@ impl From<&Order> for OrderDto {
                     tax_minor: line.tax_minor,
                     total_minor: line.gross_minor,
                     taxes: line.taxes.iter().map(TaxDto::from).collect(),
+                    seat: line.seat,
+                    course: line.course,
+                    sent: line.sent,
+                    voided: line.voided.is_some(),
+                    void_reason: line.voided.as_ref().map(|void| void.reason.clone()),
                 })
                 .collect(),
             taxes: totals.taxes.iter().map(TaxDto::from).collect(),
@@ -229,6 +269,35 @@ impl From<&Order> for OrderDto {
                     change_minor: p.change_minor,
                 })
                 .collect(),
+            discounts: order
+                .discounts
+                .iter()
+                .map(|discount| {
+                    let (percent_bps, amount_minor) = match discount.kind {
+                        shared_model::pricing::DiscountKind::Percent { percent_bps } => {
+                            (Some(percent_bps), None)
+                        }
+                        shared_model::pricing::DiscountKind::Amount { amount_minor } => {
+                            (None, Some(amount_minor))
+                        }
+                    };
+                    DiscountDto {
+                        id: discount.id.0.to_string(),
+                        line_id: match discount.target {
+                            shared_model::order::DiscountTarget::Line { line_id } => {
+                                Some(line_id.to_string())
+                            }
+                            shared_model::order::DiscountTarget::Order => None,
+                        },
+                        percent_bps,
+                        amount_minor,
+                        reason: discount.reason.clone(),
+                        applied_at_ms: discount.applied_at_ms,
+                    }
+                })
+                .collect(),
+            subtotal_minor: totals.subtotal_minor,
+            discount_minor: totals.discount_minor,
             net_minor: totals.net_minor,
             tax_minor: totals.tax_minor,
             total_minor: totals.total_minor,
@@ -427,6 +496,8 @@ pub struct TicketLineDto {
     pub item_id: String,
     pub name: String,
     pub quantity: i64,
+    /// Voided after it was sent: shown struck through, not to be made.
+    pub voided: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -464,6 +535,7 @@ impl TicketDto {
                     item_id: line.item_id.clone(),
                     name: line.name.clone(),
                     quantity: line.quantity,
+                    voided: line.voided,
                 })
                 .collect(),
             created_at_ms: ticket.created_at_ms,

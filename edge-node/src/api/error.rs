@@ -127,6 +127,55 @@ impl From<OrderError> for ApiError {
             OrderError::Store(store) => ApiError::from(store),
             OrderError::Access(access) => ApiError::from(access),
             OrderError::TabLimit { .. } => conflict("tab_limit_exceeded"),
+            OrderError::Discount(discount) => {
+                use shared_model::order::DiscountError;
+                match discount {
+                    DiscountError::NotOpen(_) => conflict("order_not_open"),
+                    DiscountError::UnknownLine => ApiError::invalid("line_id", message),
+                    DiscountError::BadReason => ApiError::invalid("reason", message),
+                    DiscountError::BadAmount => ApiError::invalid("percent_bps", message),
+                    DiscountError::TooMany | DiscountError::DuplicateDiscount => {
+                        conflict("discount_refused")
+                    }
+                }
+            }
+            OrderError::LineVoid(void) => {
+                use shared_model::order::LineVoidError;
+                match void {
+                    LineVoidError::NotOpen(_) => conflict("order_not_open"),
+                    LineVoidError::UnknownLine => {
+                        ApiError::new(StatusCode::NOT_FOUND, "line_not_found", message, None)
+                    }
+                    LineVoidError::AlreadyVoided => conflict("line_already_voided"),
+                    LineVoidError::BadReason => ApiError::invalid("reason", message),
+                    LineVoidError::Contradicts => conflict("line_void_refused"),
+                }
+            }
+            OrderError::Merge(_) => conflict("merge_refused"),
+            OrderError::MergeSourceNotFound(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "order_not_found",
+                message,
+                Some("from_order_id"),
+            ),
+            OrderError::Split(split) => {
+                use shared_model::split::SplitError;
+                let field = match split {
+                    SplitError::BadWays => "ways",
+                    SplitError::LineMissing(_)
+                    | SplitError::LineTwice(_)
+                    | SplitError::UnknownLine(_) => "groups",
+                    SplitError::NonPositiveAmount | SplitError::AmountsExceedTotal { .. } => {
+                        "amounts_minor"
+                    }
+                    SplitError::EmptyOrder => {
+                        return conflict("order_empty");
+                    }
+                };
+                ApiError::invalid(field, message)
+            }
+            OrderError::OverrideReason => ApiError::invalid("price_override_reason", message),
+            OrderError::BadThreshold => ApiError::invalid("threshold_bps", message),
             OrderError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
             }

@@ -13,6 +13,7 @@ pub mod gift_cards;
 pub mod health;
 pub mod kitchen;
 pub mod openapi;
+pub mod order_adjustments;
 pub mod orders;
 pub mod payments;
 pub mod printing;
@@ -120,6 +121,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/payment-intents/{id}", get(payments::get))
         .route("/v1/orders/{id}/close", post(orders::close))
         .route("/v1/orders/{id}/void", post(orders::void))
+        .route(
+            "/v1/orders/{id}/lines/{line_id}/void",
+            post(order_adjustments::void_line),
+        )
+        .route(
+            "/v1/orders/{id}/discounts",
+            post(order_adjustments::discount),
+        )
+        .route("/v1/orders/{id}/merge", post(order_adjustments::merge))
+        .route("/v1/orders/{id}/split", post(order_adjustments::split))
+        .route(
+            "/v1/settings/discount-policy",
+            get(order_adjustments::discount_policy).put(order_adjustments::set_discount_policy),
+        )
         .route("/v1/orders/{id}/refunds", post(orders::refund))
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
         .route("/v1/sync/status", get(sync::status))

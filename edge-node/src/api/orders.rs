@@ -7,7 +7,7 @@ use super::dto::{
 };
 use super::error::{ApiError, ErrorBody};
 use crate::now_ms;
-use crate::services::orders::{ItemRef, LineInput};
+use crate::services::orders::{ItemRef, LineInput, PriceOverrideInput};
 use crate::services::staff::Caller;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -15,7 +15,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use shared_model::{ItemId, OrderId, OrderType};
 
-fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
+pub(crate) fn order_id(path: Result<Path<String>, PathRejection>) -> Result<OrderId, ApiError> {
     let Path(text) = path?;
     text.parse().map_err(|_| {
         ApiError::new(
@@ -94,7 +94,7 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/v1/orders/{id}/lines", params(("id" = String, Path)), request_body = AddLineRequest,
-    responses((status = 201, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = OrderDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("device_token" = [])))]
 pub async fn add_line(
     State(state): State<AppState>,
@@ -117,6 +117,26 @@ pub async fn add_line(
             ));
         }
     };
+    let price_override = match (request.unit_price_minor, request.price_override_reason) {
+        (None, None) => None,
+        (Some(unit_price_minor), Some(reason)) => Some(PriceOverrideInput {
+            unit_price_minor,
+            reason,
+        }),
+        (Some(_), None) => {
+            return Err(ApiError::invalid(
+                "price_override_reason",
+                "a price override needs a reason",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(ApiError::invalid(
+                "unit_price_minor",
+                "a price override reason without a price",
+            ));
+        }
+    };
+    let approval = super::staff::approval(request.approval)?;
     let input = LineInput {
         item,
         quantity,
@@ -124,8 +144,12 @@ pub async fn add_line(
         course: request.course,
         instructions: request.instructions,
         age_verified: request.age_verified,
+        price_override,
     };
-    let order = state.orders.add_line(caller, id, input, now_ms()).await?;
+    let order = state
+        .orders
+        .add_line(caller, id, input, approval, now_ms())
+        .await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }

@@ -100,6 +100,7 @@ pub fn plan_tickets(context: &SendContext<'_>) -> Vec<PlannedTicket> {
                     item_id: line.item_id.0.clone(),
                     name: line.name.clone(),
                     quantity: line.quantity,
+                    voided: false,
                 });
         }
     }
@@ -375,7 +376,7 @@ impl KitchenService {
         let tickets = self.tickets(station).await?;
         let mut counts: BTreeMap<(String, String), i64> = BTreeMap::new();
         for ticket in tickets.iter().filter(|t| t.state != TicketState::Bumped) {
-            for line in &ticket.lines {
+            for line in ticket.lines.iter().filter(|line| !line.voided) {
                 *counts
                     .entry((line.item_id.clone(), line.name.clone()))
                     .or_default() += line.quantity;

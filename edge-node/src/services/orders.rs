@@ -6,12 +6,16 @@
 use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
 use crate::store::AuditEntry;
 use crate::store::{Store, StoreError};
+use shared_model::order::adjustments::DISCOUNT_THRESHOLD_BPS_DEFAULT;
 use shared_model::order::{
-    AddLineError, CloseError, PaymentError, RefundError, RefundRequest, VoidError,
+    AddLineError, CloseError, DiscountError, DiscountTarget, LineVoidError, MergeError,
+    OrderDiscount, PaymentError, RefundError, RefundRequest, VoidError,
 };
 use shared_model::order::{LineRequest, LineRequestError};
 use shared_model::outlet::{OutletConfig, fixed_offset_minutes};
 use shared_model::pricebook::PriceContext;
+use shared_model::pricing::DiscountKind;
+use shared_model::split::{BillShare, SplitError};
 use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::{
     Currency, ItemId, LineId, Order, OrderEvent, OrderId, OrderType, PaymentId, PricingRules,
@@ -64,9 +68,51 @@ pub enum OrderError {
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
+    Discount(#[from] DiscountError),
+    #[error(transparent)]
+    LineVoid(#[from] LineVoidError),
+    #[error(transparent)]
+    Merge(#[from] MergeError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error("order {0} not found")]
+    MergeSourceNotFound(OrderId),
+    #[error("a price override needs a reason of 1 to 200 characters")]
+    OverrideReason,
+    #[error("discount_threshold_bps must be between 0 and 10000")]
+    BadThreshold,
+    #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// A unit price the cashier keys over the price book's, and why. A high-risk action.
+#[derive(Debug, Clone)]
+pub struct PriceOverrideInput {
+    pub unit_price_minor: i64,
+    pub reason: String,
+}
+
+/// How a bill is to be split (see `shared_model::split`).
+#[derive(Debug, Clone)]
+pub enum SplitAsk {
+    BySeat,
+    Evenly(usize),
+    ByItems(Vec<Vec<LineId>>),
+    ByAmounts(Vec<i64>),
+}
+
+/// The settings key of the outlet's discount threshold.
+const DISCOUNT_THRESHOLD_SETTING: &str = "discount_threshold_bps";
+
+/// The share of a bill a cashier may discount alone here (see
+/// [`Order::discount_above_threshold`]).
+pub fn discount_threshold_bps(store: &Store) -> Result<u32, StoreError> {
+    Ok(store
+        .setting(DISCOUNT_THRESHOLD_SETTING)?
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(DISCOUNT_THRESHOLD_BPS_DEFAULT))
 }
 
 /// The outcome of a payment, for the terminal's display.
@@ -96,6 +142,8 @@ pub struct LineInput {
     pub instructions: Option<String>,
     /// The cashier checked the customer's age (required for age-restricted items).
     pub age_verified: bool,
+    /// A keyed price instead of the price book's.
+    pub price_override: Option<PriceOverrideInput>,
 }
 
 impl LineInput {
@@ -108,6 +156,7 @@ impl LineInput {
             course: None,
             instructions: None,
             age_verified: false,
+            price_override: None,
         }
     }
 }
@@ -170,17 +219,259 @@ impl OrderService {
     /// Adds a line priced by the outlet's price books (happy hour, channel, region …) at
     /// `now_ms` outlet-local time. An age-restricted item needs the caller to confirm the
     /// customer's age; the confirmation is audited with the line, in the same transaction.
+    ///
+    /// A price override is a high-risk action: the caller's role or `approval` must allow it,
+    /// and the audit entry (book price, keyed price, reason, who approved) commits with the
+    /// line.
     pub async fn add_line(
         &self,
         caller: Caller,
         order_id: OrderId,
         input: LineInput,
+        approval: Option<OverrideRequest>,
         now_ms: i64,
     ) -> Result<Order, OrderError> {
         let store = self.store.clone();
-        run(move || Ok(decide_line(&store, &caller, order_id, &input, now_ms)))
-            .await
-            .map(|(order, _)| order)
+        run(move || {
+            let clearance = match &input.price_override {
+                Some(price) => {
+                    if AuditReason::parse(&price.reason).is_err() {
+                        return Ok(Err(OrderError::OverrideReason));
+                    }
+                    match clear_high_risk(
+                        &store,
+                        &caller,
+                        approval.as_ref(),
+                        Action::PriceOverride,
+                        now_ms,
+                    ) {
+                        Ok(clearance) => Some(clearance),
+                        Err(AccessError::Store(error)) => return Err(error),
+                        Err(error) => return Ok(Err(OrderError::Access(error))),
+                    }
+                }
+                None => None,
+            };
+            Ok(decide_line(
+                &store,
+                &caller,
+                order_id,
+                &input,
+                clearance.as_ref(),
+                now_ms,
+            ))
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    /// Voids one line. A line already sent to the kitchen is "void after send", a high-risk
+    /// action: the caller's role or `approval` must allow it, the audit entry commits with the
+    /// void, and the kitchen's tickets show the line struck through. Returns the order and the
+    /// live-stream sequence to announce, if a ticket changed.
+    pub async fn void_line(
+        &self,
+        order_id: OrderId,
+        line_id: LineId,
+        reason: String,
+        caller: Caller,
+        approval: Option<OverrideRequest>,
+        now_ms: i64,
+    ) -> Result<(Order, Option<u64>), OrderError> {
+        if AuditReason::parse(&reason).is_err() {
+            return Err(OrderError::LineVoid(LineVoidError::BadReason));
+        }
+        let store = self.store.clone();
+        super::blocking_with(move || {
+            let mut announced = None;
+            // Argon2 is slow: check a PIN only when the line was sent; the decision re-reads
+            // the order inside the transaction.
+            let sent = store
+                .order(order_id)?
+                .and_then(|order| order.lines.into_iter().find(|line| line.id == line_id))
+                .is_some_and(|line| line.sent)
+                || store.order_line_sent_to_kitchen(order_id, line_id)?;
+            let clearance = if sent {
+                match clear_high_risk(
+                    &store,
+                    &caller,
+                    approval.as_ref(),
+                    Action::VoidAfterSend,
+                    now_ms,
+                ) {
+                    Ok(clearance) => Some(clearance),
+                    Err(error) => return Err(OrderError::Access(error)),
+                }
+            } else {
+                None
+            };
+            let result =
+                store.commit_order_change_audited(order_id, now_ms, |order, context| {
+                    let order = order.ok_or(OrderError::NotFound)?;
+                    let event = order.void_line(line_id, &reason, now_ms)?;
+                    let OrderEvent::LineVoided { after_send, .. } = &event else {
+                        return Err(OrderError::Store(StoreError::Corrupt(
+                            "a line void decided another event".into(),
+                        )));
+                    };
+                    // Lines sent before the order recorded its sends are known by the kitchen's
+                    // own record.
+                    if !after_send && !context.line_sent_to_kitchen(order_id, line_id)? {
+                        return Ok((event, Vec::new()));
+                    }
+                    let clearance =
+                        clearance
+                            .as_ref()
+                            .ok_or(OrderError::Access(AccessError::Denied(
+                                AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
+                            )))?;
+                    let reason = AuditReason::parse(&reason)
+                        .map_err(|_| OrderError::LineVoid(LineVoidError::BadReason))?;
+                    let audit = clearance.audit(
+                        format!("order:{order_id}/line:{line_id}"),
+                        &reason,
+                        now_ms,
+                    );
+                    announced = context.void_on_tickets(order_id, line_id, now_ms)?;
+                    Ok((event, vec![audit]))
+                })?;
+            let (order, _) = result?;
+            Ok((order, announced))
+        })
+        .await
+    }
+
+    /// Gives a discount on a line or on the bill. Above the outlet's threshold (see
+    /// [`discount_threshold_bps`]) it is a high-risk action: the caller's role or `approval`
+    /// must allow it and the audit entry commits with the discount.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn discount(
+        &self,
+        order_id: OrderId,
+        target: DiscountTarget,
+        kind: DiscountKind,
+        reason: String,
+        caller: Caller,
+        approval: Option<OverrideRequest>,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        let discount = OrderDiscount {
+            id: shared_model::DiscountId(Uuid::now_v7()),
+            target,
+            kind,
+            reason: reason.trim().to_owned(),
+            applied_at_ms: now_ms,
+        };
+        run(move || {
+            let threshold_bps = discount_threshold_bps(&store)?;
+            // Decide outside the transaction whether a PIN must be checked (argon2 is slow),
+            // and again inside it, so a line added in between cannot change the answer.
+            let above = store
+                .order(order_id)?
+                .is_some_and(|order| order.discount_above_threshold(&discount, threshold_bps));
+            let clearance = if above || approval.is_some() {
+                match clear_high_risk(
+                    &store,
+                    &caller,
+                    approval.as_ref(),
+                    Action::DiscountAboveThreshold,
+                    now_ms,
+                ) {
+                    Ok(clearance) => Some(clearance),
+                    Err(_) if !above => None,
+                    Err(AccessError::Store(error)) => return Err(error),
+                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                }
+            } else {
+                None
+            };
+            store.commit_order_change_audited(order_id, now_ms, |order, _| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                let event = order.discount(
+                    discount.id,
+                    discount.target,
+                    discount.kind,
+                    &discount.reason,
+                    now_ms,
+                )?;
+                if !order.discount_above_threshold(&discount, threshold_bps) {
+                    return Ok((event, Vec::new()));
+                }
+                let clearance =
+                    clearance
+                        .as_ref()
+                        .ok_or(OrderError::Access(AccessError::Denied(
+                            AuthorizeError::NotSignedIn(Action::DiscountAboveThreshold.as_str()),
+                        )))?;
+                let reason = AuditReason::parse(&discount.reason)
+                    .map_err(|_| OrderError::Discount(DiscountError::BadReason))?;
+                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                Ok((event, vec![audit]))
+            })
+        })
+        .await
+        .map(|(order, _)| order)
+    }
+
+    /// Merges order `from` into `into`: `into` gains `from`'s live lines (sent lines stay
+    /// sent) and `from` is finished as merged. Both commit together.
+    pub async fn merge(
+        &self,
+        into: OrderId,
+        from: OrderId,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        super::blocking(move || {
+            store.commit_merge(into, from, now_ms, |target, source| {
+                let target = target.ok_or(OrderError::NotFound)?;
+                let source = source.ok_or(OrderError::MergeSourceNotFound(from))?;
+                Ok(target.merge_from(source, now_ms)?)
+            })
+        })
+        .await?
+    }
+
+    /// How the bill would be split: each guest's share, conserving the total to the cent.
+    /// Nothing changes; each guest then pays their share as a payment on the order.
+    pub async fn split(
+        &self,
+        order_id: OrderId,
+        ask: SplitAsk,
+    ) -> Result<Vec<BillShare>, OrderError> {
+        let order = self.get(order_id).await?;
+        let shares = match ask {
+            SplitAsk::BySeat => shared_model::split::split_by_seat(&order),
+            SplitAsk::Evenly(ways) => shared_model::split::split_evenly(&order, ways),
+            SplitAsk::ByItems(groups) => shared_model::split::split_by_items(&order, &groups),
+            SplitAsk::ByAmounts(amounts) => shared_model::split::split_by_amounts(&order, &amounts),
+        }?;
+        Ok(shares)
+    }
+
+    /// The outlet's discount threshold in basis points.
+    pub async fn discount_threshold(&self) -> Result<u32, OrderError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || discount_threshold_bps(&store)).await?)
+    }
+
+    /// Sets the outlet's discount threshold; a manager's decision.
+    pub async fn set_discount_threshold(
+        &self,
+        caller: &Caller,
+        threshold_bps: u32,
+    ) -> Result<u32, OrderError> {
+        caller.require(Action::ManageStaff)?;
+        if threshold_bps > shared_model::tax::BPS_WHOLE {
+            return Err(OrderError::BadThreshold);
+        }
+        let store = self.store.clone();
+        super::blocking(move || {
+            store.put_setting(DISCOUNT_THRESHOLD_SETTING, &threshold_bps.to_string())
+        })
+        .await?;
+        Ok(threshold_bps)
     }
 
     pub async fn take_payment(
@@ -301,7 +592,7 @@ impl OrderService {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let event = order.void(&reason, now_ms)?;
                 if !context.sent_to_kitchen(order_id)? {
-                    return Ok((event, None));
+                    return Ok((event, Vec::new()));
                 }
                 let clearance =
                     clearance
@@ -312,7 +603,7 @@ impl OrderService {
                 let reason = AuditReason::parse(&reason)
                     .map_err(|_| OrderError::Void(VoidError::BadReason))?;
                 let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
-                Ok((event, Some(audit)))
+                Ok((event, vec![audit]))
             })
         })
         .await
@@ -361,7 +652,7 @@ impl OrderService {
                 let reason = AuditReason::parse(&reason)
                     .map_err(|_| OrderError::Refund(RefundError::BadReason))?;
                 let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
-                Ok((event, Some(audit)))
+                Ok((event, vec![audit]))
             })
         })
         .await
@@ -395,6 +686,7 @@ fn decide_line(
     caller: &Caller,
     order_id: OrderId,
     input: &LineInput,
+    price_clearance: Option<&super::staff::Clearance>,
     now_ms: i64,
 ) -> Result<(Order, crate::store::OpRecord), OrderError> {
     let item = match &input.item {
@@ -428,6 +720,7 @@ fn decide_line(
         instructions: input.instructions.clone(),
         label_price_minor: None,
         exclude_from_promotions: false,
+        unit_price_override_minor: input.price_override.as_ref().map(|p| p.unit_price_minor),
     };
     let line_id = LineId(Uuid::now_v7());
     store.commit_order_change_audited(order_id, now_ms, |order, tabs| {
@@ -444,17 +737,44 @@ fn decide_line(
                 return Err(OrderError::TabLimit { limit_minor });
             }
         }
-        let audit = age_check.map(|staff_id| AuditEntry {
-            id: Uuid::now_v7(),
-            action: Action::SellAgeRestricted,
-            actor_staff_id: Some(staff_id),
-            approver_staff_id: None,
-            device_id: caller.device.id,
-            subject: format!("order:{}/line:{}", order_id.0, line_id.0),
-            reason: format!("customer's age checked for {}", item.name),
-            at_ms: now_ms,
-        });
-        Ok((event, audit))
+        let mut audits: Vec<AuditEntry> = age_check
+            .map(|staff_id| AuditEntry {
+                id: Uuid::now_v7(),
+                action: Action::SellAgeRestricted,
+                actor_staff_id: Some(staff_id),
+                approver_staff_id: None,
+                device_id: caller.device.id,
+                subject: format!("order:{}/line:{}", order_id.0, line_id.0),
+                reason: format!("customer's age checked for {}", item.name),
+                at_ms: now_ms,
+            })
+            .into_iter()
+            .collect();
+        if let (Some(clearance), Some(price)) = (price_clearance, &input.price_override) {
+            // The audit names the price the book would have charged and the one keyed.
+            let mut booked = request.clone();
+            booked.unit_price_override_minor = None;
+            let book_price = match order.add_line_with(line_id, &item, &booked, &rules, &context) {
+                Ok(OrderEvent::LineAdded { line, .. }) => Some(line.unit_price_minor),
+                _ => None,
+            };
+            let reason =
+                AuditReason::parse(&price.reason).map_err(|_| OrderError::OverrideReason)?;
+            let mut audit = clearance.audit(
+                format!("order:{}/line:{}", order_id.0, line_id.0),
+                &reason,
+                now_ms,
+            );
+            audit.subject = match book_price {
+                Some(book) => format!(
+                    "{}/price:{}->{}",
+                    audit.subject, book, price.unit_price_minor
+                ),
+                None => format!("{}/price:{}", audit.subject, price.unit_price_minor),
+            };
+            audits.push(audit);
+        }
+        Ok((event, audits))
     })?
 }
 

@@ -5,7 +5,8 @@
 //! reconnects misses nothing.
 
 use super::{
-    NewPrintJob, Store, StoreError, append_op_body, insert_print_job_tx, load_order, parse_uuid,
+    NewPrintJob, Store, StoreError, append_op, append_op_body, insert_print_job_tx, load_order,
+    parse_uuid, save_order,
 };
 use rusqlite::{OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -58,6 +59,9 @@ pub struct TicketLine {
     pub item_id: String,
     pub name: String,
     pub quantity: i64,
+    /// Voided after it was sent: the cook stops making it (shown struck through).
+    #[serde(default)]
+    pub voided: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +217,23 @@ impl Store {
     }
 
     /// Whether any line of the order has been sent to the kitchen.
+    /// Whether the kitchen has line `line_id` of `order_id`.
+    pub fn order_line_sent_to_kitchen(
+        &self,
+        order_id: OrderId,
+        line_id: shared_model::LineId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT 1 FROM kitchen_sent_lines WHERE order_id = ?1 AND line_id = ?2",
+                params![order_id.to_string(), line_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     pub fn order_sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
         Ok(self
             .lock()
@@ -288,7 +309,8 @@ impl Store {
         let unsent_lines: Vec<&OrderLine> = order
             .lines
             .iter()
-            .filter(|line| !sent.contains(&line.id.to_string()))
+            // A line voided before it was sent is never made.
+            .filter(|line| line.is_live() && !sent.contains(&line.id.to_string()))
             .filter(|line| only_lines.is_none_or(|only| only.contains(&line.id.0)))
             .collect();
         if unsent_lines.is_empty() {
@@ -310,6 +332,13 @@ impl Store {
             }
         }
         let line_ids: Vec<String> = unsent_lines.iter().map(|l| l.id.to_string()).collect();
+        // The order itself records which lines the kitchen has (a void after send is decided
+        // on it, at the edge and at the hub alike).
+        let order_sent: Vec<shared_model::LineId> = unsent_lines
+            .iter()
+            .filter(|line| !line.sent)
+            .map(|line| line.id)
+            .collect();
         let (planned, print_jobs) = match plan(SendContext {
             order: &order,
             unsent_lines,
@@ -369,6 +398,17 @@ impl Store {
         }
         for job in &print_jobs {
             insert_print_job_tx(&tx, job, now_ms)?;
+        }
+        if !order_sent.is_empty() {
+            let event = order
+                .send_lines(&order_sent, now_ms)
+                .map_err(|e| StoreError::Corrupt(format!("unsent lines refused: {e}")))?;
+            let mut after = order.clone();
+            after
+                .apply(&event)
+                .map_err(|e| StoreError::Corrupt(format!("a decided send does not apply: {e}")))?;
+            save_order(&tx, &after, now_ms)?;
+            append_op(&tx, self.node_id, &event, now_ms)?;
         }
         let body = OpBody::Kitchen(KitchenEventV1::SentToKitchen {
             order_id: *order_id.0.as_bytes(),
@@ -643,6 +683,51 @@ fn insert_ticket_tx(tx: &Transaction<'_>, ticket: &Ticket) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Marks a line voided after send on every ticket of `order_id` that carries it, and writes a
+/// `ticket.updated` event per ticket; returns the last event's sequence.
+pub(crate) fn void_ticket_line_tx(
+    tx: &Transaction<'_>,
+    order_id: OrderId,
+    line_id: Uuid,
+    now_ms: i64,
+) -> Result<Option<u64>, StoreError> {
+    let rows = {
+        let mut statement = tx.prepare_cached(&format!("{TICKET_SELECT} WHERE order_id = ?1"))?;
+        statement
+            .query_map(params![order_id.to_string()], ticket_row)?
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut last_seq = None;
+    for row in rows {
+        let mut ticket = ticket_from_row(row)?;
+        let mut changed = false;
+        for line in ticket
+            .lines
+            .iter_mut()
+            .filter(|line| line.line_id == line_id)
+        {
+            changed |= !line.voided;
+            line.voided = true;
+        }
+        if !changed {
+            continue;
+        }
+        let lines =
+            serde_json::to_string(&ticket.lines).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "UPDATE kitchen_tickets SET lines = ?1 WHERE id = ?2",
+            params![lines, ticket.id.to_string()],
+        )?;
+        last_seq = Some(append_ticket_event_tx(
+            tx,
+            "ticket.updated",
+            &ticket,
+            now_ms,
+        )?);
+    }
+    Ok(last_seq)
+}
+
 /// The JSON a ticket has in live events and the API.
 pub fn ticket_json(ticket: &Ticket) -> serde_json::Value {
     serde_json::json!({
@@ -658,6 +743,7 @@ pub fn ticket_json(ticket: &Ticket) -> serde_json::Value {
             "item_id": line.item_id,
             "name": line.name,
             "quantity": line.quantity,
+            "voided": line.voided,
         })).collect::<Vec<_>>(),
         "created_at_ms": ticket.created_at_ms,
         "bumped_at_ms": ticket.bumped_at_ms,

@@ -282,7 +282,7 @@ impl Store {
         decide: impl FnOnce(Option<&Order>, &mut NewOrderNumber) -> Result<OrderEvent, E>,
     ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
         self.commit_order_change_audited(order_id, now_ms, |order, numbers| {
-            decide(order, numbers).map(|event| (event, None))
+            decide(order, numbers).map(|event| (event, Vec::new()))
         })
     }
 
@@ -296,7 +296,7 @@ impl Store {
         decide: impl FnOnce(
             Option<&Order>,
             &mut NewOrderNumber,
-        ) -> Result<(OrderEvent, Option<AuditEntry>), E>,
+        ) -> Result<(OrderEvent, Vec<AuditEntry>), E>,
     ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
@@ -306,7 +306,7 @@ impl Store {
             taken: None,
             drawer_terminal: None,
         };
-        let (event, audit) = match decide(current.as_ref(), &mut numbers) {
+        let (event, audits) = match decide(current.as_ref(), &mut numbers) {
             Ok(decision) => decision,
             Err(error) => return Ok(Err(error)),
         };
@@ -338,11 +338,51 @@ impl Store {
             }
             _ => {}
         }
-        if let Some(audit) = audit {
-            insert_audit_tx(&tx, self.node_id, &audit)?;
+        for audit in &audits {
+            insert_audit_tx(&tx, self.node_id, audit)?;
         }
         tx.commit()?;
         Ok(Ok((order, op)))
+    }
+
+    /// Merges `from` into `into` (joining tables, a tab moved onto a dinner bill): `decide`
+    /// sees both orders as they stand and returns the event of each; both orders, both ops and
+    /// the move of `from`'s kitchen history commit together, under the store's lock.
+    pub fn commit_merge<E>(
+        &self,
+        into: OrderId,
+        from: OrderId,
+        now_ms: i64,
+        decide: impl FnOnce(Option<&Order>, Option<&Order>) -> Result<(OrderEvent, OrderEvent), E>,
+    ) -> Result<Result<Order, E>, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let target = load_order(&tx, into)?;
+        let source = load_order(&tx, from)?;
+        let (into_event, from_event) = match decide(target.as_ref(), source.as_ref()) {
+            Ok(events) => events,
+            Err(error) => return Ok(Err(error)),
+        };
+        let (Some(mut target), Some(mut source)) = (target, source) else {
+            return Err(StoreError::Corrupt(
+                "a merge was decided without both orders".into(),
+            ));
+        };
+        for (order, event) in [(&mut target, &into_event), (&mut source, &from_event)] {
+            order.apply(event).map_err(|e| {
+                StoreError::Corrupt(format!("decided merge event does not apply: {e}"))
+            })?;
+            save_order(&tx, order, now_ms)?;
+            append_op(&tx, self.node_id, event, now_ms)?;
+        }
+        // Lines the source had sent stay sent on the merged bill: a later send must not fire
+        // them again.
+        tx.execute(
+            "UPDATE OR IGNORE kitchen_sent_lines SET order_id = ?1 WHERE order_id = ?2",
+            params![into.to_string(), from.to_string()],
+        )?;
+        tx.commit()?;
+        Ok(Ok(target))
     }
 
     // ---- op log ----------------------------------------------------------------------------
@@ -686,6 +726,34 @@ impl NewOrderNumber<'_> {
         drawers::open_cash_tx(self.tx, terminal)
     }
 
+    /// Marks `line_id` of `order_id` voided on the kitchen tickets that carry it and tells the
+    /// screens, in this transaction; returns the stream sequence to publish, if any ticket had it.
+    pub fn void_on_tickets(
+        &self,
+        order_id: OrderId,
+        line_id: shared_model::LineId,
+        now_ms: i64,
+    ) -> Result<Option<u64>, StoreError> {
+        kitchen::void_ticket_line_tx(self.tx, order_id, line_id.0, now_ms)
+    }
+
+    /// Whether the kitchen has line `line_id` of `order_id` (read inside the transaction).
+    pub fn line_sent_to_kitchen(
+        &self,
+        order_id: OrderId,
+        line_id: shared_model::LineId,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM kitchen_sent_lines WHERE order_id = ?1 AND line_id = ?2",
+                params![order_id.to_string(), line_id.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Whether any line of `order_id` has been sent to the kitchen (read inside the order's
     /// transaction, so a concurrent send cannot slip between the check and the change).
     pub fn sent_to_kitchen(&self, order_id: OrderId) -> Result<bool, StoreError> {
@@ -756,7 +824,7 @@ pub(crate) fn save_order(
 }
 
 /// Appends one order op, continuing the sequence, the clock and the hash chain.
-fn append_op(
+pub(crate) fn append_op(
     tx: &Transaction<'_>,
     node_id: Uuid,
     event: &OrderEvent,

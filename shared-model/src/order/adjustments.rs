@@ -31,6 +31,11 @@ fn check_reason(reason: &str) -> bool {
     !reason.is_empty() && reason.chars().count() <= TEXT_LEN_MAX
 }
 
+/// The share of a line or a bill a cashier may discount without a supervisor, in basis points,
+/// where the outlet set none. Why 10%: a regular's courtesy or a damaged-box markdown fits;
+/// more is a decision a supervisor signs.
+pub const DISCOUNT_THRESHOLD_BPS_DEFAULT: u32 = 1_000;
+
 /// What a terminal asks for when it adds a detailed line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LineRequest {
@@ -43,6 +48,9 @@ pub struct LineRequest {
     pub label_price_minor: Option<i64>,
     /// A combo component (see [`crate::pricing::CartLine::combo`]): promotions skip it.
     pub exclude_from_promotions: bool,
+    /// A price override: this unit price replaces the price book's (modifiers included).
+    /// Granting one is a high-risk action the caller clears and audits.
+    pub unit_price_override_minor: Option<i64>,
 }
 
 impl LineRequest {
@@ -56,6 +64,7 @@ impl LineRequest {
             instructions: None,
             label_price_minor: None,
             exclude_from_promotions: false,
+            unit_price_override_minor: None,
         }
     }
 }
@@ -84,6 +93,8 @@ pub enum SendError {
     NotSendable(&'static str),
     #[error("there are no unsent lines")]
     NothingToSend,
+    #[error("a line sent is not an unsent live line of the order")]
+    NotUnsent,
 }
 
 /// Why a line could not be voided.
@@ -237,11 +248,14 @@ impl Order {
             .collect();
         let modifiers = resolve_modifiers(&offered, &request.modifiers)?;
         let resolved = resolve_price(&rules.price_books, item, price_context);
-        let unit_price_minor = resolved
-            .unit_price_minor
-            .checked_add(modifiers.price_delta_minor)
-            .filter(|price| (0..=UNIT_PRICE_MINOR_MAX).contains(price))
-            .ok_or(LineRequestError::BadPrice)?;
+        let unit_price_minor = match request.unit_price_override_minor {
+            Some(price) => Some(price),
+            None => resolved
+                .unit_price_minor
+                .checked_add(modifiers.price_delta_minor),
+        }
+        .filter(|price| (0..=UNIT_PRICE_MINOR_MAX).contains(price))
+        .ok_or(LineRequestError::BadPrice)?;
         let rounding = self.tax_policy.rounding;
         let amount_minor = match request.label_price_minor {
             Some(label) if (0..=UNIT_PRICE_MINOR_MAX).contains(&label) => label,
@@ -311,6 +325,35 @@ impl Order {
         })
     }
 
+    /// Decides sending `line_ids` (unsent live lines) to the kitchen: a course fired while
+    /// the rest are held, or everything unsent.
+    pub fn send_lines(
+        &self,
+        line_ids: &[LineId],
+        sent_at_ms: i64,
+    ) -> Result<OrderEvent, SendError> {
+        if !matches!(self.state, OrderState::Open | OrderState::Sent) {
+            return Err(SendError::NotSendable(self.state.as_str()));
+        }
+        if line_ids.is_empty() {
+            return Err(SendError::NothingToSend);
+        }
+        for (index, line_id) in line_ids.iter().enumerate() {
+            let unsent = self
+                .lines
+                .iter()
+                .any(|line| line.id == *line_id && line.is_live() && !line.sent);
+            if !unsent || line_ids[..index].contains(line_id) {
+                return Err(SendError::NotUnsent);
+            }
+        }
+        Ok(OrderEvent::LinesSent {
+            order_id: self.id,
+            line_ids: line_ids.to_vec(),
+            sent_at_ms,
+        })
+    }
+
     /// Decides voiding one line, before or after it was sent.
     pub fn void_line(
         &self,
@@ -362,6 +405,45 @@ impl Order {
             order_id: self.id,
             discount,
         })
+    }
+
+    /// What the cashiers' discounts (not the promotions) take off the bill as it stands.
+    pub fn cashier_discount_minor(&self) -> i64 {
+        if self.discounts.is_empty() {
+            return 0;
+        }
+        let mut bare = self.clone();
+        bare.discounts.clear();
+        self.totals().discount_minor - bare.totals().discount_minor
+    }
+
+    /// Whether `discount` goes beyond what a cashier may give alone: more than `threshold_bps`
+    /// of what it applies to (the line, or the bill), or, with the discounts already on the
+    /// bill, cashier discounts above `threshold_bps` of the subtotal (so a big discount cannot
+    /// be keyed as several small ones). Above it, the discount is a high-risk action.
+    pub fn discount_above_threshold(&self, discount: &OrderDiscount, threshold_bps: u32) -> bool {
+        let threshold = i128::from(threshold_bps);
+        let whole = i128::from(BPS_WHOLE);
+        let live = || self.lines.iter().filter(|line| line.is_live());
+        let base_minor = match discount.target {
+            DiscountTarget::Line { line_id } => live()
+                .find(|line| line.id == line_id)
+                .map_or(0, |line| line.price_amount_minor().max(0)),
+            DiscountTarget::Order => live().map(|line| line.price_amount_minor().max(0)).sum(),
+        };
+        let own_too_big = match discount.kind {
+            DiscountKind::Percent { percent_bps } => percent_bps > threshold_bps,
+            DiscountKind::Amount { amount_minor } => {
+                i128::from(amount_minor) * whole > threshold * i128::from(base_minor)
+            }
+        };
+        if own_too_big {
+            return true;
+        }
+        let mut after = self.clone();
+        after.discounts.push(discount.clone());
+        let subtotal_minor: i64 = live().map(|line| line.price_amount_minor().max(0)).sum();
+        i128::from(after.cashier_discount_minor()) * whole > threshold * i128::from(subtotal_minor)
     }
 
     pub(crate) fn check_discount(&self, discount: &OrderDiscount) -> Result<(), DiscountError> {
@@ -1264,5 +1346,146 @@ mod tests {
             (43_103, 6_897, 50_000, 50_000, 0)
         );
         assert!(order.close(6).is_ok());
+    }
+
+    fn cashier_discount(
+        order: &Order,
+        n: u128,
+        target: DiscountTarget,
+        kind: DiscountKind,
+    ) -> OrderDiscount {
+        let discount = OrderDiscount {
+            id: DiscountId(uuid(n)),
+            target,
+            kind,
+            reason: "regular".into(),
+            applied_at_ms: 3,
+        };
+        order.check_discount(&discount).expect("a valid discount");
+        discount
+    }
+
+    #[test]
+    fn a_discount_above_the_threshold_of_its_line_or_of_the_bill_needs_clearance() {
+        let order = with_line(1); // one line of 116.00
+        let line = DiscountTarget::Line {
+            line_id: LineId(uuid(10)),
+        };
+        let ten = cashier_discount(
+            &order,
+            30,
+            line,
+            DiscountKind::Percent { percent_bps: 1_000 },
+        );
+        assert!(!order.discount_above_threshold(&ten, 1_000));
+        let eleven = cashier_discount(
+            &order,
+            31,
+            line,
+            DiscountKind::Percent { percent_bps: 1_100 },
+        );
+        assert!(order.discount_above_threshold(&eleven, 1_000));
+        // 11.60 is exactly 10% of 116.00; a cent more is above it.
+        let at = cashier_discount(
+            &order,
+            32,
+            DiscountTarget::Order,
+            DiscountKind::Amount {
+                amount_minor: 1_160,
+            },
+        );
+        assert!(!order.discount_above_threshold(&at, 1_000));
+        let over = cashier_discount(
+            &order,
+            33,
+            DiscountTarget::Order,
+            DiscountKind::Amount {
+                amount_minor: 1_161,
+            },
+        );
+        assert!(order.discount_above_threshold(&over, 1_000));
+        // Two 6% discounts: the first is within 10%, the second takes the bill past it.
+        let mut order = order;
+        let six = cashier_discount(
+            &order,
+            34,
+            DiscountTarget::Order,
+            DiscountKind::Percent { percent_bps: 600 },
+        );
+        assert!(!order.discount_above_threshold(&six, 1_000));
+        let event = order
+            .discount(six.id, six.target, six.kind, &six.reason, 3)
+            .expect("discount");
+        apply(&mut order, event);
+        let again = cashier_discount(&order, 35, line, DiscountKind::Percent { percent_bps: 600 });
+        assert!(order.discount_above_threshold(&again, 1_000));
+        assert_eq!(order.cashier_discount_minor(), 696);
+    }
+
+    #[test]
+    fn a_price_override_replaces_the_price_book_price() {
+        let order = open(1);
+        let mut request = LineRequest::new(Quantity::Each(2));
+        request.unit_price_override_minor = Some(9_000);
+        let event = order
+            .add_line_with(
+                LineId(uuid(10)),
+                &chips(),
+                &request,
+                &PricingRules::default(),
+                &PriceContext::default(),
+            )
+            .expect("line");
+        let OrderEvent::LineAdded { line, .. } = event else {
+            panic!("a line event")
+        };
+        assert_eq!((line.unit_price_minor, line.gross_minor), (9_000, 18_000));
+        request.unit_price_override_minor = Some(-1);
+        assert_eq!(
+            order.add_line_with(
+                LineId(uuid(11)),
+                &chips(),
+                &request,
+                &PricingRules::default(),
+                &PriceContext::default()
+            ),
+            Err(LineRequestError::BadPrice)
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// However a cashier keys discounts, those let through without a supervisor never take
+        /// more than the threshold off the bill (line voids aside, which shrink the base).
+        #[test]
+        fn discounts_let_through_never_exceed_the_threshold(
+            prices in proptest::collection::vec(1_i64..=500_000, 1..6),
+            asks in proptest::collection::vec((any::<bool>(), 0_usize..6, any::<bool>(), 1_u32..=3_000, 1_i64..=100_000), 1..12),
+            threshold_bps in 0_u32..=5_000,
+        ) {
+            let mut order = open(1);
+            for (n, price) in prices.iter().enumerate() {
+                let item = CatalogItem::simple("x", "X", "food", *price, TaxMode::Inclusive, vec![TaxRate::new("VAT16", 1600)]);
+                let event = order.add_line(LineId(uuid(100 + n as u128)), &item, 1, RoundingMode::HalfUp).expect("line");
+                apply(&mut order, event);
+            }
+            for (n, (on_line, index, percent, bps, amount)) in asks.into_iter().enumerate() {
+                let target = if on_line {
+                    DiscountTarget::Line { line_id: LineId(uuid(100 + (index % prices.len()) as u128)) }
+                } else {
+                    DiscountTarget::Order
+                };
+                let kind = if percent { DiscountKind::Percent { percent_bps: bps } } else { DiscountKind::Amount { amount_minor: amount } };
+                let discount = OrderDiscount { id: DiscountId(uuid(1_000 + n as u128)), target, kind, reason: "r".into(), applied_at_ms: 1 };
+                if order.check_discount(&discount).is_err() || order.discount_above_threshold(&discount, threshold_bps) {
+                    continue;
+                }
+                let event = order.discount(discount.id, target, kind, "r", 1).expect("checked");
+                apply(&mut order, event);
+            }
+            let subtotal = order.totals().subtotal_minor;
+            prop_assert!(i128::from(order.cashier_discount_minor()) * 10_000 <= i128::from(threshold_bps) * i128::from(subtotal));
+        }
     }
 }

@@ -761,6 +761,21 @@ impl Order {
                     line.sent = true;
                 }
             }
+            OrderEvent::LinesSent {
+                line_ids,
+                sent_at_ms,
+                ..
+            } => {
+                self.send_lines(line_ids, *sent_at_ms)?;
+                self.state = OrderState::Sent;
+                for line in self
+                    .lines
+                    .iter_mut()
+                    .filter(|line| line_ids.contains(&line.id))
+                {
+                    line.sent = true;
+                }
+            }
             OrderEvent::LineVoided {
                 line_id,
                 reason,
