@@ -110,6 +110,21 @@ enum Command {
         /// ready" to cloud-order customers). Unset: messages wait in the queue.
         #[arg(long, env = "KIBANDA_NOTIFICATIONS_URL")]
         notifications_url: Option<String>,
+        /// The inventory service's base URL (`POST /v1/{tenant}/inventory/consumption` for each
+        /// closed sale, `/v1/{tenant}/transfers`). Unset: calls wait in the queue.
+        #[arg(long, env = "KIBANDA_INVENTORY_URL")]
+        inventory_url: Option<String>,
+        /// The secret the inventory service signs its webhooks (`inventory.low_stock`) with.
+        #[arg(long, env = "KIBANDA_INVENTORY_WEBHOOK_SECRET", hide_env_values = true)]
+        inventory_webhook_secret: Option<String>,
+        /// The logistics service's base URL (`POST /v1/{tenant}/handoff/{orderId}` when a
+        /// delivery order is ready). Unset: handoffs wait in the queue.
+        #[arg(long, env = "KIBANDA_LOGISTICS_URL")]
+        logistics_url: Option<String>,
+        /// The secret the logistics service signs its webhooks (`logistics.task.assigned`,
+        /// `logistics.status.changed`) with.
+        #[arg(long, env = "KIBANDA_LOGISTICS_WEBHOOK_SECRET", hide_env_values = true)]
+        logistics_webhook_secret: Option<String>,
         /// The master key sealing tenants' provider secrets: `<id>:<base64 of 32 random bytes>`.
         /// Unset: provider secrets cannot be stored.
         #[arg(long, env = "KIBANDA_MASTER_KEY", hide_env_values = true)]
@@ -243,6 +258,10 @@ async fn run() -> anyhow::Result<()> {
             treasury_webhook_secret,
             treasury_prompt_timeout_ms,
             notifications_url,
+            inventory_url,
+            inventory_webhook_secret,
+            logistics_url,
+            logistics_webhook_secret,
             master_key,
             master_key_previous,
             tenant_registry_url,
@@ -279,6 +298,13 @@ async fn run() -> anyhow::Result<()> {
                 },
                 notifications: crate::integrations::notifications::NotificationsConfig {
                     base_url: notifications_url,
+                    ..Default::default()
+                },
+                services: crate::integrations::services::ServicesConfig {
+                    inventory_url,
+                    inventory_webhook_secret,
+                    logistics_url,
+                    logistics_webhook_secret,
                     ..Default::default()
                 },
                 master_keys,

@@ -32,6 +32,8 @@ pub struct HubConfig {
     pub treasury: crate::integrations::treasury::TreasuryConfig,
     /// The notifications service (SMS, email, push to customers).
     pub notifications: crate::integrations::notifications::NotificationsConfig,
+    /// The inventory and logistics services, and the secrets of their webhooks.
+    pub services: crate::integrations::services::ServicesConfig,
     /// Master keys sealing tenants' provider secrets.
     pub master_keys: crate::envelope::MasterKeys,
     /// The business's tenant registry (`GET /tenants/{slug}`, `/tenants/{slug}/outlets/{code}`),

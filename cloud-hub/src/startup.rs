@@ -23,6 +23,7 @@ pub struct Hub {
     webhook_worker: crate::events::webhooks::WebhookWorker,
     payment_worker: PaymentWorker<HttpTreasury>,
     notification_worker: crate::integrations::notifications::NotificationWorker,
+    service_call_worker: crate::integrations::services::ServiceCallWorker,
 }
 
 impl Hub {
@@ -84,6 +85,8 @@ impl Hub {
             notifier,
             config: config.notifications.clone(),
         };
+        let service_call_worker =
+            crate::integrations::services::ServiceCallWorker::new(pool.clone(), &config.services)?;
         let payment_worker = PaymentWorker {
             pool: pool.clone(),
             treasury,
@@ -121,6 +124,16 @@ impl Hub {
                 auth,
                 webhook_allow_private: config.events.webhook_allow_private,
                 treasury_webhook_secret: config.treasury.webhook_secret.as_deref().map(Arc::from),
+                inventory_webhook_secret: config
+                    .services
+                    .inventory_webhook_secret
+                    .as_deref()
+                    .map(Arc::from),
+                logistics_webhook_secret: config
+                    .services
+                    .logistics_webhook_secret
+                    .as_deref()
+                    .map(Arc::from),
                 master_keys: Arc::new(config.master_keys.clone()),
                 registry: match &config.tenant_registry_url {
                     Some(url) => Some(Arc::new(
@@ -141,6 +154,7 @@ impl Hub {
             webhook_worker,
             payment_worker,
             notification_worker,
+            service_call_worker,
             pool,
             faults,
             listener,
@@ -164,6 +178,7 @@ impl Hub {
         let webhook_task = tokio::spawn(self.webhook_worker.run());
         let payment_task = tokio::spawn(self.payment_worker.run());
         let notification_task = tokio::spawn(self.notification_worker.run());
+        let service_call_task = tokio::spawn(self.service_call_worker.run());
         let served = axum::serve(self.listener, api::router(self.state))
             .with_graceful_shutdown(shutdown_signal())
             .await;
@@ -173,6 +188,7 @@ impl Hub {
         webhook_task.abort();
         payment_task.abort();
         notification_task.abort();
+        service_call_task.abort();
         served?;
         Ok(())
     }

@@ -152,6 +152,7 @@ impl RunningHub {
             ingest: Default::default(),
             treasury: Default::default(),
             notifications: Default::default(),
+            services: Default::default(),
             master_keys: cloud_hub::envelope::MasterKeys::none(),
             tenant_registry_url: None,
         };

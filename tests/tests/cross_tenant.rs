@@ -109,6 +109,31 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         )
         .bind(alpha_id).bind(Uuid::now_v7()).bind(alpha_outlet)
         .execute(&pool).await.unwrap();
+        let transfer_id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO stock_transfers (tenant_id, id, from_outlet_id, to_outlet_id, lines, note)
+             VALUES ($1, $2, $3, $3, '[]', 'Alpha transfer note')",
+        )
+        .bind(alpha_id).bind(transfer_id).bind(alpha_outlet)
+        .execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO service_calls (tenant_id, id, service, kind, outlet_id, path, body)
+             VALUES ($1, $2, 'inventory', 'transfer', $3, '/transfers', '{}')",
+        )
+        .bind(alpha_id).bind(cloud_hub::store::service_calls::call_id(transfer_id, "inventory.transfer")).bind(alpha_outlet)
+        .execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO stock_alerts (tenant_id, event_id, outlet_id, item_id, on_hand, unit, raised_at_ms)
+             VALUES ($1, 'alpha-low-1', $2, 'alpha-sku-low', 3, 'each', 1)",
+        )
+        .bind(alpha_id).bind(alpha_outlet)
+        .execute(&pool).await.unwrap();
+        sqlx::query(
+            "INSERT INTO deliveries (tenant_id, order_id, task_id, status, reported_at_ms)
+             VALUES ($1, $2, 'ALPHA-TASK-1', 'assigned', 1)",
+        )
+        .bind(alpha_id).bind(Uuid::parse_str(&cloud_order_id).unwrap())
+        .execute(&pool).await.unwrap();
         let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
             Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
         assert_eq!(status, 201, "{card}");
@@ -126,6 +151,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
             "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
+            transfer_id.to_string(), "Alpha transfer note".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -168,6 +194,11 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
+            (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
+            (Method::GET, "/v1/{tenant}/pos/stock-alerts", None),
+            (Method::GET, "/v1/{tenant}/pos/stock-alerts?outlet={outlet}", None),
+            (Method::GET, "/v1/{tenant}/pos/orders/{cloud}", None),
+            (Method::POST, "/v1/{tenant}/pos/transfers", Some(json!({"from_outlet": "alpha-cbd", "to_outlet": "alpha-cbd", "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))),
         ];
         let mut tried = 0;
         for (method, template, body) in &routes {
@@ -176,7 +207,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                     .replace("{intent}", &intent_id.to_string())
                     .replace("{webhook}", &webhook_id)
                     .replace("{delivery}", &delivery_id.to_string())
-                    .replace("{cloud}", &cloud_order_id);
+                    .replace("{cloud}", &cloud_order_id)
+                    .replace("{transfer}", &transfer_id.to_string());
                 for (placeholder, value) in &ids {
                     path = path.replace(placeholder, value);
                 }
@@ -184,10 +216,15 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 tried += 1;
                 // Bravo's own lists answer, empty of alpha; everything else is not found.
                 let is_list = tenant == "bravo" && *method == Method::GET
-                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log"]
+                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log", "/pos/stock-alerts"]
                         .iter().any(|suffix| path.ends_with(suffix));
+                // A body naming alpha's outlets is, to bravo, a body naming outlets it does not
+                // have: a validation error, and nothing is created.
+                let names_unknown_outlets = tenant == "bravo" && *method == Method::POST && path.ends_with("/pos/transfers");
                 if is_list {
                     assert_eq!(status, 200, "{method} {path}: {text}");
+                } else if names_unknown_outlets {
+                    assert_eq!(status, 400, "{method} {path}: {text}");
                 } else {
                     assert_eq!(status, 404, "{method} {path}: {text}");
                 }
@@ -226,6 +263,10 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "audit_log",
         "order_chargebacks",
         "lan_devices",
+        "stock_transfers",
+        "stock_alerts",
+        "deliveries",
+        "service_calls",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

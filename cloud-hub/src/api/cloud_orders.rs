@@ -33,6 +33,9 @@ pub const REPLAY_LIMIT_MAX: i64 = 500;
 pub struct CustomerRequest {
     pub name: Option<String>,
     pub phone: Option<String>,
+    /// Where a delivery order goes; handed to logistics with the order, never sent to the
+    /// outlet.
+    pub address: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,15 +158,16 @@ fn place_request(request: PlaceCloudOrderRequest) -> Result<PlaceOrder, ApiError
             amount_minor: prepaid.amount_minor,
         }),
     };
-    let (customer_name, customer_phone) = match request.customer {
-        Some(customer) => (customer.name, customer.phone),
-        None => (None, None),
+    let (customer_name, customer_phone, delivery_address) = match request.customer {
+        Some(customer) => (customer.name, customer.phone, customer.address),
+        None => (None, None, None),
     };
     Ok(PlaceOrder {
         channel,
         external_ref: request.external_ref,
         customer_name,
         customer_phone,
+        delivery_address,
         notes: request.notes,
         lines,
         prepaid,

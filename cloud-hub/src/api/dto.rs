@@ -65,6 +65,34 @@ pub struct OrderDto {
     /// Chargebacks the treasury reported on the order's payments (on single-order reads).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chargebacks: Option<Vec<ChargebackDto>>,
+    /// A delivery order's rider task, as logistics reports it (on single-order reads).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryDto>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryDto {
+    pub task_id: Option<String>,
+    /// `requested` (handed to logistics), `assigned`, `picked_up`, `in_transit`, `delivered`,
+    /// `failed` or `cancelled`.
+    pub status: String,
+    pub rider_name: Option<String>,
+    pub rider_phone: Option<String>,
+    pub eta_ms: Option<i64>,
+    pub reported_at_ms: i64,
+}
+
+impl From<&crate::store::service_calls::DeliveryRow> for DeliveryDto {
+    fn from(row: &crate::store::service_calls::DeliveryRow) -> Self {
+        DeliveryDto {
+            task_id: row.task_id.clone(),
+            status: row.status.clone(),
+            rider_name: row.rider_name.clone(),
+            rider_phone: row.rider_phone.clone(),
+            eta_ms: row.eta_ms,
+            reported_at_ms: row.reported_at_ms,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -187,6 +215,7 @@ impl From<&StoredOrder> for OrderDto {
                 refund_requested_minor: cloud.refund_requested_minor,
             }),
             chargebacks: None,
+            delivery: None,
         }
     }
 }

@@ -19,7 +19,9 @@ pub mod outlets;
 pub mod payment_intents;
 pub mod providers;
 pub mod refunds;
+pub mod service_events;
 pub mod staff;
+pub mod stock;
 pub mod subscription;
 pub mod sync_audit;
 pub mod treasury_events;
@@ -65,6 +67,9 @@ pub struct AppState {
     pub device_rate_limiter: Arc<middleware::RateLimiter>,
     /// Secret of the treasury's signed callbacks; `None`: callbacks are refused.
     pub treasury_webhook_secret: Option<Arc<str>>,
+    /// The secrets the inventory and logistics services sign their webhooks with.
+    pub inventory_webhook_secret: Option<Arc<str>>,
+    pub logistics_webhook_secret: Option<Arc<str>>,
     /// Seals tenants' provider secrets.
     pub master_keys: Arc<crate::envelope::MasterKeys>,
     /// Where unknown tenants and outlets are looked up before anything is created.
@@ -152,6 +157,17 @@ pub fn router(state: AppState) -> Router {
             "/v1/{tenant}/pos/integrations/treasury/events",
             post(treasury_events::receive),
         )
+        .route(
+            "/v1/{tenant}/pos/integrations/inventory/events",
+            post(service_events::inventory),
+        )
+        .route(
+            "/v1/{tenant}/pos/integrations/logistics/events",
+            post(service_events::logistics),
+        )
+        .route("/v1/{tenant}/pos/transfers", post(stock::create_transfer))
+        .route("/v1/{tenant}/pos/transfers/{id}", get(stock::get_transfer))
+        .route("/v1/{tenant}/pos/stock-alerts", get(stock::stock_alerts))
         .route(
             "/v1/{tenant}/pos/payment-intents/{id}",
             get(payment_intents::get),

@@ -113,8 +113,10 @@ pub async fn get(
         .ok_or_else(ApiError::not_found)?;
     let chargebacks =
         crate::store::audit_log::chargebacks_of(&mut tx, context.tenant.id, id).await?;
+    let delivery = crate::store::service_calls::delivery(&mut tx, context.tenant.id, id).await?;
     super::commit(tx).await?;
     let mut dto = OrderDto::from(&order);
     dto.chargebacks = Some(chargebacks.iter().map(Into::into).collect());
+    dto.delivery = delivery.as_ref().map(Into::into);
     Ok(Json(dto))
 }

@@ -6,7 +6,6 @@
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use crate::events::signing::{SIGNATURE_HEADER, verify};
 use crate::store::payment_intents::{
     Change, Transition, already_applied, by_id, record_integration_event, transition,
 };
@@ -65,27 +64,12 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TreasuryEventResult>, ApiError> {
-    let Some(secret) = state.treasury_webhook_secret.as_deref() else {
-        return Err(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "integration_not_configured",
-            "this hub has no treasury secret configured",
-            None,
-        ));
-    };
-    let signature = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default();
-    if !verify(secret, signature, &body, crate::now_ms() / 1000) {
-        tracing::warn!(tenant = %tenant_slug, "treasury callback with a bad signature");
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            "the Kibanda-Signature header does not verify",
-            Some("Kibanda-Signature"),
-        ));
-    }
+    super::service_events::check_signature(
+        PROVIDER,
+        state.treasury_webhook_secret.as_deref(),
+        &headers,
+        &body,
+    )?;
     let tenant = tenant_by_slug(&state.pool, &tenant_slug)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -38,8 +38,14 @@ pub const ORDER_CANCEL_TOO_LATE: &str = "pos.order.cancel_too_late";
 pub const GIFTCARD_OVERSPENT: &str = "pos.giftcard.overspent";
 /// The treasury reported a chargeback on one of an order's payments.
 pub const ORDER_CHARGEBACK: &str = "pos.order.chargeback";
+/// The inventory service reported an item running low at an outlet.
+pub const INVENTORY_LOW_STOCK: &str = "pos.inventory.low_stock";
+/// Logistics reported on a delivery order's rider (assigned, picked up, delivered, failed).
+pub const ORDER_DELIVERY_UPDATED: &str = "pos.order.delivery_updated";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    INVENTORY_LOW_STOCK,
+    ORDER_DELIVERY_UPDATED,
     ORDER_CHARGEBACK,
     GIFTCARD_OVERSPENT,
     ORDER_REFUND_REQUESTED,
@@ -329,13 +335,46 @@ struct OrderData<'a> {
 /// A stable id for "this order reached this event", so a re-applied batch or a re-published
 /// outbox row can be recognised downstream (JetStream de-duplicates on it).
 pub fn event_id(order: &Order, event_type: &str) -> Uuid {
+    derived_id(order.id.0, event_type)
+}
+
+/// A stable id for what `cause` (an order, a transfer) raises under `kind`: the same cause
+/// always gives the same id, so a re-sent op raises or queues it once.
+pub fn derived_id(cause: Uuid, kind: &str) -> Uuid {
     let digest = Sha256::new()
-        .chain_update(order.id.0.as_bytes())
-        .chain_update(event_type.as_bytes())
+        .chain_update(cause.as_bytes())
+        .chain_update(kind.as_bytes())
         .finalize();
     let mut bytes = [0_u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
+}
+
+/// An event of `event_type` with `id`, for `tenant_slug` (and `outlet_code` when it concerns
+/// one outlet), carrying `data`.
+pub fn event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    id: Uuid,
+    event_type: &'static str,
+    occurred_at_ms: i64,
+    data: serde_json::Value,
+) -> OutboxEvent {
+    let payload = serde_json::to_value(Envelope {
+        id,
+        event_type,
+        tenant: tenant_slug,
+        outlet: outlet_code,
+        occurred_at_ms,
+        data,
+    })
+    .unwrap_or(serde_json::Value::Null);
+    OutboxEvent {
+        id,
+        event_type,
+        subject: subject(tenant_slug, event_type),
+        payload,
+    }
 }
 
 /// The subject of `event_type` for `tenant`: `pos.order.created` → `pos.acme.order.created`.

@@ -6,4 +6,5 @@ pub mod breaker;
 pub mod notifications;
 pub mod payments;
 pub mod registry;
+pub mod services;
 pub mod treasury;

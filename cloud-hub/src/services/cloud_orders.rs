@@ -48,6 +48,8 @@ pub struct PlaceOrder {
     pub external_ref: String,
     pub customer_name: Option<String>,
     pub customer_phone: Option<String>,
+    /// A delivery order's destination (kept at the hub for logistics).
+    pub delivery_address: Option<String>,
     pub notes: Option<String>,
     pub lines: Vec<PlaceLine>,
     pub prepaid: Option<Prepaid>,
@@ -131,6 +133,11 @@ pub async fn place(
         CUSTOMER_PHONE_CHARS_MAX,
     )?;
     let notes = check_text("notes", &request.notes, NOTES_CHARS_MAX)?;
+    let delivery_address = check_text(
+        "customer.address",
+        &request.delivery_address,
+        NOTES_CHARS_MAX,
+    )?;
     if request.lines.is_empty() || request.lines.len() > CLOUD_ORDER_LINES_MAX {
         return Err(invalid(
             "lines",
@@ -237,6 +244,7 @@ pub async fn place(
             outlet_id: outlet.id,
             order: &order,
             channel: request.channel,
+            delivery_address: delivery_address.as_deref(),
             wire: &wire,
             events: &created,
         },

@@ -64,6 +64,7 @@ pub struct NewCloudOrder<'a> {
     pub outlet_id: Uuid,
     pub order: &'a Order,
     pub channel: CloudChannel,
+    pub delivery_address: Option<&'a str>,
     pub wire: &'a CloudOrderV1,
     /// `pos.order.created` (and whatever else the new order raises).
     pub events: &'a [OutboxEvent],
@@ -146,8 +147,8 @@ pub async fn insert(
     .map_err(StoreError::from)?;
     sqlx::query(
         "INSERT INTO cloud_orders (tenant_id, order_id, outlet_id, channel, external_ref,
-            customer_name, customer_phone, notes)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            customer_name, customer_phone, notes, delivery_address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(new.tenant.0)
     .bind(order.id.0)
@@ -157,6 +158,7 @@ pub async fn insert(
     .bind(&new.wire.customer_name)
     .bind(&new.wire.customer_phone)
     .bind(&new.wire.notes)
+    .bind(new.delivery_address)
     .execute(&mut *tx)
     .await
     .map_err(|error| match StoreError::from(error) {

@@ -19,6 +19,7 @@ pub mod payment_intents;
 pub mod providers;
 pub mod scoped;
 pub mod secrets;
+pub mod service_calls;
 pub mod subscriptions;
 pub mod tenants;
 pub mod treasury_refunds;

@@ -1,4 +1,4 @@
-//! What the hub's outbound queues share (payment intents, treasury refunds, notifications):
+//! What the hub's outbound queues share (payment intents, treasury refunds, notifications, inventory and logistics calls):
 //! each row is retried by its worker at `next_attempt_at`, with the attempts so far and the
 //! last word kept in `detail`.
 
@@ -11,6 +11,7 @@ pub enum OutboundQueue {
     PaymentIntents,
     TreasuryRefunds,
     Notifications,
+    ServiceCalls,
 }
 
 impl OutboundQueue {
@@ -19,6 +20,7 @@ impl OutboundQueue {
             OutboundQueue::PaymentIntents => "payment_intents",
             OutboundQueue::TreasuryRefunds => "treasury_refunds",
             OutboundQueue::Notifications => "notifications",
+            OutboundQueue::ServiceCalls => "service_calls",
         }
     }
 }

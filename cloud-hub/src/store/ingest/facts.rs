@@ -91,6 +91,15 @@ pub(super) async fn write_ready_events(
             number,
         )
         .await?;
+        // A delivery order goes to logistics for its rider, once.
+        crate::store::service_calls::queue_handoff(
+            &mut *tx,
+            device.tenant_id,
+            order_id,
+            number,
+            at_ms,
+        )
+        .await?;
         events.push((device.tenant_id, event));
     }
     crate::store::outbox::insert_many(&mut *tx, &events).await

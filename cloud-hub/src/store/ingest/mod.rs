@@ -674,7 +674,8 @@ async fn outlet_names(
         .collect())
 }
 
-/// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code.
+/// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code,
+/// and queues the stock consumption of each order the group closed for the inventory service.
 async fn write_order_events(
     tx: &mut sqlx::PgConnection,
     dirty: &[&Folding],
@@ -687,11 +688,20 @@ async fn write_order_events(
     )
     .await?;
     let mut events: Vec<(TenantId, crate::events::OutboxEvent)> = Vec::new();
+    let mut closed = Vec::new();
     for folding in dirty {
         let tenant = folding.device.tenant_id;
         let (slug, code) = names
             .get(&(tenant.0, folding.device.outlet_id))
             .ok_or_else(|| StoreError::Corrupt("an order's outlet has no tenant".into()))?;
+        if folding.order.state == OrderState::Closed && folding.before != Some(OrderState::Closed) {
+            closed.push((
+                tenant,
+                folding.device.outlet_id,
+                code.as_str(),
+                &folding.order,
+            ));
+        }
         events.extend(
             crate::events::order_events(
                 slug,
@@ -704,6 +714,7 @@ async fn write_order_events(
             .map(|event| (tenant, event)),
         );
     }
+    super::service_calls::queue_consumptions(&mut *tx, &closed).await?;
     super::outbox::insert_many(&mut *tx, &events).await
 }
 
