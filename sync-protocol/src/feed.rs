@@ -54,7 +54,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 11;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 12;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -100,6 +100,8 @@ pub enum FeedBody {
     /// What this outlet may redeem on a gift card without asking (see
     /// `shared_model::gift_card`); sent whenever the card's balance or state changes.
     GiftCardAllowanceSet(GiftCardAllowanceV1),
+    /// Automerge changes the hub made to a document the outlet also edits (the floor plan).
+    DocChanged(crate::docs::DocChangeV1),
 }
 
 /// Wire form of [`shared_model::gift_card::GiftCardAllowance`].
@@ -532,13 +534,9 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::GiftCardAllowanceSet(GiftCardAllowanceV1 {
-            code: "GIFT-1".into(),
-            currency: "KES".into(),
-            active: true,
-            expires_at_ms: None,
-            allowance_minor: 100,
-            outlet_redeemed_minor: 0,
+        let last_known = FeedBody::DocChanged(crate::docs::DocChangeV1 {
+            doc: crate::docs::DocKindV1::FloorPlan,
+            changes: vec![1, 2, 3],
         });
         let entry = FeedEntry {
             seq: 1,

@@ -8,6 +8,7 @@
 //! Architecture invariant: wire types ([`message`], [`op`]) are separate from the domain types
 //! in `shared-model` and convert explicitly, so the protocol can be versioned on its own.
 
+pub mod docs;
 pub mod enroll;
 pub mod feed;
 pub mod frame;

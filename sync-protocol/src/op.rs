@@ -97,6 +97,8 @@ pub enum OpBody {
     CloudOrder(CloudOrderOpV1),
     /// Value taken off a gift card at the till (within the outlet's allowance for it).
     GiftCard(GiftCardOpV1),
+    /// Automerge changes the outlet made to a document the hub also edits (the floor plan).
+    Doc(crate::docs::DocChangeV1),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

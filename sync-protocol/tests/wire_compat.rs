@@ -172,6 +172,13 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             sent_at_ms: 14,
         }),
     ));
+    bodies.push((
+        "op.doc.floor_plan".into(),
+        OpBody::Doc(sync_protocol::docs::DocChangeV1 {
+            doc: sync_protocol::docs::DocKindV1::FloorPlan,
+            changes: vec![0x85, 0x6f, 0x4a, 0x83, 4, 5, 6],
+        }),
+    ));
     bodies
 }
 
@@ -277,6 +284,13 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 expires_at_ms: Some(1_800_000_000_000),
                 allowance_minor: 200_000,
                 outlet_redeemed_minor: 150_000,
+            }),
+        ),
+        (
+            "feed.doc_changed".into(),
+            FeedBody::DocChanged(sync_protocol::docs::DocChangeV1 {
+                doc: sync_protocol::docs::DocKindV1::FloorPlan,
+                changes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
             }),
         ),
     ]

@@ -134,6 +134,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         )
         .bind(alpha_id).bind(Uuid::parse_str(&cloud_order_id).unwrap())
         .execute(&pool).await.unwrap();
+        let (status, plan) = call(Method::PUT, "/v1/alpha/pos/outlets/alpha-cbd/floor-plan".into(), alpha.clone(),
+            Some(json!({"tables": [{"code": "ALPHA-T1", "area": "Alpha Terrace", "seats": 4}]}))).await;
+        assert_eq!(status, 200, "{plan}");
         let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
             Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
         assert_eq!(status, 201, "{card}");
@@ -151,7 +154,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
             "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
-            transfer_id.to_string(), "Alpha transfer note".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
+            transfer_id.to_string(), "Alpha transfer note".into(), "ALPHA-T1".into(), "Alpha Terrace".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -195,6 +198,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
             (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
+            (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", Some(json!({"tables": [{"code": "HIJACK", "area": "x", "seats": 1}]}))),
             (Method::GET, "/v1/{tenant}/pos/stock-alerts", None),
             (Method::GET, "/v1/{tenant}/pos/stock-alerts?outlet={outlet}", None),
             (Method::GET, "/v1/{tenant}/pos/orders/{cloud}", None),
@@ -267,6 +272,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "stock_alerts",
         "deliveries",
         "service_calls",
+        "outlet_docs",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

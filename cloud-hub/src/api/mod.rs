@@ -8,6 +8,7 @@ pub mod drawers;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod floor_plan;
 pub mod gift_cards;
 pub mod health;
 pub mod integrations;
@@ -164,6 +165,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/integrations/logistics/events",
             post(service_events::logistics),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/floor-plan",
+            get(floor_plan::get).put(floor_plan::put),
         )
         .route("/v1/{tenant}/pos/transfers", post(stock::create_transfer))
         .route("/v1/{tenant}/pos/transfers/{id}", get(stock::get_transfer))

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;
+pub mod outlet_docs;
 pub mod outlet_settings;
 pub mod payment_intents;
 pub mod providers;

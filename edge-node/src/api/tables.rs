@@ -48,6 +48,7 @@ pub async fn replace(
         .map(|table| (table.area, table.code, table.seats))
         .collect();
     state.tables.replace_floor_plan(&caller, tables).await?;
+    state.sync.notify_new_ops();
     Ok(StatusCode::NO_CONTENT)
 }
 

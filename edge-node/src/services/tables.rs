@@ -127,7 +127,7 @@ impl TableService {
             parsed.push(table);
         }
         let store = self.store.clone();
-        super::blocking(move || store.replace_floor_plan(&parsed))
+        super::blocking(move || store.replace_floor_plan(&parsed, crate::now_ms()))
             .await?
             .map_err(TableError::from)
     }

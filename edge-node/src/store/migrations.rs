@@ -131,6 +131,8 @@ const MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
         amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL);
      CREATE INDEX gift_card_redemptions_by_code ON gift_card_redemptions (code);",
+    // 12: automerge documents the hub also edits (the floor plan), saved whole
+    "CREATE TABLE docs (kind TEXT PRIMARY KEY, bytes BLOB NOT NULL, updated_at_ms INTEGER NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -577,6 +577,11 @@ impl Store {
                         now_ms,
                     )?;
                 }
+                FeedBody::DocChanged(change) => match change.doc {
+                    sync_protocol::docs::DocKindV1::FloorPlan => {
+                        tables::apply_floor_changes_tx(&tx, self.node_id, &change.changes, now_ms)?;
+                    }
+                },
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(
                         &tx,

@@ -7,6 +7,7 @@
 use super::{Store, StoreError, append_op, append_op_body, save_order};
 use rusqlite::{OptionalExtension, Transaction, params};
 use shared_model::{Currency, Order, OrderEvent, OrderId, OrderState, OrderType};
+use sync_protocol::docs::{DocChangeV1, DocKindV1, FloorPlanDoc, PlanTable};
 use sync_protocol::op::{OpBody, TabEventV1, TableEventV1};
 
 /// A table on the floor plan.
@@ -76,9 +77,13 @@ pub enum TableRefusal {
 
 impl Store {
     /// Replaces the floor plan; refused if it would drop a table that has guests.
+    /// Replaces the floor plan with `tables`. The plan is an automerge document the hub edits
+    /// too: only what differs from the plan as it stands is written, and those changes go to
+    /// the hub as a `Doc` op in the same transaction.
     pub fn replace_floor_plan(
         &self,
         tables: &[FloorTable],
+        now_ms: i64,
     ) -> Result<Result<(), TableRefusal>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
@@ -94,13 +99,30 @@ impl Store {
                 return Ok(Err(TableRefusal::TableInUse));
             }
         }
-        tx.execute("DELETE FROM floor_tables", [])?;
-        for (position, table) in tables.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO floor_tables (code, area, seats, position) VALUES (?1, ?2, ?3, ?4)",
-                params![table.code, table.area, table.seats, position as i64],
-            )?;
+        let mut doc = load_floor_doc_tx(&tx, self.node_id)?;
+        let heads = doc.heads();
+        let plan: Vec<PlanTable> = tables
+            .iter()
+            .enumerate()
+            .map(|(position, table)| PlanTable {
+                code: table.code.clone(),
+                area: table.area.clone(),
+                seats: table.seats,
+                position: position as u32,
+            })
+            .collect();
+        doc.set_tables(&plan)
+            .map_err(|e| StoreError::Corrupt(format!("floor plan document: {e}")))?;
+        let changes = doc.changes_since(&heads);
+        if !changes.is_empty() {
+            let body = OpBody::Doc(DocChangeV1 {
+                doc: DocKindV1::FloorPlan,
+                changes,
+            });
+            append_op_body(&tx, self.node_id, "doc.floor_plan", &body, now_ms)?;
         }
+        save_floor_doc_tx(&tx, &mut doc, now_ms)?;
+        project_floor_tx(&tx, &doc.tables())?;
         tx.commit()?;
         Ok(Ok(()))
     }
@@ -350,6 +372,89 @@ fn table_exists_tx(tx: &Transaction<'_>, code: &str) -> Result<bool, StoreError>
 }
 
 /// The order at a table (and its guests), if one is still running there.
+/// The floor plan document, or a new one written by `node_id` if the box has none yet. A box
+/// that had a plan before plans were documents starts its document from that plan (its first
+/// edit then carries every table to the hub).
+fn load_floor_doc_tx(
+    tx: &Transaction<'_>,
+    node_id: uuid::Uuid,
+) -> Result<FloorPlanDoc, StoreError> {
+    let bytes: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT bytes FROM docs WHERE kind = ?1",
+            params![DocKindV1::FloorPlan.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    match bytes {
+        Some(bytes) => FloorPlanDoc::load(&bytes, *node_id.as_bytes())
+            .map_err(|e| StoreError::Corrupt(format!("floor plan document: {e}"))),
+        None => Ok(FloorPlanDoc::new(*node_id.as_bytes())),
+    }
+}
+
+fn save_floor_doc_tx(
+    tx: &Transaction<'_>,
+    doc: &mut FloorPlanDoc,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO docs (kind, bytes, updated_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (kind) DO UPDATE SET bytes = excluded.bytes, updated_at_ms = excluded.updated_at_ms",
+        params![DocKindV1::FloorPlan.as_str(), doc.save(), now_ms],
+    )?;
+    Ok(())
+}
+
+/// Lays the plan onto the floor view. A table the plan no longer has but guests still sit at
+/// stays on the floor (after the others) until they leave: the hub removing a table cannot
+/// strand an open bill.
+fn project_floor_tx(tx: &Transaction<'_>, plan: &[PlanTable]) -> Result<(), StoreError> {
+    let existing: Vec<(String, String, u32)> = {
+        let mut statement =
+            tx.prepare("SELECT code, area, seats FROM floor_tables ORDER BY position")?;
+        statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let mut kept = Vec::new();
+    for (code, area, seats) in existing {
+        if !plan.iter().any(|table| table.code == code) && occupant_tx(tx, &code)?.is_some() {
+            kept.push((code, area, seats));
+        }
+    }
+    tx.execute("DELETE FROM floor_tables", [])?;
+    let rows = plan
+        .iter()
+        .map(|table| (table.code.clone(), table.area.clone(), table.seats))
+        .chain(kept);
+    for (position, (code, area, seats)) in rows.enumerate() {
+        tx.execute(
+            "INSERT INTO floor_tables (code, area, seats, position) VALUES (?1, ?2, ?3, ?4)",
+            params![code, area, seats, position as i64],
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies the hub's changes to the floor plan document and lays the merged plan onto the
+/// floor view, in the feed's transaction. Changes that do not read are skipped with a warning
+/// (the hub's copy stays authoritative and its next change carries everything again).
+pub(crate) fn apply_floor_changes_tx(
+    tx: &Transaction<'_>,
+    node_id: uuid::Uuid,
+    changes: &[u8],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    let mut doc = load_floor_doc_tx(tx, node_id)?;
+    if let Err(error) = doc.apply(changes) {
+        tracing::warn!(%error, "skipped floor plan changes from the hub that do not read");
+        return Ok(());
+    }
+    save_floor_doc_tx(tx, &mut doc, now_ms)?;
+    project_floor_tx(tx, &doc.tables())
+}
+
 fn occupant_tx(tx: &Transaction<'_>, code: &str) -> Result<Option<(Order, u32)>, StoreError> {
     let mut statement = tx.prepare_cached(
         "SELECT o.doc, t.guests FROM table_orders t JOIN orders o ON o.id = t.order_id

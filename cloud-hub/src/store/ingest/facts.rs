@@ -38,6 +38,11 @@ pub(super) async fn apply_edge_facts(
         crate::store::treasury_refunds::queue(&mut *tx, tenant, outlet, batch.device.id, &refunds)
             .await?;
     }
+    let docs = batch.picked(|_, decoded| match decoded {
+        Decoded::Doc(change) => Some(change),
+        _ => None,
+    });
+    crate::store::outlet_docs::merge_from_outlet(&mut *tx, tenant, outlet, &docs).await?;
     let drawer_ops = batch.picked(|seq, decoded| match decoded {
         Decoded::Drawer(op) => Some((seq, op.clone())),
         _ => None,

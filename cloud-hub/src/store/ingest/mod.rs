@@ -363,6 +363,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
                 currency,
                 redeemed_at_ms,
             }),
+            OpBody::Doc(change) => Ok(Decoded::Doc(change)),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
                 order_id,
                 outcome,
@@ -408,6 +409,8 @@ enum Decoded {
         currency: String,
         redeemed_at_ms: i64,
     },
+    /// Automerge changes to a document the outlet and the hub both edit.
+    Doc(sync_protocol::docs::DocChangeV1),
     /// What the outlet's rule made of a cancel from the cloud.
     CloudCancel {
         order_id: Uuid,
@@ -429,6 +432,7 @@ impl Decoded {
             Decoded::GiftCard { .. } => "gift_card",
             Decoded::Audit(_) => "audit",
             Decoded::Device(_) => "device",
+            Decoded::Doc(_) => "doc",
         }
     }
 }
