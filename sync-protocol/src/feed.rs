@@ -54,7 +54,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 12;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 14;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -102,6 +102,12 @@ pub enum FeedBody {
     GiftCardAllowanceSet(GiftCardAllowanceV1),
     /// Automerge changes the hub made to a document the outlet also edits (the floor plan).
     DocChanged(crate::docs::DocChangeV1),
+    /// A promotion the outlet applies (automatic, or when its code is entered).
+    PromotionUpserted(crate::promotions::PromotionV1),
+    /// A promotion the outlet no longer applies.
+    PromotionRemoved {
+        promotion_id: String,
+    },
 }
 
 /// Wire form of [`shared_model::gift_card::GiftCardAllowance`].
@@ -534,10 +540,9 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::DocChanged(crate::docs::DocChangeV1 {
-            doc: crate::docs::DocKindV1::FloorPlan,
-            changes: vec![1, 2, 3],
-        });
+        let last_known = FeedBody::PromotionRemoved {
+            promotion_id: "happy-hour".into(),
+        };
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

@@ -15,6 +15,7 @@ pub mod frame;
 pub mod hlc;
 pub mod message;
 pub mod op;
+pub mod promotions;
 pub mod quic;
 pub mod session;
 

@@ -18,7 +18,7 @@ use shared_model::{
 use std::collections::BTreeMap;
 use sync_protocol::feed::{
     CatalogItemV1, CloudChannelV1, CloudOrderV1, FeedBody, FeedEntry, GiftCardAllowanceV1,
-    IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1, PriceBookV1,
+    IntentStateV1, OutletConfigV1, PaymentIntentUpdateV1, PriceBookV1, WeeklyWindowV1,
 };
 use sync_protocol::op::{
     CancelOutcomeV1, CloudOrderOpV1, DrawerEventV1, DrawerOpV1, GiftCardOpV1, OpBody, OrderEventV1,
@@ -285,6 +285,35 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 allowance_minor: 200_000,
                 outlet_redeemed_minor: 150_000,
             }),
+        ),
+        (
+            "feed.promotion_upserted".into(),
+            FeedBody::PromotionUpserted(sync_protocol::promotions::PromotionV1 {
+                id: "happy-hour".into(),
+                name: "Happy hour beers".into(),
+                rule: sync_protocol::promotions::PromotionRuleV1::PercentOff {
+                    target: sync_protocol::promotions::PromotionTargetV1::Category("beer".into()),
+                    percent_bps: 2_000,
+                },
+                code: Some("KARIBU".into()),
+                priority: 5,
+                exclusive: false,
+                valid_from_ms: Some(1_790_000_000_000),
+                valid_until_ms: None,
+                usage_limit: Some(500),
+                membership_plan: None,
+                windows: vec![WeeklyWindowV1 {
+                    days_mask: 0b0011111,
+                    start_minute: 1_020,
+                    end_minute: 1_140,
+                }],
+            }),
+        ),
+        (
+            "feed.promotion_removed".into(),
+            FeedBody::PromotionRemoved {
+                promotion_id: "happy-hour".into(),
+            },
         ),
         (
             "feed.doc_changed".into(),

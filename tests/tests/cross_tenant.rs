@@ -137,6 +137,10 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         let (status, plan) = call(Method::PUT, "/v1/alpha/pos/outlets/alpha-cbd/floor-plan".into(), alpha.clone(),
             Some(json!({"tables": [{"code": "ALPHA-T1", "area": "Alpha Terrace", "seats": 4}]}))).await;
         assert_eq!(status, 200, "{plan}");
+        let (status, promo) = call(Method::PUT, "/v1/alpha/pos/promotions/alpha-promo".into(), alpha.clone(),
+            Some(json!({"name": "Alpha Promo Secret", "code": "ALPHACODE",
+                        "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 500}}))).await;
+        assert_eq!(status, 201, "{promo}");
         let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
             Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
         assert_eq!(status, 201, "{card}");
@@ -154,7 +158,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "Alpha footer".into(), "Alpha Wanjiru".into(), "alpha.example.com".into(), "Alpha detail".into(),
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
             "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
-            transfer_id.to_string(), "Alpha transfer note".into(), "ALPHA-T1".into(), "Alpha Terrace".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
+            transfer_id.to_string(), "Alpha transfer note".into(), "ALPHA-T1".into(), "Alpha Terrace".into(), "Alpha Promo Secret".into(), "ALPHACODE".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -199,6 +203,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
             (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
+            (Method::GET, "/v1/{tenant}/pos/promotions", None),
+            (Method::DELETE, "/v1/{tenant}/pos/promotions/alpha-promo", None),
             (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", Some(json!({"tables": [{"code": "HIJACK", "area": "x", "seats": 1}]}))),
             (Method::GET, "/v1/{tenant}/pos/stock-alerts", None),
             (Method::GET, "/v1/{tenant}/pos/stock-alerts?outlet={outlet}", None),
@@ -221,7 +227,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 tried += 1;
                 // Bravo's own lists answer, empty of alpha; everything else is not found.
                 let is_list = tenant == "bravo" && *method == Method::GET
-                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log", "/pos/stock-alerts"]
+                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log", "/pos/stock-alerts", "/pos/promotions"]
                         .iter().any(|suffix| path.ends_with(suffix));
                 // A body naming alpha's outlets is, to bravo, a body naming outlets it does not
                 // have: a validation error, and nothing is created.
@@ -273,6 +279,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "deliveries",
         "service_calls",
         "outlet_docs",
+        "promotions",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -18,6 +18,7 @@ pub mod orders;
 pub mod outlet_settings;
 pub mod outlets;
 pub mod payment_intents;
+pub mod promotions;
 pub mod providers;
 pub mod refunds;
 pub mod service_events;
@@ -169,6 +170,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/floor-plan",
             get(floor_plan::get).put(floor_plan::put),
+        )
+        .route("/v1/{tenant}/pos/promotions", get(promotions::list))
+        .route(
+            "/v1/{tenant}/pos/promotions/{id}",
+            axum::routing::put(promotions::put).delete(promotions::remove),
         )
         .route("/v1/{tenant}/pos/transfers", post(stock::create_transfer))
         .route("/v1/{tenant}/pos/transfers/{id}", get(stock::get_transfer))

@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod outlet_docs;
 pub mod outlet_settings;
 pub mod payment_intents;
+pub mod promotions;
 pub mod providers;
 pub mod scoped;
 pub mod secrets;

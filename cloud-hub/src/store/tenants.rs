@@ -55,7 +55,9 @@ pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<Tenant>,
     Ok(row.map(tenant_from_row))
 }
 
+/// Registers an outlet; its feed starts with the tenant's promotions for every outlet.
 pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreError> {
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "INSERT INTO outlets (tenant_id, id, code, name, timezone, currency)
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -66,8 +68,10 @@ pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreEr
     .bind(&outlet.name)
     .bind(&outlet.timezone)
     .bind(&outlet.currency)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
+    super::promotions::seed_outlet(&mut tx, outlet.tenant_id, outlet.id).await?;
+    tx.commit().await?;
     Ok(())
 }
 

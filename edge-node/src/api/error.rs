@@ -176,6 +176,14 @@ impl From<OrderError> for ApiError {
             }
             OrderError::OverrideReason => ApiError::invalid("price_override_reason", message),
             OrderError::BadThreshold => ApiError::invalid("threshold_bps", message),
+            OrderError::UnknownCode(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_promo_code",
+                message,
+                Some("code"),
+            ),
+            OrderError::CodeTooLate(_) => conflict("order_not_open"),
+            OrderError::CodeNotEligible(_) => conflict("promotion_not_eligible"),
             OrderError::NotFound => {
                 ApiError::new(StatusCode::NOT_FOUND, "order_not_found", message, None)
             }

@@ -130,6 +130,10 @@ pub fn router(state: AppState) -> Router {
             post(order_adjustments::discount),
         )
         .route("/v1/orders/{id}/merge", post(order_adjustments::merge))
+        .route(
+            "/v1/orders/{id}/promo-codes",
+            post(order_adjustments::promo_code),
+        )
         .route("/v1/orders/{id}/split", post(order_adjustments::split))
         .route(
             "/v1/settings/discount-policy",

@@ -84,6 +84,13 @@ pub struct SplitDto {
     pub shares: Vec<BillShareDto>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PromoCodeRequest {
+    /// The code the customer gives (case does not matter).
+    pub code: String,
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DiscountPolicyDto {
@@ -175,6 +182,24 @@ pub async fn discount(
         .orders
         .discount(id, target, kind, request.reason, caller, approval, now_ms())
         .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
+/// Enters a customer's promotion code on an open order; the order's promotions are evaluated
+/// again with it (automatic promotions are evaluated on every line change anyway).
+#[utoipa::path(post, path = "/v1/orders/{id}/promo-codes", params(("id" = String, Path)),
+    request_body = PromoCodeRequest,
+    responses((status = 201, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn promo_code(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<PromoCodeRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let order = state.orders.enter_code(id, request.code, now_ms()).await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }

@@ -15,6 +15,7 @@ use shared_model::order::{LineRequest, LineRequestError};
 use shared_model::outlet::{OutletConfig, fixed_offset_minutes};
 use shared_model::pricebook::PriceContext;
 use shared_model::pricing::DiscountKind;
+use shared_model::promotions::PromotionContext;
 use shared_model::split::{BillShare, SplitError};
 use shared_model::staff::{Action, AuditReason, AuthorizeError};
 use shared_model::{
@@ -81,6 +82,12 @@ pub enum OrderError {
     OverrideReason,
     #[error("discount_threshold_bps must be between 0 and 10000")]
     BadThreshold,
+    #[error("no promotion here has the code {0:?}")]
+    UnknownCode(String),
+    #[error("order is {0}; codes are entered before payment")]
+    CodeTooLate(&'static str),
+    #[error(transparent)]
+    CodeNotEligible(shared_model::promotions::Ineligible),
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
@@ -182,9 +189,57 @@ fn pricing_setup(store: &Store, now_ms: i64) -> Result<(PricingRules, PriceConte
     );
     let rules = PricingRules {
         price_books: store.price_books()?,
+        promotions: store.promotions()?,
         ..PricingRules::default()
     };
     Ok((rules, context))
+}
+
+/// What promotions see of an order at `now_ms`: the outlet-local time and the codes entered.
+fn promotion_context(price: &PriceContext, codes: Vec<String>, now_ms: i64) -> PromotionContext {
+    PromotionContext {
+        now_ms,
+        minute_of_week: price.minute_of_week,
+        codes,
+        membership_plans: price.membership_plans.clone(),
+        uses_so_far: Default::default(),
+    }
+}
+
+/// The promotions re-evaluated on `order` after a basket change, if they differ from the ones
+/// it carries (nothing once payment has started: the bill is then fixed).
+fn repriced(
+    order: &Order,
+    rules: &PricingRules,
+    context: &PromotionContext,
+    now_ms: i64,
+) -> Option<OrderEvent> {
+    if !order.state.accepts_lines() || (rules.promotions.is_empty() && order.promotions.is_empty())
+    {
+        return None;
+    }
+    match order.apply_promotions(rules, context, now_ms) {
+        Ok(event @ OrderEvent::PromotionsApplied { .. }) => match &event {
+            OrderEvent::PromotionsApplied { promotions, .. } if *promotions != order.promotions => {
+                Some(event)
+            }
+            _ => None,
+        },
+        Ok(_) => None,
+        Err(error) => {
+            tracing::warn!(%error, order = %order.id, "promotions could not be re-evaluated");
+            None
+        }
+    }
+}
+
+/// `order` after `event`, for deciding what follows it in the same transaction.
+fn after(order: &Order, event: &OrderEvent) -> Result<Order, StoreError> {
+    let mut after = order.clone();
+    after
+        .apply(event)
+        .map_err(|error| StoreError::Corrupt(format!("a decided event does not apply: {error}")))?;
+    Ok(after)
 }
 
 pub struct OrderService {
@@ -305,36 +360,40 @@ impl OrderService {
             } else {
                 None
             };
-            let result =
-                store.commit_order_change_audited(order_id, now_ms, |order, context| {
-                    let order = order.ok_or(OrderError::NotFound)?;
-                    let event = order.void_line(line_id, &reason, now_ms)?;
-                    let OrderEvent::LineVoided { after_send, .. } = &event else {
-                        return Err(OrderError::Store(StoreError::Corrupt(
-                            "a line void decided another event".into(),
-                        )));
-                    };
-                    // Lines sent before the order recorded its sends are known by the kitchen's
-                    // own record.
-                    if !after_send && !context.line_sent_to_kitchen(order_id, line_id)? {
-                        return Ok((event, Vec::new()));
-                    }
-                    let clearance =
-                        clearance
-                            .as_ref()
-                            .ok_or(OrderError::Access(AccessError::Denied(
-                                AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
-                            )))?;
-                    let reason = AuditReason::parse(&reason)
-                        .map_err(|_| OrderError::LineVoid(LineVoidError::BadReason))?;
-                    let audit = clearance.audit(
-                        format!("order:{order_id}/line:{line_id}"),
-                        &reason,
-                        now_ms,
-                    );
-                    announced = context.void_on_tickets(order_id, line_id, now_ms)?;
-                    Ok((event, vec![audit]))
-                })?;
+            let (rules, price) = pricing_setup(&store, now_ms)?;
+            let result = store.commit_order_events(order_id, now_ms, |order, context| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                let event = order.void_line(line_id, &reason, now_ms)?;
+                let OrderEvent::LineVoided { after_send, .. } = &event else {
+                    return Err(OrderError::Store(StoreError::Corrupt(
+                        "a line void decided another event".into(),
+                    )));
+                };
+                let after_send = *after_send;
+                // A void drops the promotions evaluated with the line; they are evaluated
+                // again on what is left.
+                let mut events = vec![event.clone()];
+                let without = after(order, &event)?;
+                let promotions = promotion_context(&price, context.order_codes(order_id)?, now_ms);
+                events.extend(repriced(&without, &rules, &promotions, now_ms));
+                // Lines sent before the order recorded its sends are known by the kitchen's
+                // own record.
+                if !after_send && !context.line_sent_to_kitchen(order_id, line_id)? {
+                    return Ok((events, Vec::new()));
+                }
+                let clearance =
+                    clearance
+                        .as_ref()
+                        .ok_or(OrderError::Access(AccessError::Denied(
+                            AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
+                        )))?;
+                let reason = AuditReason::parse(&reason)
+                    .map_err(|_| OrderError::LineVoid(LineVoidError::BadReason))?;
+                let audit =
+                    clearance.audit(format!("order:{order_id}/line:{line_id}"), &reason, now_ms);
+                announced = context.void_on_tickets(order_id, line_id, now_ms)?;
+                Ok((events, vec![audit]))
+            })?;
             let (order, _) = result?;
             Ok((order, announced))
         })
@@ -448,6 +507,55 @@ impl OrderService {
             SplitAsk::ByAmounts(amounts) => shared_model::split::split_by_amounts(&order, &amounts),
         }?;
         Ok(shares)
+    }
+
+    /// Enters a customer's promotion code on an open order: it must be the code of one of the
+    /// outlet's promotions, valid now; the order's promotions are evaluated again with it, in
+    /// the same transaction.
+    pub async fn enter_code(
+        &self,
+        order_id: OrderId,
+        code: String,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let code = code.trim().to_ascii_uppercase();
+        if code.is_empty() || code.len() > 64 || code.chars().any(char::is_control) {
+            return Err(OrderError::UnknownCode(code));
+        }
+        let store = self.store.clone();
+        super::blocking_with(move || {
+            let (rules, price) = pricing_setup(&store, now_ms)?;
+            let promotion = rules
+                .promotions
+                .iter()
+                .find(|promotion| {
+                    matches!(&promotion.activation,
+                        shared_model::promotions::Activation::Code { code: wanted }
+                            if wanted.eq_ignore_ascii_case(&code))
+                })
+                .ok_or_else(|| OrderError::UnknownCode(code.clone()))?;
+            let committed = store.commit_order_events(order_id, now_ms, |order, context| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                if !order.state.accepts_lines() {
+                    return Err(OrderError::CodeTooLate(order.state.as_str()));
+                }
+                let mut codes = context.order_codes(order_id)?;
+                codes.push(code.clone());
+                let promotions = promotion_context(&price, codes, now_ms);
+                promotion
+                    .check_eligible(&promotions)
+                    .map_err(OrderError::CodeNotEligible)?;
+                context.enter_code(order_id, &code, now_ms)?;
+                Ok((
+                    repriced(order, &rules, &promotions, now_ms)
+                        .into_iter()
+                        .collect(),
+                    Vec::new(),
+                ))
+            })?;
+            committed.map(|(order, _)| order)
+        })
+        .await
     }
 
     /// The outlet's discount threshold in basis points.
@@ -723,19 +831,26 @@ fn decide_line(
         unit_price_override_minor: input.price_override.as_ref().map(|p| p.unit_price_minor),
     };
     let line_id = LineId(Uuid::now_v7());
-    store.commit_order_change_audited(order_id, now_ms, |order, tabs| {
+    let committed = store.commit_order_events(order_id, now_ms, |order, tabs| {
         let order = order.ok_or(OrderError::NotFound)?;
         context.channel = Some(order.order_type.price_channel());
         let event = order.add_line_with(line_id, &item, &request, &rules, &context)?;
-        // A bar tab with a limit refuses the line that would take it over the limit.
-        if let Some(limit_minor) = tabs.tab_limit_minor(order_id)? {
-            let mut after = order.clone();
-            after.apply(&event).map_err(|error| {
-                StoreError::Corrupt(format!("a decided line does not apply: {error}"))
-            })?;
-            if after.totals().total_minor > limit_minor {
-                return Err(OrderError::TabLimit { limit_minor });
+        let mut events = vec![event.clone()];
+        let with_line = after(order, &event)?;
+        let promotions = promotion_context(&context, tabs.order_codes(order_id)?, now_ms);
+        let with_promotions = match repriced(&with_line, &rules, &promotions, now_ms) {
+            Some(repriced) => {
+                let with_promotions = after(&with_line, &repriced)?;
+                events.push(repriced);
+                with_promotions
             }
+            None => with_line,
+        };
+        // A bar tab with a limit refuses the line that would take it over the limit.
+        if let Some(limit_minor) = tabs.tab_limit_minor(order_id)?
+            && with_promotions.totals().total_minor > limit_minor
+        {
+            return Err(OrderError::TabLimit { limit_minor });
         }
         let mut audits: Vec<AuditEntry> = age_check
             .map(|staff_id| AuditEntry {
@@ -774,8 +889,15 @@ fn decide_line(
             };
             audits.push(audit);
         }
-        Ok((event, audits))
-    })?
+        Ok((events, audits))
+    })?;
+    committed.and_then(|(order, mut ops)| {
+        ops.pop()
+            .map(|op| (order, op))
+            .ok_or(OrderError::Store(StoreError::Corrupt(
+                "a line wrote no op".into(),
+            )))
+    })
 }
 
 /// Runs a store transaction off the runtime and flattens its two error layers.

@@ -133,6 +133,11 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX gift_card_redemptions_by_code ON gift_card_redemptions (code);",
     // 12: automerge documents the hub also edits (the floor plan), saved whole
     "CREATE TABLE docs (kind TEXT PRIMARY KEY, bytes BLOB NOT NULL, updated_at_ms INTEGER NOT NULL);",
+    // 13: the tenant's promotions as the hub sent them, and the codes entered on each order
+    "CREATE TABLE promotions (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+     CREATE TABLE order_codes (
+        order_id TEXT NOT NULL, code TEXT NOT NULL, entered_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (order_id, code));",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

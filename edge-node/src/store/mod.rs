@@ -298,6 +298,32 @@ impl Store {
             &mut NewOrderNumber,
         ) -> Result<(OrderEvent, Vec<AuditEntry>), E>,
     ) -> Result<Result<(Order, OpRecord), E>, StoreError> {
+        let committed = self.commit_order_events(order_id, now_ms, |order, context| {
+            decide(order, context).map(|(event, audits)| (vec![event], audits))
+        })?;
+        match committed {
+            Ok((order, mut ops)) => match ops.pop() {
+                Some(op) => Ok(Ok((order, op))),
+                None => Err(StoreError::Corrupt(
+                    "one event decided, no op written".into(),
+                )),
+            },
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
+    /// [`Store::commit_order_change_audited`] for a decision of several events (a line and
+    /// the promotions re-evaluated with it): applied in order, each with its op, all in one
+    /// transaction. No events commits whatever the decision wrote through `context` alone.
+    pub fn commit_order_events<E>(
+        &self,
+        order_id: OrderId,
+        now_ms: i64,
+        decide: impl FnOnce(
+            Option<&Order>,
+            &mut NewOrderNumber,
+        ) -> Result<(Vec<OrderEvent>, Vec<AuditEntry>), E>,
+    ) -> Result<Result<(Order, Vec<OpRecord>), E>, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let current = load_order(&tx, order_id)?;
@@ -306,43 +332,62 @@ impl Store {
             taken: None,
             drawer_terminal: None,
         };
-        let (event, audits) = match decide(current.as_ref(), &mut numbers) {
+        let (events, audits) = match decide(current.as_ref(), &mut numbers) {
             Ok(decision) => decision,
             Err(error) => return Ok(Err(error)),
         };
-        let order = match current {
-            Some(mut order) => {
-                order.apply(&event).map_err(|e| {
-                    StoreError::Corrupt(format!("decided event does not apply: {e}"))
-                })?;
-                order
-            }
-            None => Order::from_opened(&event).ok_or_else(|| {
-                StoreError::Corrupt("first event of an order must open it".into())
-            })?,
-        };
+        let mut order = current;
+        for event in &events {
+            order = Some(match order {
+                Some(mut order) => {
+                    order.apply(event).map_err(|e| {
+                        StoreError::Corrupt(format!("decided event does not apply: {e}"))
+                    })?;
+                    order
+                }
+                None => Order::from_opened(event).ok_or_else(|| {
+                    StoreError::Corrupt("first event of an order must open it".into())
+                })?,
+            });
+        }
+        let order = order.ok_or_else(|| StoreError::Corrupt("no order was decided".into()))?;
         if let Some(number) = numbers.taken {
             tx.execute(
                 "UPDATE counters SET value = ?1 WHERE name = 'order_number'",
                 params![number as i64],
             )?;
         }
-        save_order(&tx, &order, now_ms)?;
-        let op = append_op(&tx, self.node_id, &event, now_ms)?;
-        match (numbers.drawer_terminal, &event) {
-            (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) => {
-                drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+        if !events.is_empty() {
+            save_order(&tx, &order, now_ms)?;
+        }
+        let mut ops = Vec::with_capacity(events.len());
+        for event in &events {
+            ops.push(append_op(&tx, self.node_id, event, now_ms)?);
+            match (numbers.drawer_terminal, event) {
+                (Some(terminal), OrderEvent::PaymentTaken { payment, .. }) => {
+                    drawers::record_payment_tx(&tx, self.node_id, terminal, payment, now_ms)?;
+                }
+                (Some(terminal), OrderEvent::Refunded { refund, .. }) => {
+                    drawers::record_refund_tx(&tx, self.node_id, terminal, refund, now_ms)?;
+                }
+                _ => {}
             }
-            (Some(terminal), OrderEvent::Refunded { refund, .. }) => {
-                drawers::record_refund_tx(&tx, self.node_id, terminal, refund, now_ms)?;
-            }
-            _ => {}
         }
         for audit in &audits {
             insert_audit_tx(&tx, self.node_id, audit)?;
         }
         tx.commit()?;
-        Ok(Ok((order, op)))
+        Ok(Ok((order, ops)))
+    }
+
+    /// The promotions the hub sent, by id.
+    pub fn promotions(&self) -> Result<Vec<shared_model::promotions::Promotion>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT doc FROM promotions ORDER BY id")?;
+        let docs = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
     }
 
     /// Merges `from` into `into` (joining tables, a tab moved onto a dinner bill): `decide`
@@ -577,6 +622,22 @@ impl Store {
                         now_ms,
                     )?;
                 }
+                FeedBody::PromotionUpserted(wire) => {
+                    let promotion = shared_model::promotions::Promotion::from(wire);
+                    let doc = serde_json::to_string(&promotion)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO promotions (id, doc) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        params![promotion.id, doc],
+                    )?;
+                }
+                FeedBody::PromotionRemoved { promotion_id } => {
+                    tx.execute(
+                        "DELETE FROM promotions WHERE id = ?1",
+                        params![promotion_id],
+                    )?;
+                }
                 FeedBody::DocChanged(change) => match change.doc {
                     sync_protocol::docs::DocKindV1::FloorPlan => {
                         tables::apply_floor_changes_tx(&tx, self.node_id, &change.changes, now_ms)?;
@@ -740,6 +801,25 @@ impl NewOrderNumber<'_> {
         now_ms: i64,
     ) -> Result<Option<u64>, StoreError> {
         kitchen::void_ticket_line_tx(self.tx, order_id, line_id.0, now_ms)
+    }
+
+    /// The promotion codes entered on `order_id`.
+    pub fn order_codes(&self, order_id: OrderId) -> Result<Vec<String>, StoreError> {
+        let mut statement = self
+            .tx
+            .prepare_cached("SELECT code FROM order_codes WHERE order_id = ?1 ORDER BY code")?;
+        Ok(statement
+            .query_map(params![order_id.to_string()], |row| row.get(0))?
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Records a promotion code entered on `order_id` (once).
+    pub fn enter_code(&self, order_id: OrderId, code: &str, now_ms: i64) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO order_codes (order_id, code, entered_at_ms) VALUES (?1, ?2, ?3)",
+            params![order_id.to_string(), code, now_ms],
+        )?;
+        Ok(())
     }
 
     /// Whether the kitchen has line `line_id` of `order_id` (read inside the transaction).

@@ -155,7 +155,8 @@ impl OrderState {
         }
     }
 
-    pub(crate) fn accepts_lines(&self) -> bool {
+    /// Whether lines, discounts and promotions may still change (open or sent).
+    pub fn accepts_lines(&self) -> bool {
         matches!(self, OrderState::Open | OrderState::Sent)
     }
 

@@ -1,0 +1,133 @@
+//! Promotions set at head office reach the tills and apply there, offline or not, with the rules
+//! the hub knows: an automatic category discount re-evaluated on every line change, a code the
+//! customer gives, a promotion limited to another outlet that this till never applies, and a
+//! withdrawal. The hub folds the same promotions into the same totals.
+#![allow(clippy::unwrap_used)]
+
+use kibanda_tests::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[test]
+fn head_office_promotions_apply_at_the_till_and_the_hub_agrees() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "acme", "cbd");
+    driver.block_on(outlet_with_code(&pool, "acme", "westlands"));
+    let head_office = driver.block_on(dev_token(&pool, "acme", "manager"));
+    let shop = driver.block_on(dev_token(&pool, "acme", "service"));
+    let client = reqwest::Client::new();
+    let edge = RunningEdge::start(data.path(), &till);
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
+    let promotion_url = |id: &str| hub.url(&format!("/v1/acme/pos/promotions/{id}"));
+
+    driver.block_on(async {
+        let put = |id: &'static str, body: Value, token: String| {
+            let client = &client;
+            let url = promotion_url(id);
+            async move {
+                hub_request(client, reqwest::Method::PUT, url, &token, Some(body), None).await
+            }
+        };
+        // Bad input names its field; a role that may not set prices is refused.
+        for (body, field) in [
+            (json!({"name": "x", "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 0}}), "rule.percent_bps"),
+            (json!({"name": "x", "rule": {"rule": "bulk_price", "target": {"target": "order"}, "quantity": 1, "price_minor": 100}}), "rule.quantity"),
+            (json!({"name": "x", "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 500}, "outlets": ["nowhere"]}), "outlets"),
+            (json!({"name": "x", "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 500}, "code": "a b"}), "code"),
+            (json!({"name": "x", "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 500}, "valid_from_ms": 10, "valid_until_ms": 5}), "valid_until_ms"),
+        ] {
+            let (status, error) = put("bad", body, head_office.clone()).await;
+            assert_eq!(status, 400, "{error}");
+            assert_eq!(error["field"], field, "{error}");
+        }
+        let (status, _) = put("bad", json!({"name": "x", "rule": {"rule": "percent_off", "target": {"target": "order"}, "percent_bps": 500}}), shop.clone()).await;
+        assert_eq!(status, 403);
+
+        let (status, body) = put("bakery-10", json!({"name": "10% off pastries",
+            "rule": {"rule": "percent_off", "target": {"target": "category", "category": "bakery"}, "percent_bps": 1000}}),
+            head_office.clone()).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = put("karibu", json!({"name": "Karibu 50 off", "code": "KARIBU",
+            "rule": {"rule": "amount_off", "target": {"target": "order"}, "amount_minor": 5000}}),
+            head_office.clone()).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = put("westlands-coffee", json!({"name": "Half-price coffee", "outlets": ["westlands"],
+            "rule": {"rule": "percent_off", "target": {"target": "category", "category": "coffee"}, "percent_bps": 5000}}),
+            head_office.clone()).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["outlets"], json!(["westlands"]));
+        let (status, listed) = hub_request(&client, reqwest::Method::GET, hub.url("/v1/acme/pos/promotions"), &shop, None, None).await;
+        assert_eq!(status, 200, "{listed}");
+        assert_eq!(listed.as_array().unwrap().len(), 3);
+
+        // The till applies the automatic promotion on every line change, once it has it.
+        let order = eventually(Duration::from_secs(20), "the till has the promotions", || async {
+            let (_, order) = terminal.post("/v1/orders", json!({"type": "take_out"})).await;
+            let id = order["id"].as_str().unwrap().to_owned();
+            let (_, order) = terminal
+                .post(&format!("/v1/orders/{id}/lines"), json!({"item_id": "sku-samosa", "quantity": 2}))
+                .await;
+            (order["discount_minor"] == 1_600).then_some(order)
+        })
+        .await;
+        let id = order["id"].as_str().unwrap().to_owned();
+        assert_eq!(order["total_minor"], 14_400);
+        let (_, order) = terminal
+            .post(&format!("/v1/orders/{id}/lines"), json!({"item_id": "sku-espresso"}))
+            .await;
+        assert_eq!(order["total_minor"], 34_400, "the other outlet's coffee promotion does not apply here: {order}");
+
+        // A code the customer gives.
+        let codes = format!("/v1/orders/{id}/promo-codes");
+        let (status, error) = terminal.post(&codes, json!({"code": "NOPE"})).await;
+        assert_eq!((status, error["code"].as_str()), (422, Some("unknown_promo_code")), "{error}");
+        let (status, error) = terminal.post(&codes, json!({"code": "westlands"})).await;
+        assert_eq!(status, 422, "{error}");
+        let (status, order) = terminal.post(&codes, json!({"code": "karibu"})).await;
+        assert_eq!(status, 201, "{order}");
+        assert_eq!(order["total_minor"], 29_400, "{order}");
+        assert_eq!(order["discount_minor"], 6_600);
+
+        let (status, paid) = terminal
+            .post(&format!("/v1/orders/{id}/payments"), json!({"tender": "cash", "amount_minor": 30_000}))
+            .await;
+        assert_eq!(status, 201, "{paid}");
+        assert_eq!(paid["change_due_minor"], 600);
+        let (status, error) = terminal.post(&codes, json!({"code": "KARIBU"})).await;
+        assert_eq!((status, error["code"].as_str()), (409, Some("order_not_open")), "{error}");
+        let (status, _) = terminal.post(&format!("/v1/orders/{id}/close"), json!({})).await;
+        assert_eq!(status, 200);
+
+        // The hub folds the same promotions into the same total.
+        let at_hub = eventually(Duration::from_secs(30), "the sale at the hub", || async {
+            let (status, order) = hub_request(&client, reqwest::Method::GET, hub.url(&format!("/v1/acme/pos/orders/{id}")), &head_office, None, None).await;
+            (status == 200 && order["state"] == "closed").then_some(order)
+        })
+        .await;
+        assert_eq!(at_hub["total_minor"], 29_400, "{at_hub}");
+        let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM order_anomalies").fetch_one(&pool).await.unwrap();
+        assert_eq!(anomalies, 0);
+
+        // Withdrawn at head office: the till stops applying it.
+        let (status, _) = hub_request(&client, reqwest::Method::DELETE, promotion_url("bakery-10"), &head_office, None, None).await;
+        assert_eq!(status, 204);
+        let (status, _) = hub_request(&client, reqwest::Method::DELETE, promotion_url("bakery-10"), &head_office, None, None).await;
+        assert_eq!(status, 404);
+        eventually(Duration::from_secs(20), "the withdrawal reaches the till", || async {
+            let (_, order) = terminal.post("/v1/orders", json!({"type": "take_out"})).await;
+            let id = order["id"].as_str().unwrap().to_owned();
+            let (_, order) = terminal
+                .post(&format!("/v1/orders/{id}/lines"), json!({"item_id": "sku-samosa", "quantity": 2}))
+                .await;
+            (order["discount_minor"] == 0 && order["total_minor"] == 16_000).then_some(())
+        })
+        .await;
+    });
+    drop(edge);
+}
