@@ -69,17 +69,12 @@ impl Hub {
                 None
             }
         };
-        let notifier = match &config.notifications.base_url {
-            Some(url) => Some(Arc::new(
-                crate::integrations::notifications::HttpNotifier::new(url, &config.notifications)?,
-            )),
-            None => {
-                tracing::warn!(
-                    "no notifications service configured (KIBANDA_NOTIFICATIONS_URL): customer messages wait in the queue"
-                );
-                None
-            }
-        };
+        let notifier = config.notifications.client()?.map(Arc::new);
+        if notifier.is_none() {
+            tracing::warn!(
+                "no notifications service configured (KIBANDA_NOTIFICATIONS_URL): customer messages wait in the queue"
+            );
+        }
         let notification_worker = crate::integrations::notifications::NotificationWorker {
             pool: pool.clone(),
             notifier,

@@ -32,7 +32,7 @@ pub const DELIVERY_STATUSES: &[&str] = &[
 const FIELD_CHARS_MAX: usize = 128;
 
 /// Refuses a webhook unless `headers` carry a valid signature of `body` under `secret`.
-pub(crate) fn check_signature(
+fn check_signature(
     provider: &str,
     secret: Option<&str>,
     headers: &HeaderMap,
@@ -62,15 +62,29 @@ pub(crate) fn check_signature(
     Ok(())
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|error| {
+/// A signed webhook from `provider` for the tenant in the path: the signature checked against
+/// `secret` first (nothing is read before it verifies), then the tenant and the body.
+pub(crate) async fn verified<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    provider: &str,
+    secret: Option<&str>,
+    tenant_slug: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(crate::store::tenants::Tenant, T), ApiError> {
+    check_signature(provider, secret, headers, body)?;
+    let tenant = tenant_by_slug(&state.pool, tenant_slug)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let event = serde_json::from_slice(body).map_err(|error| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             error.to_string(),
             None,
         )
-    })
+    })?;
+    Ok((tenant, event))
 }
 
 fn short(field: &str, text: &str) -> Result<String, ApiError> {
@@ -121,16 +135,15 @@ pub async fn inventory(
     body: Bytes,
 ) -> Result<Json<ServiceEventResult>, ApiError> {
     const PROVIDER: &str = "inventory";
-    check_signature(
+    let (tenant, event): (_, InventoryEvent) = verified(
+        &state,
         PROVIDER,
         state.inventory_webhook_secret.as_deref(),
+        &tenant_slug,
         &headers,
         &body,
-    )?;
-    let tenant = tenant_by_slug(&state.pool, &tenant_slug)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let event: InventoryEvent = parse_body(&body)?;
+    )
+    .await?;
     if event.event_type != "inventory.low_stock" {
         return Err(ApiError::invalid("type", "inventory.low_stock"));
     }
@@ -225,16 +238,15 @@ pub async fn logistics(
     body: Bytes,
 ) -> Result<Json<ServiceEventResult>, ApiError> {
     const PROVIDER: &str = "logistics";
-    check_signature(
+    let (tenant, event): (_, LogisticsEvent) = verified(
+        &state,
         PROVIDER,
         state.logistics_webhook_secret.as_deref(),
+        &tenant_slug,
         &headers,
         &body,
-    )?;
-    let tenant = tenant_by_slug(&state.pool, &tenant_slug)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let event: LogisticsEvent = parse_body(&body)?;
+    )
+    .await?;
     let status = match (event.event_type.as_str(), event.status.as_deref()) {
         ("logistics.task.assigned", _) => "assigned".to_owned(),
         ("logistics.status.changed", Some(status))

@@ -9,7 +9,6 @@ use super::error::{ApiError, ErrorBody};
 use crate::store::payment_intents::{
     Change, Transition, already_applied, by_id, record_integration_event, transition,
 };
-use crate::store::tenants::tenant_by_slug;
 use crate::store::treasury_refunds as refunds;
 use axum::Json;
 use axum::body::Bytes;
@@ -64,23 +63,15 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<TreasuryEventResult>, ApiError> {
-    super::service_events::check_signature(
+    let (tenant, event): (_, TreasuryEvent) = super::service_events::verified(
+        &state,
         PROVIDER,
         state.treasury_webhook_secret.as_deref(),
+        &tenant_slug,
         &headers,
         &body,
-    )?;
-    let tenant = tenant_by_slug(&state.pool, &tenant_slug)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let event: TreasuryEvent = serde_json::from_slice(&body).map_err(|error| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            error.to_string(),
-            None,
-        )
-    })?;
+    )
+    .await?;
     let next = match event.event_type.as_str() {
         "payment_captured" => IntentState::Captured,
         "payment_failed" => IntentState::Failed,

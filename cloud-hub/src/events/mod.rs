@@ -76,21 +76,14 @@ pub fn renewal_due_event(
     bytes.copy_from_slice(&digest[..16]);
     let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
     let renews_at_ms = (renews_at.unix_timestamp_nanos() / 1_000_000) as i64;
-    let payload = serde_json::to_value(Envelope {
+    event(
+        tenant_slug,
+        "",
         id,
-        event_type: SUBSCRIPTION_RENEWAL_DUE,
-        tenant: tenant_slug,
-        outlet: "",
-        occurred_at_ms: crate::now_ms(),
-        data: serde_json::json!({"plan": plan, "renews_at_ms": renews_at_ms, "days_left": days_left}),
-    })
-    .unwrap_or(serde_json::Value::Null);
-    OutboxEvent {
-        id,
-        event_type: SUBSCRIPTION_RENEWAL_DUE,
-        subject: subject(tenant_slug, SUBSCRIPTION_RENEWAL_DUE),
-        payload,
-    }
+        SUBSCRIPTION_RENEWAL_DUE,
+        crate::now_ms(),
+        serde_json::json!({"plan": plan, "renews_at_ms": renews_at_ms, "days_left": days_left}),
+    )
 }
 
 /// `pos.order.refund_requested` (or `pos.order.cancel_too_late`) for a cancel an outlet's rule
@@ -114,21 +107,14 @@ pub fn cloud_cancel_conflict_event(
                 "cancel_reason": resolved.reason, "replay_id": replay_id.to_string()}),
         ),
     };
-    let payload = serde_json::to_value(Envelope {
-        id: replay_id,
+    event(
+        tenant_slug,
+        outlet_code,
+        replay_id,
         event_type,
-        tenant: tenant_slug,
-        outlet: outlet_code,
-        occurred_at_ms: resolved.resolved_at_ms,
+        resolved.resolved_at_ms,
         data,
-    })
-    .unwrap_or(serde_json::Value::Null);
-    OutboxEvent {
-        id: replay_id,
-        event_type,
-        subject: subject(tenant_slug, event_type),
-        payload,
-    }
+    )
 }
 
 /// `pos.order.chargeback` (id: the chargeback's).
@@ -143,22 +129,15 @@ pub fn chargeback_event(
     reason: &str,
     occurred_at_ms: i64,
 ) -> OutboxEvent {
-    let payload = serde_json::to_value(Envelope {
-        id: chargeback_id,
-        event_type: ORDER_CHARGEBACK,
-        tenant: tenant_slug,
-        outlet: outlet_code,
+    event(
+        tenant_slug,
+        outlet_code,
+        chargeback_id,
+        ORDER_CHARGEBACK,
         occurred_at_ms,
-        data: serde_json::json!({"order_id": order_id.to_string(), "number": number,
+        serde_json::json!({"order_id": order_id.to_string(), "number": number,
             "amount_minor": amount_minor, "reason": reason}),
-    })
-    .unwrap_or(serde_json::Value::Null);
-    OutboxEvent {
-        id: chargeback_id,
-        event_type: ORDER_CHARGEBACK,
-        subject: subject(tenant_slug, ORDER_CHARGEBACK),
-        payload,
-    }
+    )
 }
 
 /// `pos.giftcard.overspent` (id: the ledger entry's, so a re-sent op raises it once).
@@ -171,21 +150,14 @@ pub fn gift_card_overspent_event(
     overspent_minor: i64,
     occurred_at_ms: i64,
 ) -> OutboxEvent {
-    let payload = serde_json::to_value(Envelope {
-        id: entry_id,
-        event_type: GIFTCARD_OVERSPENT,
-        tenant: tenant_slug,
-        outlet: outlet_code,
+    event(
+        tenant_slug,
+        outlet_code,
+        entry_id,
+        GIFTCARD_OVERSPENT,
         occurred_at_ms,
-        data: serde_json::json!({"code": code, "order_id": order_id.to_string(), "overspent_minor": overspent_minor}),
-    })
-    .unwrap_or(serde_json::Value::Null);
-    OutboxEvent {
-        id: entry_id,
-        event_type: GIFTCARD_OVERSPENT,
-        subject: subject(tenant_slug, GIFTCARD_OVERSPENT),
-        payload,
-    }
+        serde_json::json!({"code": code, "order_id": order_id.to_string(), "overspent_minor": overspent_minor}),
+    )
 }
 
 /// `pos.order.ready` for an order the kitchen finished (id stable per order, so a re-sent op
@@ -197,28 +169,14 @@ pub fn order_ready_event(
     number: u64,
     ready_at_ms: i64,
 ) -> OutboxEvent {
-    let digest = Sha256::new()
-        .chain_update(order_id.as_bytes())
-        .chain_update(ORDER_READY.as_bytes())
-        .finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
-    let payload = serde_json::to_value(Envelope {
-        id,
-        event_type: ORDER_READY,
-        tenant: tenant_slug,
-        outlet: outlet_code,
-        occurred_at_ms: ready_at_ms,
-        data: serde_json::json!({"order_id": order_id.to_string(), "number": number, "ready_at_ms": ready_at_ms}),
-    })
-    .unwrap_or(serde_json::Value::Null);
-    OutboxEvent {
-        id,
-        event_type: ORDER_READY,
-        subject: subject(tenant_slug, ORDER_READY),
-        payload,
-    }
+    event(
+        tenant_slug,
+        outlet_code,
+        derived_id(order_id, ORDER_READY),
+        ORDER_READY,
+        ready_at_ms,
+        serde_json::json!({"order_id": order_id.to_string(), "number": number, "ready_at_ms": ready_at_ms}),
+    )
 }
 
 /// Variance (in minor units, either way) beyond which a closed drawer raises
@@ -272,28 +230,14 @@ pub fn drawer_closed_events(
     events
         .into_iter()
         .map(|(event_type, data)| {
-            let digest = Sha256::new()
-                .chain_update(session.id.0.as_bytes())
-                .chain_update(event_type.as_bytes())
-                .finalize();
-            let mut bytes = [0_u8; 16];
-            bytes.copy_from_slice(&digest[..16]);
-            let id = uuid::Builder::from_custom_bytes(bytes).into_uuid();
-            let payload = serde_json::to_value(Envelope {
-                id,
+            event(
+                tenant_slug,
+                outlet_code,
+                derived_id(session.id.0, event_type),
                 event_type,
-                tenant: tenant_slug,
-                outlet: outlet_code,
                 occurred_at_ms,
                 data,
-            })
-            .unwrap_or(serde_json::Value::Null);
-            OutboxEvent {
-                id,
-                event_type,
-                subject: subject(tenant_slug, event_type),
-                payload,
-            }
+            )
         })
         .collect()
 }

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod notifications;
+pub mod outbound;
 pub mod payments;
 pub mod registry;
 pub mod services;
