@@ -54,7 +54,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 14;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 15;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -107,6 +107,11 @@ pub enum FeedBody {
     /// A promotion the outlet no longer applies.
     PromotionRemoved {
         promotion_id: String,
+    },
+    /// The modifier groups a catalog item offers (empty: none), replacing what it had.
+    ItemModifiersSet {
+        item_id: String,
+        groups: Vec<crate::modifiers::ModifierGroupV1>,
     },
 }
 
@@ -540,8 +545,9 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::PromotionRemoved {
-            promotion_id: "happy-hour".into(),
+        let last_known = FeedBody::ItemModifiersSet {
+            item_id: "sku-cappuccino".into(),
+            groups: Vec::new(),
         };
         let entry = FeedEntry {
             seq: 1,

@@ -14,6 +14,7 @@ pub mod feed;
 pub mod frame;
 pub mod hlc;
 pub mod message;
+pub mod modifiers;
 pub mod op;
 pub mod promotions;
 pub mod quic;

@@ -310,6 +310,38 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
             }),
         ),
         (
+            "feed.item_modifiers_set".into(),
+            FeedBody::ItemModifiersSet {
+                item_id: "sku-cappuccino".into(),
+                groups: vec![sync_protocol::modifiers::ModifierGroupV1 {
+                    id: "milk".into(),
+                    name: "Milk".into(),
+                    min_choices: 1,
+                    max_choices: 1,
+                    options: vec![
+                        sync_protocol::modifiers::ModifierOptionV1 {
+                            id: "whole".into(),
+                            name: "Whole".into(),
+                            price_delta_minor: 0,
+                            nested_groups: vec![],
+                        },
+                        sync_protocol::modifiers::ModifierOptionV1 {
+                            id: "oat".into(),
+                            name: "Oat".into(),
+                            price_delta_minor: 5_000,
+                            nested_groups: vec![sync_protocol::modifiers::ModifierGroupV1 {
+                                id: "oat-brand".into(),
+                                name: "Brand".into(),
+                                min_choices: 0,
+                                max_choices: 1,
+                                options: vec![],
+                            }],
+                        },
+                    ],
+                }],
+            },
+        ),
+        (
             "feed.promotion_removed".into(),
             FeedBody::PromotionRemoved {
                 promotion_id: "happy-hour".into(),

@@ -204,6 +204,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
             (Method::GET, "/v1/{tenant}/pos/promotions", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", None),
+            (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", Some(json!({"groups": []}))),
             (Method::DELETE, "/v1/{tenant}/pos/promotions/alpha-promo", None),
             (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", Some(json!({"tables": [{"code": "HIJACK", "area": "x", "seats": 1}]}))),
             (Method::GET, "/v1/{tenant}/pos/stock-alerts", None),
@@ -280,6 +282,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "service_calls",
         "outlet_docs",
         "promotions",
+        "item_modifiers",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

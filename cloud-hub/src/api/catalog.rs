@@ -296,3 +296,162 @@ pub async fn remove(
         Err(ApiError::not_found())
     }
 }
+
+/// Most groups on an item, options in a group, and choices allowed in one group. Why: a
+/// burger's build-your-own screen; more is a menu design error, and the bounds keep the feed
+/// entry small.
+pub const MODIFIER_GROUPS_PER_ITEM_MAX: usize = 16;
+pub const MODIFIER_OPTIONS_PER_GROUP_MAX: usize = 50;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemModifiersDto {
+    /// e.g. `[{"id": "milk", "name": "Milk", "min_choices": 1, "max_choices": 1, "options":
+    /// [{"id": "whole", "name": "Whole"}, {"id": "oat", "name": "Oat", "price_delta_minor":
+    /// 5000, "nested_groups": []}]}]`; `min_choices` 1 or more makes a group required.
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<shared_model::modifiers::ModifierGroup>,
+    /// The outlet's feed position that carries the change (on writes).
+    #[serde(default)]
+    pub feed_through_seq: Option<u64>,
+}
+
+fn check_label(field: &str, text: &str) -> Result<(), ApiError> {
+    let count = text.chars().count();
+    if text.trim().is_empty() || count > 64 || text.chars().any(char::is_control) {
+        return Err(ApiError::invalid(field, "1 to 64 printable characters"));
+    }
+    Ok(())
+}
+
+fn check_groups(
+    field: &str,
+    groups: &[shared_model::modifiers::ModifierGroup],
+    depth: usize,
+) -> Result<(), ApiError> {
+    if depth > shared_model::modifiers::MODIFIER_DEPTH_MAX {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "modifiers nest at most {} levels",
+                shared_model::modifiers::MODIFIER_DEPTH_MAX
+            ),
+        ));
+    }
+    if groups.len() > MODIFIER_GROUPS_PER_ITEM_MAX {
+        return Err(ApiError::invalid(
+            field,
+            format!("at most {MODIFIER_GROUPS_PER_ITEM_MAX} groups"),
+        ));
+    }
+    for (index, group) in groups.iter().enumerate() {
+        let at = format!("{field}[{index}]");
+        check_label(&format!("{at}.id"), &group.id)?;
+        check_label(&format!("{at}.name"), &group.name)?;
+        if groups[..index].iter().any(|other| other.id == group.id) {
+            return Err(ApiError::invalid(
+                &format!("{at}.id"),
+                "group ids are unique",
+            ));
+        }
+        if group.options.is_empty() || group.options.len() > MODIFIER_OPTIONS_PER_GROUP_MAX {
+            return Err(ApiError::invalid(
+                &format!("{at}.options"),
+                format!("1 to {MODIFIER_OPTIONS_PER_GROUP_MAX} options"),
+            ));
+        }
+        if group.max_choices == 0
+            || group.min_choices > group.max_choices
+            || usize::from(group.min_choices) > group.options.len()
+        {
+            return Err(ApiError::invalid(
+                &format!("{at}.max_choices"),
+                "1 or more, at least min_choices, and min_choices no more than the options",
+            ));
+        }
+        for (n, option) in group.options.iter().enumerate() {
+            let at = format!("{at}.options[{n}]");
+            check_label(&format!("{at}.id"), &option.id)?;
+            check_label(&format!("{at}.name"), &option.name)?;
+            if group.options[..n].iter().any(|other| other.id == option.id) {
+                return Err(ApiError::invalid(
+                    &format!("{at}.id"),
+                    "option ids are unique in a group",
+                ));
+            }
+            if option.price_delta_minor.abs() > PRICE_MINOR_MAX {
+                return Err(ApiError::invalid(
+                    &format!("{at}.price_delta_minor"),
+                    format!("between -{PRICE_MINOR_MAX} and {PRICE_MINOR_MAX}"),
+                ));
+            }
+            check_groups(
+                &format!("{at}.nested_groups"),
+                &option.nested_groups,
+                depth + 1,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Sets the modifier groups an item offers at the outlet (replacing what it had; empty: none).
+/// The till validates and prices choices with them offline.
+#[utoipa::path(put, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers",
+    params(("tenant" = String, Path), ("outlet" = String, Path), ("item_id" = String, Path)),
+    request_body = ItemModifiersDto,
+    responses((status = 200, body = ItemModifiersDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_modifiers(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String, String)>,
+    request: Result<Json<ItemModifiersDto>, JsonRejection>,
+) -> Result<Json<ItemModifiersDto>, ApiError> {
+    context.require_any_role(CATALOG_WRITERS)?;
+    let Json(request) = request
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))?;
+    check_groups("groups", &request.groups, 1)?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    let seq = crate::store::feed::set_item_modifiers(
+        &mut tx,
+        context.tenant.id,
+        outlet,
+        &path.2,
+        &request.groups,
+    )
+    .await?
+    .ok_or_else(ApiError::not_found)?;
+    super::commit(tx).await?;
+    Ok(Json(ItemModifiersDto {
+        groups: request.groups,
+        feed_through_seq: Some(seq),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers",
+    params(("tenant" = String, Path), ("outlet" = String, Path), ("item_id" = String, Path)),
+    responses((status = 200, body = ItemModifiersDto), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_modifiers(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String, String)>,
+) -> Result<Json<ItemModifiersDto>, ApiError> {
+    context.require_any_role(&["admin", "manager", "service", "analyst", "auditor"])?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    let groups = crate::store::feed::item_modifiers(&mut tx, context.tenant.id, outlet, &path.2)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    super::commit(tx).await?;
+    Ok(Json(ItemModifiersDto {
+        groups,
+        feed_through_seq: None,
+    }))
+}

@@ -171,6 +171,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/{tenant}/pos/outlets/{outlet}/floor-plan",
             get(floor_plan::get).put(floor_plan::put),
         )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers",
+            get(catalog::get_modifiers).put(catalog::put_modifiers),
+        )
         .route("/v1/{tenant}/pos/promotions", get(promotions::list))
         .route(
             "/v1/{tenant}/pos/promotions/{id}",

@@ -182,6 +182,77 @@ pub async fn remove_catalog_item(
     Ok(true)
 }
 
+/// Sets the modifier groups `item_id` offers at the outlet and sends them down its feed;
+/// `None` if the outlet has no such item. The item's own document lists the groups' ids.
+pub async fn set_item_modifiers(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    item_id: &str,
+    groups: &[shared_model::modifiers::ModifierGroup],
+) -> Result<Option<u64>, StoreError> {
+    let ids: Vec<String> = groups.iter().map(|group| group.id.clone()).collect();
+    let updated = sqlx::query(
+        "UPDATE catalog_items SET doc = jsonb_set(doc, '{modifier_group_ids}', $4)
+         WHERE tenant_id = $1 AND outlet_id = $2 AND item_id = $3",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(item_id)
+    .bind(sqlx::types::Json(&ids))
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "INSERT INTO item_modifiers (tenant_id, outlet_id, item_id, groups) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, outlet_id, item_id)
+         DO UPDATE SET groups = excluded.groups, updated_at = now()",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(item_id)
+    .bind(sqlx::types::Json(groups))
+    .execute(&mut *tx)
+    .await?;
+    let body = FeedBody::ItemModifiersSet {
+        item_id: item_id.to_owned(),
+        groups: groups.iter().map(Into::into).collect(),
+    }
+    .encode();
+    let seq = append(
+        tx,
+        tenant,
+        outlet_id,
+        &[("catalog.item_modifiers".into(), item_id.into(), body)],
+    )
+    .await?;
+    Ok(Some(seq))
+}
+
+/// The modifier groups `item_id` offers at the outlet (`None`: no such item).
+pub async fn item_modifiers(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    item_id: &str,
+) -> Result<Option<Vec<shared_model::modifiers::ModifierGroup>>, StoreError> {
+    let row: Option<(Option<sqlx::types::Json<Vec<shared_model::modifiers::ModifierGroup>>>,)> =
+        sqlx::query_as(
+            "SELECT m.groups FROM catalog_items c
+             LEFT JOIN item_modifiers m ON m.tenant_id = c.tenant_id
+                AND m.outlet_id = c.outlet_id AND m.item_id = c.item_id
+             WHERE c.tenant_id = $1 AND c.outlet_id = $2 AND c.item_id = $3",
+        )
+        .bind(tenant.0)
+        .bind(outlet_id)
+        .bind(item_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    Ok(row.map(|(groups,)| groups.map(|groups| groups.0).unwrap_or_default()))
+}
+
 pub async fn catalog(
     conn: &mut sqlx::PgConnection,
     tenant: TenantId,

@@ -12,5 +12,14 @@ pub async fn list_items(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<CatalogItemDto>>, ApiError> {
     let items = crate::services::catalog::list(state.store.clone()).await?;
-    Ok(Json(items.iter().map(CatalogItemDto::from).collect()))
+    Ok(Json(
+        items
+            .into_iter()
+            .map(|(item, groups)| {
+                let mut dto = CatalogItemDto::from(&item);
+                dto.modifier_groups = groups;
+                dto
+            })
+            .collect(),
+    ))
 }

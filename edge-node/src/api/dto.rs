@@ -51,6 +51,11 @@ pub struct AddLineRequest {
     pub unit_price_minor: Option<i64>,
     #[serde(default)]
     pub price_override_reason: Option<String>,
+    /// Choices in the item's modifier groups: `[{"group_id": "milk", "option_id": "oat",
+    /// "nested": []}]`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub modifiers: Vec<shared_model::modifiers::ModifierChoice>,
     /// A supervisor's override for a price override the signed-in role may not make.
     #[serde(default)]
     pub approval: Option<ApprovalDto>,
@@ -138,6 +143,10 @@ pub struct CatalogItemDto {
     /// `inclusive` when the price includes tax.
     pub tax_mode: String,
     pub tax_codes: Vec<String>,
+    /// The choices the item offers (`min_choices` 1 or more: required), as the hub set them;
+    /// send choices as `modifiers` when adding a line.
+    #[schema(value_type = Vec<Object>)]
+    pub modifier_groups: Vec<shared_model::modifiers::ModifierGroup>,
 }
 
 impl From<&CatalogItem> for CatalogItemDto {
@@ -152,6 +161,7 @@ impl From<&CatalogItem> for CatalogItemDto {
                 shared_model::TaxMode::Exclusive => "exclusive".into(),
             },
             tax_codes: item.tax_rates.iter().map(|r| r.code.clone()).collect(),
+            modifier_groups: Vec::new(),
         }
     }
 }
@@ -169,11 +179,22 @@ pub struct LineDto {
     pub taxes: Vec<TaxDto>,
     pub seat: Option<u16>,
     pub course: Option<u8>,
+    /// The choices made, with what each added to the unit price.
+    pub modifiers: Vec<ModifierDto>,
     /// Sent to the kitchen.
     pub sent: bool,
     /// Voided lines stay on the order (struck through) and count for nothing.
     pub voided: bool,
     pub void_reason: Option<String>,
+}
+
+/// A modifier chosen on a line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModifierDto {
+    pub group_id: String,
+    pub option_id: String,
+    pub name: String,
+    pub price_delta_minor: i64,
 }
 
 /// A cashier's discount on a line or on the bill.
@@ -252,6 +273,16 @@ impl From<&Order> for OrderDto {
                     taxes: line.taxes.iter().map(TaxDto::from).collect(),
                     seat: line.seat,
                     course: line.course,
+                    modifiers: line
+                        .modifiers
+                        .iter()
+                        .map(|chosen| ModifierDto {
+                            group_id: chosen.group_id.clone(),
+                            option_id: chosen.option_id.clone(),
+                            name: chosen.name.clone(),
+                            price_delta_minor: chosen.price_delta_minor,
+                        })
+                        .collect(),
                     sent: line.sent,
                     voided: line.voided.is_some(),
                     void_reason: line.voided.as_ref().map(|void| void.reason.clone()),
@@ -498,6 +529,8 @@ pub struct TicketLineDto {
     pub quantity: i64,
     /// Voided after it was sent: shown struck through, not to be made.
     pub voided: bool,
+    /// The choices to make it with, nested ones indented.
+    pub modifiers: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -536,6 +569,7 @@ impl TicketDto {
                     name: line.name.clone(),
                     quantity: line.quantity,
                     voided: line.voided,
+                    modifiers: line.modifiers.clone(),
                 })
                 .collect(),
             created_at_ms: ticket.created_at_ms,

@@ -145,6 +145,7 @@ pub async fn add_line(
         instructions: request.instructions,
         age_verified: request.age_verified,
         price_override,
+        modifiers: request.modifiers,
     };
     let order = state
         .orders

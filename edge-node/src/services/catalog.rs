@@ -41,6 +41,20 @@ pub fn seed_demo_if_empty(store: &Store) -> Result<(bool, Vec<CatalogItem>), Sto
     Ok((seeded, store.catalog_items()?))
 }
 
-pub async fn list(store: Arc<Store>) -> Result<Vec<CatalogItem>, StoreError> {
-    super::blocking(move || store.catalog_items()).await
+/// The catalog with the modifier groups each item offers.
+pub async fn list(
+    store: Arc<Store>,
+) -> Result<Vec<(CatalogItem, Vec<shared_model::modifiers::ModifierGroup>)>, StoreError> {
+    super::blocking(move || {
+        let mut modifiers = store.all_item_modifiers()?;
+        Ok(store
+            .catalog_items()?
+            .into_iter()
+            .map(|item| {
+                let groups = modifiers.remove(&item.id.0).unwrap_or_default();
+                (item, groups)
+            })
+            .collect())
+    })
+    .await
 }

@@ -101,6 +101,13 @@ pub fn plan_tickets(context: &SendContext<'_>) -> Vec<PlannedTicket> {
                     name: line.name.clone(),
                     quantity: line.quantity,
                     voided: false,
+                    modifiers: line
+                        .modifiers
+                        .iter()
+                        .map(|chosen| {
+                            format!("{}{}", "  ".repeat(usize::from(chosen.depth)), chosen.name)
+                        })
+                        .collect(),
                 });
         }
     }
@@ -130,6 +137,9 @@ pub fn render_ticket(
     page.bold(false).align_left().rule();
     for line in lines {
         page.line(&format!("{} x {}", line.quantity, line.name));
+        for modifier in &line.modifiers {
+            page.line(&format!("    {modifier}"));
+        }
     }
     page.feed(3).cut();
     page.into_bytes()

@@ -151,6 +151,8 @@ pub struct LineInput {
     pub age_verified: bool,
     /// A keyed price instead of the price book's.
     pub price_override: Option<PriceOverrideInput>,
+    /// Choices in the item's modifier groups ("oat milk", "no onions").
+    pub modifiers: Vec<shared_model::modifiers::ModifierChoice>,
 }
 
 impl LineInput {
@@ -164,6 +166,7 @@ impl LineInput {
             instructions: None,
             age_verified: false,
             price_override: None,
+            modifiers: Vec::new(),
         }
     }
 }
@@ -819,10 +822,18 @@ fn decide_line(
     } else {
         None
     };
-    let (rules, mut context) = pricing_setup(store, now_ms)?;
+    let (mut rules, mut context) = pricing_setup(store, now_ms)?;
+    // The item offers the groups the hub sent for it; choices are checked and priced with them.
+    let mut item = item;
+    rules.modifier_groups = store.item_modifiers(&item.id)?;
+    item.modifier_group_ids = rules
+        .modifier_groups
+        .iter()
+        .map(|group| group.id.clone())
+        .collect();
     let request = LineRequest {
         quantity: input.quantity,
-        modifiers: Vec::new(),
+        modifiers: input.modifiers.clone(),
         seat: input.seat,
         course: input.course,
         instructions: input.instructions.clone(),

@@ -62,6 +62,9 @@ pub struct TicketLine {
     /// Voided after it was sent: the cook stops making it (shown struck through).
     #[serde(default)]
     pub voided: bool,
+    /// The choices to make it with ("Oat milk"), nested ones indented.
+    #[serde(default)]
+    pub modifiers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -744,6 +747,7 @@ pub fn ticket_json(ticket: &Ticket) -> serde_json::Value {
             "name": line.name,
             "quantity": line.quantity,
             "voided": line.voided,
+            "modifiers": line.modifiers,
         })).collect::<Vec<_>>(),
         "created_at_ms": ticket.created_at_ms,
         "bumped_at_ms": ticket.bumped_at_ms,

@@ -138,6 +138,8 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE order_codes (
         order_id TEXT NOT NULL, code TEXT NOT NULL, entered_at_ms INTEGER NOT NULL,
         PRIMARY KEY (order_id, code));",
+    // 14: the modifier groups each catalog item offers, as the hub sent them
+    "CREATE TABLE item_modifiers (item_id TEXT PRIMARY KEY, doc TEXT NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -380,6 +380,43 @@ impl Store {
         Ok(Ok((order, ops)))
     }
 
+    /// Every item's modifier groups, by item id.
+    pub fn all_item_modifiers(
+        &self,
+    ) -> Result<
+        std::collections::HashMap<String, Vec<shared_model::modifiers::ModifierGroup>>,
+        StoreError,
+    > {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT item_id, doc FROM item_modifiers")?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(item, doc)| Ok((item, parse_json(&doc)?)))
+            .collect()
+    }
+
+    /// The modifier groups `item_id` offers (none if the hub sent none).
+    pub fn item_modifiers(
+        &self,
+        item_id: &ItemId,
+    ) -> Result<Vec<shared_model::modifiers::ModifierGroup>, StoreError> {
+        let doc: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT doc FROM item_modifiers WHERE item_id = ?1",
+                params![item_id.0],
+                |row| row.get(0),
+            )
+            .optional()?;
+        doc.map(|doc| parse_json(&doc))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
     /// The promotions the hub sent, by id.
     pub fn promotions(&self) -> Result<Vec<shared_model::promotions::Promotion>, StoreError> {
         let connection = self.lock();
@@ -630,6 +667,17 @@ impl Store {
                         "INSERT INTO promotions (id, doc) VALUES (?1, ?2)
                          ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
                         params![promotion.id, doc],
+                    )?;
+                }
+                FeedBody::ItemModifiersSet { item_id, groups } => {
+                    let groups: Vec<shared_model::modifiers::ModifierGroup> =
+                        groups.iter().map(Into::into).collect();
+                    let doc = serde_json::to_string(&groups)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO item_modifiers (item_id, doc) VALUES (?1, ?2)
+                         ON CONFLICT (item_id) DO UPDATE SET doc = excluded.doc",
+                        params![item_id, doc],
                     )?;
                 }
                 FeedBody::PromotionRemoved { promotion_id } => {
