@@ -662,3 +662,79 @@ async fn a_bill_splits_by_seat_evenly_by_items_and_by_amounts_to_the_cent() {
     assert_eq!(last["order"]["state"], "paid");
     assert_eq!(last["order"]["balance_due_minor"], 0);
 }
+
+#[tokio::test]
+async fn an_order_is_served_by_who_opened_it_and_handed_over_by_them_or_a_supervisor() {
+    let edge = edge();
+    let amina = edge.add_staff("Amina", "server", "1111");
+    let baraka = edge.add_staff("Baraka", "bartender", "2222");
+    let supervisor = edge.add_staff("Wanjiru", "supervisor", "8642");
+    let cook = edge.add_staff("Otieno", "kitchen", "3333");
+    let other_till = edge.pair("till-2");
+    edge.sign_in(&amina).await;
+    let order = open(&edge).await;
+    add(&edge, &order, json!({"item_id": "sku-chai"})).await;
+    let mine = |staff: &str| format!("/v1/orders?server_id={staff}");
+    let (_, listed) = edge.call("GET", &mine(&amina.id), None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], order.as_str());
+
+    // Someone else cannot take Amina's table without a supervisor.
+    edge.sign_in_as(&other_till, &baraka).await;
+    let path = format!("/v1/orders/{order}/transfer");
+    let seq = edge.last_seq();
+    let (status, error) = edge
+        .call_as(
+            &other_till,
+            "POST",
+            &path,
+            Some(json!({"server_id": baraka.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{error}");
+    assert_eq!(edge.last_seq(), seq);
+    // Bad input names its field.
+    for (body, field) in [
+        (json!({"server_id": cook.id}), "server_id"),
+        (
+            json!({"server_id": uuid::Uuid::now_v7().to_string()}),
+            "server_id",
+        ),
+        (json!({"server_id": "nope"}), "server_id"),
+        (json!({"table": "T1", "server_id": baraka.id}), "table"),
+    ] {
+        let (status, error) = edge.call("POST", &path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["field"], field, "{error}");
+    }
+    assert_eq!(edge.last_seq(), seq, "refusals change nothing");
+
+    // Amina hands it to Baraka at the end of her shift.
+    let (status, body) = edge
+        .call("POST", &path, Some(json!({"server_id": baraka.id})))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, listed) = edge.call("GET", &mine(&baraka.id), None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let (_, listed) = edge.call("GET", &mine(&amina.id), None).await;
+    assert!(listed.as_array().unwrap().is_empty());
+    assert!(edge.op_bodies_after(seq).iter().any(|body| matches!(
+        body,
+        OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned { staff_id, by_staff_id: Some(by), .. })
+            if *staff_id == uuid_bytes(&baraka.id) && *by == uuid_bytes(&amina.id)
+    )));
+
+    // A supervisor moves it back without being its server.
+    edge.sign_in_as(&other_till, &supervisor).await;
+    let (status, body) = edge
+        .call_as(
+            &other_till,
+            "POST",
+            &path,
+            Some(json!({"server_id": amina.id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (_, listed) = edge.call("GET", &mine(&amina.id), None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}

@@ -1398,6 +1398,14 @@ pub enum TableEventV1 {
         to_table: String,
         at_ms: i64,
     },
+    // Appended: who serves the order (set when a signed-in server opens it, then handed over).
+    ServerAssigned {
+        order_id: [u8; 16],
+        staff_id: [u8; 16],
+        /// Who handed it over; `None` when the order was opened.
+        by_staff_id: Option<[u8; 16]>,
+        at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

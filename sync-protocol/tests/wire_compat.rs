@@ -173,6 +173,15 @@ fn op_bodies() -> Vec<(String, OpBody)> {
         }),
     ));
     bodies.push((
+        "op.table.server_assigned".into(),
+        OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned {
+            order_id: [1; 16],
+            staff_id: [2; 16],
+            by_staff_id: Some([3; 16]),
+            at_ms: 15,
+        }),
+    ));
+    bodies.push((
         "op.doc.floor_plan".into(),
         OpBody::Doc(sync_protocol::docs::DocChangeV1 {
             doc: sync_protocol::docs::DocKindV1::FloorPlan,

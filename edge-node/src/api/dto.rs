@@ -721,8 +721,12 @@ pub struct SeatRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
-    /// The code of a free table.
-    pub table: String,
+    /// The code of a free table to move the order to; or
+    #[serde(default)]
+    pub table: Option<String>,
+    /// the staff member to hand the order (a table's bill, a bar tab) to.
+    #[serde(default)]
+    pub server_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -32,6 +32,7 @@ pub(crate) fn order_id(path: Result<Path<String>, PathRejection>) -> Result<Orde
     security(("device_token" = [])))]
 pub async fn open(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<OpenOrderRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
     let Json(request) = body?;
@@ -41,7 +42,9 @@ pub async fn open(
             format!("unknown order type {:?}", request.order_type),
         )
     })?;
-    let order = state.orders.open(order_type, now_ms()).await?;
+    // The signed-in server or bartender serves the order they open.
+    let server = caller.staff.as_ref().map(|session| session.staff_id);
+    let order = state.orders.open_by(server, order_type, now_ms()).await?;
     state.sync.notify_new_ops();
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
@@ -53,6 +56,8 @@ pub struct OrderQuery {
     pub number: Option<u64>,
     /// `open`, `sent`, `partially_paid`, `paid`, `closed` or `voided`.
     pub state: Option<String>,
+    /// Only the orders this staff member serves ("my tables", "my tabs").
+    pub server_id: Option<String>,
 }
 
 /// Order recall: by number and/or state (e.g. every open order), newest first.
@@ -71,7 +76,15 @@ pub async fn list(
                 ApiError::invalid("state", format!("unknown order state {text:?}"))
             })?),
         };
-    let orders = state.orders.find(query.number, order_state).await?;
+    let server = query
+        .server_id
+        .as_deref()
+        .map(|text| {
+            text.parse::<uuid::Uuid>()
+                .map_err(|_| ApiError::invalid("server_id", "staff ids are UUIDs"))
+        })
+        .transpose()?;
+    let orders = state.orders.find(query.number, order_state, server).await?;
     Ok(Json(orders.iter().map(OrderDto::from).collect()))
 }
 

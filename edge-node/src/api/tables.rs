@@ -76,15 +76,30 @@ pub async fn seat(
     security(("device_token" = [])))]
 pub async fn transfer(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<TransferRequest>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let order_id = OrderId(uuid_path(path, "order_not_found", "order")?);
     let Json(request) = body?;
-    state
-        .tables
-        .transfer(order_id, request.table, now_ms())
-        .await?;
+    match (request.table, request.server_id) {
+        (Some(table), None) => state.tables.transfer(order_id, table, now_ms()).await?,
+        (None, Some(server)) => {
+            let server = server
+                .parse()
+                .map_err(|_| ApiError::invalid("server_id", "staff ids are UUIDs"))?;
+            state
+                .orders
+                .hand_over(order_id, server, caller, now_ms())
+                .await?;
+        }
+        _ => {
+            return Err(ApiError::invalid(
+                "table",
+                "give a table to move to or a server_id to hand over to, one of them",
+            ));
+        }
+    }
     state.sync.notify_new_ops();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -82,6 +82,8 @@ pub enum OrderError {
     OverrideReason,
     #[error("discount_threshold_bps must be between 0 and 10000")]
     BadThreshold,
+    #[error("server_id is not an active staff member who takes orders")]
+    NotAServer,
     #[error("no promotion here has the code {0:?}")]
     UnknownCode(String),
     #[error("order is {0}; codes are entered before payment")]
@@ -256,11 +258,24 @@ impl OrderService {
     }
 
     pub async fn open(&self, order_type: OrderType, now_ms: i64) -> Result<Order, OrderError> {
+        self.open_by(None, order_type, now_ms).await
+    }
+
+    /// Opens an order; a signed-in `server` becomes the order's server in the same transaction.
+    pub async fn open_by(
+        &self,
+        server: Option<Uuid>,
+        order_type: OrderType,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
         let store = self.store.clone();
         let currency = self.currency;
         let order_id = OrderId(Uuid::now_v7());
         run(move || {
             store.commit_order_change(order_id, now_ms, |_, numbers| {
+                if let Some(server) = server {
+                    numbers.assign_server(order_id, server, None)?;
+                }
                 Ok::<_, OrderError>(OrderEvent::Opened {
                     order_id,
                     number: numbers.take()?,
@@ -272,6 +287,44 @@ impl OrderService {
         })
         .await
         .map(|(order, _)| order)
+    }
+
+    /// Hands an order (a table's bill, a bar tab) to another staff member who takes orders. The
+    /// order's own server hands it over; anyone else needs the floor-running permission
+    /// (supervisor, manager).
+    pub async fn hand_over(
+        &self,
+        order_id: OrderId,
+        to_staff: Uuid,
+        caller: Caller,
+        now_ms: i64,
+    ) -> Result<(), OrderError> {
+        let session = caller.require(Action::TakeOrders)?.clone();
+        let store = self.store.clone();
+        super::blocking_with(move || {
+            let member = store
+                .staff_member(to_staff)?
+                .filter(|member| !member.disabled && member.role.permits(Action::TakeOrders))
+                .ok_or(OrderError::NotAServer)?;
+            let committed = store.commit_order_events(order_id, now_ms, |order, context| {
+                let order = order.ok_or(OrderError::NotFound)?;
+                if matches!(
+                    order.state,
+                    shared_model::OrderState::Closed
+                        | shared_model::OrderState::Voided
+                        | shared_model::OrderState::Merged
+                ) {
+                    return Err(OrderError::CodeTooLate(order.state.as_str()));
+                }
+                if context.server_of(order_id)? != Some(session.staff_id) {
+                    caller.require(Action::ManageFloorPlan)?;
+                }
+                context.assign_server(order_id, member.id, Some(session.staff_id))?;
+                Ok((Vec::new(), Vec::new()))
+            })?;
+            committed.map(|_| ())
+        })
+        .await
     }
 
     /// Adds a line priced by the outlet's price books (happy hour, channel, region …) at
@@ -775,10 +828,11 @@ impl OrderService {
         &self,
         number: Option<u64>,
         state: Option<shared_model::OrderState>,
+        server: Option<Uuid>,
     ) -> Result<Vec<Order>, OrderError> {
         let store = self.store.clone();
         Ok(super::blocking(move || {
-            store.orders_matching(number, state.map(|s| s.as_str()), ORDERS_LIST_MAX)
+            store.orders_matching(number, state.map(|s| s.as_str()), server, ORDERS_LIST_MAX)
         })
         .await?)
     }

@@ -140,6 +140,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (order_id, code));",
     // 14: the modifier groups each catalog item offers, as the hub sent them
     "CREATE TABLE item_modifiers (item_id TEXT PRIMARY KEY, doc TEXT NOT NULL);",
+    // 15: who serves each order (its server or bartender)
+    "CREATE TABLE order_servers (
+        order_id TEXT PRIMARY KEY, staff_id TEXT NOT NULL, assigned_at_ms INTEGER NOT NULL);
+     CREATE INDEX order_servers_by_staff ON order_servers (staff_id);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -250,20 +250,41 @@ impl Store {
         &self,
         number: Option<u64>,
         state: Option<&str>,
+        server: Option<Uuid>,
         count_max: usize,
     ) -> Result<Vec<Order>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
-            "SELECT doc FROM orders WHERE (?1 IS NULL OR number = ?1) AND (?2 IS NULL OR state = ?2)
-             ORDER BY number DESC LIMIT ?3",
+            "SELECT o.doc FROM orders o LEFT JOIN order_servers s ON s.order_id = o.id
+             WHERE (?1 IS NULL OR o.number = ?1) AND (?2 IS NULL OR o.state = ?2)
+               AND (?4 IS NULL OR s.staff_id = ?4)
+             ORDER BY o.number DESC LIMIT ?3",
         )?;
         let docs = statement
             .query_map(
-                params![number.map(|n| n as i64), state, count_max as i64],
+                params![
+                    number.map(|n| n as i64),
+                    state,
+                    count_max as i64,
+                    server.map(|id| id.to_string())
+                ],
                 |row| row.get::<_, String>(0),
             )?
             .collect::<Result<Vec<_>, _>>()?;
         docs.iter().map(|doc| parse_json(doc)).collect()
+    }
+
+    /// Who serves `order_id`, if a signed-in staff member opened it or was handed it.
+    pub fn order_server(&self, order_id: OrderId) -> Result<Option<Uuid>, StoreError> {
+        let id: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT staff_id FROM order_servers WHERE order_id = ?1",
+                params![order_id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        id.map(|id| parse_uuid(&id)).transpose()
     }
 
     pub fn order(&self, id: OrderId) -> Result<Option<Order>, StoreError> {
@@ -329,6 +350,8 @@ impl Store {
         let current = load_order(&tx, order_id)?;
         let mut numbers = NewOrderNumber {
             tx: &tx,
+            node_id: self.node_id,
+            now_ms,
             taken: None,
             drawer_terminal: None,
         };
@@ -798,6 +821,8 @@ impl Store {
 /// Hands out the next order number inside an order transaction.
 pub struct NewOrderNumber<'a> {
     tx: &'a Transaction<'a>,
+    node_id: Uuid,
+    now_ms: i64,
     taken: Option<u64>,
     drawer_terminal: Option<Uuid>,
 }
@@ -849,6 +874,49 @@ impl NewOrderNumber<'_> {
         now_ms: i64,
     ) -> Result<Option<u64>, StoreError> {
         kitchen::void_ticket_line_tx(self.tx, order_id, line_id.0, now_ms)
+    }
+
+    /// Makes `staff_id` the server of `order_id` (handed over by `by`, or `None` when opened),
+    /// with its `Table` op, in this transaction.
+    pub fn assign_server(
+        &self,
+        order_id: OrderId,
+        staff_id: Uuid,
+        by: Option<Uuid>,
+    ) -> Result<(), StoreError> {
+        self.tx.execute(
+            "INSERT INTO order_servers (order_id, staff_id, assigned_at_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (order_id) DO UPDATE SET staff_id = excluded.staff_id,
+                assigned_at_ms = excluded.assigned_at_ms",
+            params![order_id.to_string(), staff_id.to_string(), self.now_ms],
+        )?;
+        let body = OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned {
+            order_id: *order_id.0.as_bytes(),
+            staff_id: *staff_id.as_bytes(),
+            by_staff_id: by.map(|id| *id.as_bytes()),
+            at_ms: self.now_ms,
+        });
+        append_op_body(
+            self.tx,
+            self.node_id,
+            "table.server_assigned",
+            &body,
+            self.now_ms,
+        )?;
+        Ok(())
+    }
+
+    /// Who serves `order_id`, read in this transaction.
+    pub fn server_of(&self, order_id: OrderId) -> Result<Option<Uuid>, StoreError> {
+        let id: Option<String> = self
+            .tx
+            .query_row(
+                "SELECT staff_id FROM order_servers WHERE order_id = ?1",
+                params![order_id.to_string()],
+                |row| row.get(0),
+            )
+            .optional()?;
+        id.map(|id| parse_uuid(&id)).transpose()
     }
 
     /// The promotion codes entered on `order_id`.
