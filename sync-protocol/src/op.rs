@@ -99,6 +99,27 @@ pub enum OpBody {
     GiftCard(GiftCardOpV1),
     /// Automerge changes the outlet made to a document the hub also edits (the floor plan).
     Doc(crate::docs::DocChangeV1),
+    /// A period's tip pool paid out to the staff who worked it (a manager closed it).
+    TipPayout(TipPayoutV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipShareV1 {
+    pub staff_id: [u8; 16],
+    /// Minutes worked, or points × minutes.
+    pub weight: u64,
+    pub amount_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TipPayoutV1 {
+    pub payout_id: [u8; 16],
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub tips_minor: i64,
+    pub shares: Vec<TipShareV1>,
+    pub by_staff_id: [u8; 16],
+    pub paid_at_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -173,6 +173,29 @@ fn op_bodies() -> Vec<(String, OpBody)> {
         }),
     ));
     bodies.push((
+        "op.tips.payout".into(),
+        OpBody::TipPayout(sync_protocol::op::TipPayoutV1 {
+            payout_id: [4; 16],
+            from_ms: 1_790_000_000_000,
+            to_ms: 1_790_028_800_000,
+            tips_minor: 12_000,
+            shares: vec![
+                sync_protocol::op::TipShareV1 {
+                    staff_id: [5; 16],
+                    weight: 480,
+                    amount_minor: 8_000,
+                },
+                sync_protocol::op::TipShareV1 {
+                    staff_id: [6; 16],
+                    weight: 240,
+                    amount_minor: 4_000,
+                },
+            ],
+            by_staff_id: [7; 16],
+            paid_at_ms: 1_790_028_900_000,
+        }),
+    ));
+    bodies.push((
         "op.table.server_assigned".into(),
         OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned {
             order_id: [1; 16],

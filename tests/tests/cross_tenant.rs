@@ -204,6 +204,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
             (Method::GET, "/v1/{tenant}/pos/promotions", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/tip-payouts", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", None),
             (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", Some(json!({"groups": []}))),
             (Method::DELETE, "/v1/{tenant}/pos/promotions/alpha-promo", None),
@@ -283,6 +284,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "outlet_docs",
         "promotions",
         "item_modifiers",
+        "tip_payouts",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -253,5 +253,78 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
             (422, Some("to_ms")),
             "{error}"
         );
+
+        // At the end of the shift the manager pays the pool out: once, as a fact for the hub.
+        let from_ms = now - 10 * HOUR_MS;
+        let (status, error) = terminal
+            .post(
+                "/v1/tips/payouts",
+                json!({"from_ms": from_ms, "to_ms": edge_node::now_ms() + HOUR_MS}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (422, Some("to_ms")),
+            "a period still running is not paid out: {error}"
+        );
+        let to_ms = edge_node::now_ms();
+        let (status, payout) = terminal
+            .post(
+                "/v1/tips/payouts",
+                json!({"from_ms": from_ms, "to_ms": to_ms}),
+            )
+            .await;
+        assert_eq!(status, 201, "{payout}");
+        assert_eq!(payout["tips_minor"], 12_000);
+        let paid: i64 = payout["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|share| share["amount_minor"].as_i64().unwrap())
+            .sum();
+        assert_eq!(paid, 12_000, "every cent paid out: {payout}");
+        assert_eq!(payout["by_staff_id"], manager.id.to_string());
+        let (status, error) = terminal
+            .post(
+                "/v1/tips/payouts",
+                json!({"from_ms": to_ms - HOUR_MS, "to_ms": to_ms}),
+            )
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (409, Some("tips_already_paid_out")),
+            "{error}"
+        );
+        let (_, listed) = terminal.get("/v1/tips/payouts").await;
+        assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+
+        // The hub has it for payroll, once, with an event.
+        let api = dev_token(&pool, "mgahawa", "manager").await;
+        let at_hub = eventually(
+            std::time::Duration::from_secs(30),
+            "the payout at the hub",
+            || async {
+                let (status, list) = hub_request(
+                    &client,
+                    reqwest::Method::GET,
+                    hub.url("/v1/mgahawa/pos/outlets/cbd/tip-payouts"),
+                    &api,
+                    None,
+                    None,
+                )
+                .await;
+                (status == 200 && list.as_array().is_some_and(|l| l.len() == 1)).then_some(list)
+            },
+        )
+        .await;
+        assert_eq!(at_hub[0]["id"], payout["id"]);
+        assert_eq!(at_hub[0]["tips_minor"], 12_000);
+        let events: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE event_type = 'pos.tips.paid_out'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(events, 1);
     });
 }

@@ -26,6 +26,7 @@ pub mod staff;
 pub mod stock;
 pub mod subscription;
 pub mod sync_audit;
+pub mod tip_payouts;
 pub mod treasury_events;
 pub mod webhooks;
 
@@ -174,6 +175,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers",
             get(catalog::get_modifiers).put(catalog::put_modifiers),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/tip-payouts",
+            get(tip_payouts::list),
         )
         .route("/v1/{tenant}/pos/promotions", get(promotions::list))
         .route(

@@ -38,12 +38,15 @@ pub const ORDER_CANCEL_TOO_LATE: &str = "pos.order.cancel_too_late";
 pub const GIFTCARD_OVERSPENT: &str = "pos.giftcard.overspent";
 /// The treasury reported a chargeback on one of an order's payments.
 pub const ORDER_CHARGEBACK: &str = "pos.order.chargeback";
+/// An outlet's manager paid out a period's tip pool (for payroll).
+pub const TIPS_PAID_OUT: &str = "pos.tips.paid_out";
 /// The inventory service reported an item running low at an outlet.
 pub const INVENTORY_LOW_STOCK: &str = "pos.inventory.low_stock";
 /// Logistics reported on a delivery order's rider (assigned, picked up, delivered, failed).
 pub const ORDER_DELIVERY_UPDATED: &str = "pos.order.delivery_updated";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    TIPS_PAID_OUT,
     INVENTORY_LOW_STOCK,
     ORDER_DELIVERY_UPDATED,
     ORDER_CHARGEBACK,
@@ -157,6 +160,26 @@ pub fn gift_card_overspent_event(
         GIFTCARD_OVERSPENT,
         occurred_at_ms,
         serde_json::json!({"code": code, "order_id": order_id.to_string(), "overspent_minor": overspent_minor}),
+    )
+}
+
+/// `pos.tips.paid_out` (id: the payout's, so a re-sent op raises it once).
+pub fn tips_paid_out_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    payout: &sync_protocol::op::TipPayoutV1,
+) -> OutboxEvent {
+    event(
+        tenant_slug,
+        outlet_code,
+        Uuid::from_bytes(payout.payout_id),
+        TIPS_PAID_OUT,
+        payout.paid_at_ms,
+        serde_json::json!({"from_ms": payout.from_ms, "to_ms": payout.to_ms,
+            "tips_minor": payout.tips_minor,
+            "shares": payout.shares.iter().map(|share| serde_json::json!({
+                "staff_id": Uuid::from_bytes(share.staff_id).to_string(),
+                "amount_minor": share.amount_minor})).collect::<Vec<_>>()}),
     )
 }
 

@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod service_calls;
 pub mod subscriptions;
 pub mod tenants;
+pub mod tip_payouts;
 pub mod treasury_refunds;
 pub mod webhooks;
 

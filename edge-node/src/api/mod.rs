@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/gift-card-payments", post(gift_cards::pay))
         .route("/v1/orders/{id}/tips", post(tips::add))
         .route("/v1/tips/pool", get(tips::pool))
+        .route("/v1/tips/payouts", get(tips::payouts).post(tips::pay_out))
         .route("/v1/tips/rule", axum::routing::put(tips::set_rule))
         .route("/v1/gift-cards/{code}", get(gift_cards::get))
         .route("/v1/cloud-orders", get(cloud_orders::list))

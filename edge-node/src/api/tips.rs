@@ -58,7 +58,21 @@ pub struct TipPoolDto {
 impl From<TipPoolError> for ApiError {
     fn from(error: TipPoolError) -> Self {
         match error {
-            TipPoolError::BadPeriod => ApiError::invalid("to_ms", error.to_string()),
+            TipPoolError::BadPeriod | TipPoolError::PeriodNotOver => {
+                ApiError::invalid("to_ms", error.to_string())
+            }
+            TipPoolError::NothingToPay => ApiError::new(
+                StatusCode::CONFLICT,
+                "nothing_to_pay_out",
+                error.to_string(),
+                None,
+            ),
+            TipPoolError::AlreadyPaidOut => ApiError::new(
+                StatusCode::CONFLICT,
+                "tips_already_paid_out",
+                error.to_string(),
+                None,
+            ),
             TipPoolError::Access(error) => error.into(),
             TipPoolError::Store(error) => error.into(),
         }
@@ -137,4 +151,97 @@ pub async fn set_rule(
     let Json(rule) = body?;
     tips::set_rule(state.store.clone(), &caller, rule).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PayoutRequest {
+    /// The period to close, `[from_ms, to_ms)`; it must be over.
+    pub from_ms: i64,
+    pub to_ms: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TipPayoutDto {
+    pub id: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub tips_minor: i64,
+    pub shares: Vec<TipOutDto>,
+    /// The manager who closed the period.
+    pub by_staff_id: String,
+    pub paid_at_ms: i64,
+}
+
+/// Pays out a period's tip pool: shares it by the outlet's rule and records who gets what,
+/// once (a period overlapping an earlier payout is refused), as a fact for the hub and payroll.
+/// Managers only.
+#[utoipa::path(post, path = "/v1/tips/payouts", request_body = PayoutRequest,
+    responses((status = 201, body = TipPayoutDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn pay_out(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<PayoutRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<TipPayoutDto>), ApiError> {
+    let Json(request) = body?;
+    let (row, pool) = tips::pay_out(
+        state.store.clone(),
+        &caller,
+        request.from_ms,
+        request.to_ms,
+        now_ms(),
+    )
+    .await?;
+    state.sync.notify_new_ops();
+    Ok((
+        StatusCode::CREATED,
+        Json(TipPayoutDto {
+            id: row.id.to_string(),
+            from_ms: row.from_ms,
+            to_ms: row.to_ms,
+            tips_minor: row.tips_minor,
+            shares: pool
+                .outs
+                .into_iter()
+                .map(|out| TipOutDto {
+                    staff_id: out.staff_id.to_string(),
+                    weight: out.weight,
+                    amount_minor: out.amount_minor,
+                })
+                .collect(),
+            by_staff_id: row.by_staff_id.to_string(),
+            paid_at_ms: row.paid_at_ms,
+        }),
+    ))
+}
+
+/// The payouts made here, newest period first (at most 200).
+#[utoipa::path(get, path = "/v1/tips/payouts",
+    responses((status = 200, body = [TipPayoutDto])),
+    security(("device_token" = [])))]
+pub async fn payouts(State(state): State<AppState>) -> Result<Json<Vec<TipPayoutDto>>, ApiError> {
+    let store = state.store.clone();
+    let rows = crate::services::blocking(move || store.tip_payouts(200)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|row| TipPayoutDto {
+                id: row.id.to_string(),
+                from_ms: row.from_ms,
+                to_ms: row.to_ms,
+                tips_minor: row.tips_minor,
+                shares: serde_json::from_value::<Vec<serde_json::Value>>(row.shares)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|share| TipOutDto {
+                        staff_id: share["staff_id"].as_str().unwrap_or_default().to_owned(),
+                        weight: share["weight"].as_u64().unwrap_or_default(),
+                        amount_minor: share["amount_minor"].as_i64().unwrap_or_default(),
+                    })
+                    .collect(),
+                by_staff_id: row.by_staff_id.to_string(),
+                paid_at_ms: row.paid_at_ms,
+            })
+            .collect(),
+    ))
 }

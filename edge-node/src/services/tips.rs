@@ -16,6 +16,12 @@ pub const POOL_PERIOD_MS_MAX: i64 = 31 * 24 * 3_600_000;
 pub enum TipPoolError {
     #[error("the period must end after it starts and span at most 31 days")]
     BadPeriod,
+    #[error("a period is paid out once it is over")]
+    PeriodNotOver,
+    #[error("no tips were taken in the period")]
+    NothingToPay,
+    #[error("an earlier payout already covers part of this period")]
+    AlreadyPaidOut,
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
@@ -74,4 +80,54 @@ pub async fn pool(
         })
     })
     .await?)
+}
+
+/// Closes the pool of `[from_ms, to_ms)` (a manager's decision, at the end of a shift or week):
+/// shares it by the outlet's rule and records who gets what, once, as a fact for the hub and
+/// payroll. A period overlapping an earlier payout is refused.
+pub async fn pay_out(
+    store: Arc<Store>,
+    caller: &Caller,
+    from_ms: i64,
+    to_ms: i64,
+    now_ms: i64,
+) -> Result<(crate::store::TipPayoutRow, TipPool), TipPoolError> {
+    let manager = caller.require(Action::ManageStaff)?.staff_id;
+    if to_ms > now_ms {
+        return Err(TipPoolError::PeriodNotOver);
+    }
+    let pool = pool(store.clone(), from_ms, to_ms, now_ms).await?;
+    if pool.tips_minor == 0 || pool.outs.iter().all(|out| out.amount_minor == 0) {
+        return Err(TipPoolError::NothingToPay);
+    }
+    let payout = sync_protocol::op::TipPayoutV1 {
+        payout_id: *uuid::Uuid::now_v7().as_bytes(),
+        from_ms,
+        to_ms,
+        tips_minor: pool.tips_minor,
+        shares: pool
+            .outs
+            .iter()
+            .map(|out| sync_protocol::op::TipShareV1 {
+                staff_id: *out.staff_id.as_bytes(),
+                weight: out.weight,
+                amount_minor: out.amount_minor,
+            })
+            .collect(),
+        by_staff_id: *manager.as_bytes(),
+        paid_at_ms: now_ms,
+    };
+    let row = crate::store::TipPayoutRow {
+        id: uuid::Uuid::from_bytes(payout.payout_id),
+        from_ms,
+        to_ms,
+        tips_minor: pool.tips_minor,
+        shares: serde_json::Value::Null,
+        by_staff_id: manager,
+        paid_at_ms: now_ms,
+    };
+    if !super::blocking(move || store.record_tip_payout(&payout)).await? {
+        return Err(TipPoolError::AlreadyPaidOut);
+    }
+    Ok((row, pool))
 }

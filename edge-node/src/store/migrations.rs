@@ -144,6 +144,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE order_servers (
         order_id TEXT PRIMARY KEY, staff_id TEXT NOT NULL, assigned_at_ms INTEGER NOT NULL);
      CREATE INDEX order_servers_by_staff ON order_servers (staff_id);",
+    // 16: tip pools paid out, one row per closed period
+    "CREATE TABLE tip_payouts (
+        id TEXT PRIMARY KEY, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL,
+        tips_minor INTEGER NOT NULL, shares TEXT NOT NULL, by_staff_id TEXT NOT NULL,
+        paid_at_ms INTEGER NOT NULL);
+     CREATE INDEX tip_payouts_by_period ON tip_payouts (from_ms, to_ms);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

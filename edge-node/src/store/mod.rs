@@ -20,6 +20,7 @@ mod printing;
 mod staff;
 mod tables;
 mod tips;
+pub use tips::TipPayoutRow;
 
 pub use kitchen::*;
 pub use printing::*;

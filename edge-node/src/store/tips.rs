@@ -1,11 +1,12 @@
 //! What tip pooling reads: the tips taken in a period and who worked it: SQL only.
 
-use super::{Store, StoreError, parse_json, parse_uuid};
-use rusqlite::params;
+use super::{Store, StoreError, append_op_body, parse_json, parse_uuid};
+use rusqlite::{OptionalExtension, params};
 use shared_model::Order;
 use shared_model::staff::Role;
 use shared_model::tips::TipShareInput;
 use std::collections::BTreeMap;
+use sync_protocol::op::{OpBody, TipPayoutV1};
 
 impl Store {
     /// Tips added in `[from_ms, to_ms)` on any order (voided orders' tips excluded).
@@ -74,4 +75,103 @@ impl Store {
             })
             .collect()
     }
+}
+
+impl Store {
+    /// Records a period's tip payout and its op, unless an earlier payout covers any of the
+    /// period (`Ok(false)`): a pool is paid out once.
+    pub fn record_tip_payout(&self, payout: &TipPayoutV1) -> Result<bool, StoreError> {
+        let mut connection = self.lock();
+        let tx = connection.transaction()?;
+        let overlapping: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM tip_payouts WHERE from_ms < ?2 AND to_ms > ?1 LIMIT 1",
+                params![payout.from_ms, payout.to_ms],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if overlapping.is_some() {
+            return Ok(false);
+        }
+        let shares = serde_json::to_string(
+            &payout
+                .shares
+                .iter()
+                .map(|share| {
+                    serde_json::json!({"staff_id": uuid::Uuid::from_bytes(share.staff_id),
+                        "weight": share.weight, "amount_minor": share.amount_minor})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO tip_payouts (id, from_ms, to_ms, tips_minor, shares, by_staff_id, paid_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                uuid::Uuid::from_bytes(payout.payout_id).to_string(),
+                payout.from_ms,
+                payout.to_ms,
+                payout.tips_minor,
+                shares,
+                uuid::Uuid::from_bytes(payout.by_staff_id).to_string(),
+                payout.paid_at_ms
+            ],
+        )?;
+        append_op_body(
+            &tx,
+            self.node_id,
+            "tips.payout",
+            &OpBody::TipPayout(payout.clone()),
+            payout.paid_at_ms,
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// The payouts recorded here, newest period first.
+    pub fn tip_payouts(&self, limit: usize) -> Result<Vec<TipPayoutRow>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare(
+            "SELECT id, from_ms, to_ms, tips_minor, shares, by_staff_id, paid_at_ms
+             FROM tip_payouts ORDER BY from_ms DESC LIMIT ?1",
+        )?;
+        let rows = statement
+            .query_map(params![limit as i64], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, i64>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, String>(5)?,
+                    row.get::<_, i64>(6)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(id, from_ms, to_ms, tips_minor, shares, by, paid_at_ms)| {
+                Ok(TipPayoutRow {
+                    id: parse_uuid(&id)?,
+                    from_ms,
+                    to_ms,
+                    tips_minor,
+                    shares: parse_json(&shares)?,
+                    by_staff_id: parse_uuid(&by)?,
+                    paid_at_ms,
+                })
+            })
+            .collect()
+    }
+}
+
+/// A recorded payout; `shares` is `[{"staff_id", "weight", "amount_minor"}]`.
+#[derive(Debug, Clone)]
+pub struct TipPayoutRow {
+    pub id: uuid::Uuid,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub tips_minor: i64,
+    pub shares: serde_json::Value,
+    pub by_staff_id: uuid::Uuid,
+    pub paid_at_ms: i64,
 }

@@ -43,6 +43,27 @@ pub(super) async fn apply_edge_facts(
         _ => None,
     });
     crate::store::outlet_docs::merge_from_outlet(&mut *tx, tenant, outlet, &docs).await?;
+    let payouts = batch.picked(|_, decoded| match decoded {
+        Decoded::TipPayout(payout) => Some(payout),
+        _ => None,
+    });
+    if !payouts.is_empty() {
+        let new = crate::store::tip_payouts::insert(&mut *tx, tenant, outlet, &payouts).await?;
+        let names = outlet_names(&mut *tx, std::iter::once((tenant.0, outlet))).await?;
+        let (slug, code) = names
+            .get(&(tenant.0, outlet))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        let events: Vec<_> = new
+            .iter()
+            .map(|payout| {
+                (
+                    tenant,
+                    crate::events::tips_paid_out_event(slug, code, payout),
+                )
+            })
+            .collect();
+        crate::store::outbox::insert_many(&mut *tx, &events).await?;
+    }
     let drawer_ops = batch.picked(|seq, decoded| match decoded {
         Decoded::Drawer(op) => Some((seq, op.clone())),
         _ => None,

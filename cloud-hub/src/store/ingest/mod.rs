@@ -364,6 +364,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
                 redeemed_at_ms,
             }),
             OpBody::Doc(change) => Ok(Decoded::Doc(change)),
+            OpBody::TipPayout(payout) => Ok(Decoded::TipPayout(payout)),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
                 order_id,
                 outcome,
@@ -411,6 +412,8 @@ enum Decoded {
     },
     /// Automerge changes to a document the outlet and the hub both edit.
     Doc(sync_protocol::docs::DocChangeV1),
+    /// A tip pool an outlet's manager paid out.
+    TipPayout(sync_protocol::op::TipPayoutV1),
     /// What the outlet's rule made of a cancel from the cloud.
     CloudCancel {
         order_id: Uuid,
@@ -433,6 +436,7 @@ impl Decoded {
             Decoded::Audit(_) => "audit",
             Decoded::Device(_) => "device",
             Decoded::Doc(_) => "doc",
+            Decoded::TipPayout(_) => "tips",
         }
     }
 }
