@@ -54,7 +54,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 15;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 17;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -112,6 +112,11 @@ pub enum FeedBody {
     ItemModifiersSet {
         item_id: String,
         groups: Vec<crate::modifiers::ModifierGroupV1>,
+    },
+    /// A combo the outlet sells (slots of items at one price), replacing one of the same id.
+    ComboUpserted(crate::modifiers::ComboV1),
+    ComboRemoved {
+        combo_id: String,
     },
 }
 
@@ -545,9 +550,8 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::ItemModifiersSet {
-            item_id: "sku-cappuccino".into(),
-            groups: Vec::new(),
+        let last_known = FeedBody::ComboRemoved {
+            combo_id: "burger-meal".into(),
         };
         let entry = FeedEntry {
             seq: 1,

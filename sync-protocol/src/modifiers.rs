@@ -63,3 +63,70 @@ impl From<&ModifierGroupV1> for ModifierGroup {
         }
     }
 }
+
+/// Wire form of a combo ("burger meal": a main, a side and a drink at one price).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComboV1 {
+    pub id: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub slots: Vec<ComboSlotV1>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComboSlotV1 {
+    pub id: String,
+    pub name: String,
+    /// `(item id, upcharge)`: the items the slot may be filled with.
+    pub options: Vec<(String, i64)>,
+}
+
+impl From<&shared_model::modifiers::Combo> for ComboV1 {
+    fn from(combo: &shared_model::modifiers::Combo) -> Self {
+        ComboV1 {
+            id: combo.id.clone(),
+            name: combo.name.clone(),
+            price_minor: combo.price_minor,
+            slots: combo
+                .slots
+                .iter()
+                .map(|slot| ComboSlotV1 {
+                    id: slot.id.clone(),
+                    name: slot.name.clone(),
+                    options: slot
+                        .options
+                        .iter()
+                        .map(|option| (option.item_id.0.clone(), option.upcharge_minor))
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&ComboV1> for shared_model::modifiers::Combo {
+    fn from(wire: &ComboV1) -> Self {
+        use shared_model::modifiers::{ComboSlot, ComboSlotOption};
+        shared_model::modifiers::Combo {
+            id: wire.id.clone(),
+            name: wire.name.clone(),
+            price_minor: wire.price_minor,
+            slots: wire
+                .slots
+                .iter()
+                .map(|slot| ComboSlot {
+                    id: slot.id.clone(),
+                    name: slot.name.clone(),
+                    options: slot
+                        .options
+                        .iter()
+                        .map(|(item, upcharge)| ComboSlotOption {
+                            item_id: shared_model::ItemId(item.clone()),
+                            upcharge_minor: *upcharge,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -374,6 +374,32 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
             },
         ),
         (
+            "feed.combo_upserted".into(),
+            FeedBody::ComboUpserted(sync_protocol::modifiers::ComboV1 {
+                id: "burger-meal".into(),
+                name: "Burger meal".into(),
+                price_minor: 85_000,
+                slots: vec![
+                    sync_protocol::modifiers::ComboSlotV1 {
+                        id: "main".into(),
+                        name: "Main".into(),
+                        options: vec![("sku-burger".into(), 0)],
+                    },
+                    sync_protocol::modifiers::ComboSlotV1 {
+                        id: "drink".into(),
+                        name: "Drink".into(),
+                        options: vec![("sku-soda".into(), 0), ("sku-shake".into(), 5_000)],
+                    },
+                ],
+            }),
+        ),
+        (
+            "feed.combo_removed".into(),
+            FeedBody::ComboRemoved {
+                combo_id: "burger-meal".into(),
+            },
+        ),
+        (
             "feed.promotion_removed".into(),
             FeedBody::PromotionRemoved {
                 promotion_id: "happy-hour".into(),

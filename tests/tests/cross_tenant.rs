@@ -205,6 +205,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
             (Method::GET, "/v1/{tenant}/pos/promotions", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/tip-payouts", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/combos", None),
+            (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/combos/hijack", Some(json!({"name": "x", "price_minor": 1, "slots": [{"id": "a", "name": "A", "options": [{"item_id": "sku-alpha-secret"}]}]}))),
+            (Method::DELETE, "/v1/{tenant}/pos/outlets/{outlet}/combos/hijack", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", None),
             (Method::PUT, "/v1/{tenant}/pos/outlets/{outlet}/catalog/items/{item_id}/modifiers", Some(json!({"groups": []}))),
             (Method::DELETE, "/v1/{tenant}/pos/promotions/alpha-promo", None),
@@ -285,6 +288,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "promotions",
         "item_modifiers",
         "tip_payouts",
+        "combos",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

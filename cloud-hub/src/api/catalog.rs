@@ -455,3 +455,162 @@ pub async fn get_modifiers(
         feed_through_seq: None,
     }))
 }
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComboDto {
+    /// Absent in requests (the path names it).
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    /// What the whole combo costs before upcharges; shared over its lines by shelf price.
+    pub price_minor: i64,
+    /// e.g. `[{"id": "main", "name": "Main", "options": [{"item_id": "sku-burger"}]},
+    /// {"id": "drink", "name": "Drink", "options": [{"item_id": "sku-soda"}, {"item_id":
+    /// "sku-shake", "upcharge_minor": 5000}]}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub slots: Vec<shared_model::modifiers::ComboSlot>,
+}
+
+fn check_combo(id: &str, request: ComboDto) -> Result<shared_model::modifiers::Combo, ApiError> {
+    check_label("id", id)?;
+    check_label("name", &request.name)?;
+    if !(0..=PRICE_MINOR_MAX).contains(&request.price_minor) {
+        return Err(ApiError::invalid(
+            "price_minor",
+            format!("0 to {PRICE_MINOR_MAX}"),
+        ));
+    }
+    if request.slots.is_empty() || request.slots.len() > shared_model::modifiers::COMBO_SLOTS_MAX {
+        return Err(ApiError::invalid(
+            "slots",
+            format!("1 to {} slots", shared_model::modifiers::COMBO_SLOTS_MAX),
+        ));
+    }
+    for (index, slot) in request.slots.iter().enumerate() {
+        let at = format!("slots[{index}]");
+        check_label(&format!("{at}.id"), &slot.id)?;
+        check_label(&format!("{at}.name"), &slot.name)?;
+        if request.slots[..index]
+            .iter()
+            .any(|other| other.id == slot.id)
+        {
+            return Err(ApiError::invalid(
+                &format!("{at}.id"),
+                "slot ids are unique",
+            ));
+        }
+        if slot.options.is_empty() || slot.options.len() > MODIFIER_OPTIONS_PER_GROUP_MAX {
+            return Err(ApiError::invalid(
+                &format!("{at}.options"),
+                format!("1 to {MODIFIER_OPTIONS_PER_GROUP_MAX} items"),
+            ));
+        }
+        if slot
+            .options
+            .iter()
+            .any(|option| !(0..=PRICE_MINOR_MAX).contains(&option.upcharge_minor))
+        {
+            return Err(ApiError::invalid(
+                &format!("{at}.options"),
+                format!("upcharges are 0 to {PRICE_MINOR_MAX}"),
+            ));
+        }
+    }
+    Ok(shared_model::modifiers::Combo {
+        id: id.to_owned(),
+        name: request.name,
+        price_minor: request.price_minor,
+        slots: request.slots,
+    })
+}
+
+/// Creates or replaces a combo the outlet sells; every slot item must be in its catalog.
+#[utoipa::path(put, path = "/v1/{tenant}/pos/outlets/{outlet}/combos/{combo_id}",
+    params(("tenant" = String, Path), ("outlet" = String, Path), ("combo_id" = String, Path)),
+    request_body = ComboDto,
+    responses((status = 200, body = ComboDto), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_combo(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String, String)>,
+    request: Result<Json<ComboDto>, JsonRejection>,
+) -> Result<Json<ComboDto>, ApiError> {
+    context.require_any_role(CATALOG_WRITERS)?;
+    let Json(request) = request
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))?;
+    let combo = check_combo(&path.2, request)?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    if let Err(missing) =
+        crate::store::feed::put_combo(&mut tx, context.tenant.id, outlet, &combo).await?
+    {
+        return Err(ApiError::invalid(
+            "slots",
+            format!("item {missing} is not in the outlet's catalog"),
+        ));
+    }
+    super::commit(tx).await?;
+    Ok(Json(ComboDto {
+        id: Some(combo.id),
+        name: combo.name,
+        price_minor: combo.price_minor,
+        slots: combo.slots,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/combos",
+    params(("tenant" = String, Path), ("outlet" = String, Path)),
+    responses((status = 200, body = [ComboDto]), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_combos(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+) -> Result<Json<Vec<ComboDto>>, ApiError> {
+    context.require_any_role(&["admin", "manager", "service", "analyst", "auditor"])?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    let combos = crate::store::feed::combos(&mut tx, context.tenant.id, outlet).await?;
+    super::commit(tx).await?;
+    Ok(Json(
+        combos
+            .into_iter()
+            .map(|combo| ComboDto {
+                id: Some(combo.id),
+                name: combo.name,
+                price_minor: combo.price_minor,
+                slots: combo.slots,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/{tenant}/pos/outlets/{outlet}/combos/{combo_id}",
+    params(("tenant" = String, Path), ("outlet" = String, Path), ("combo_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn remove_combo(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    context.require_any_role(CATALOG_WRITERS)?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    let removed =
+        crate::store::feed::remove_combo(&mut tx, context.tenant.id, outlet, &path.2).await?;
+    super::commit(tx).await?;
+    if removed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}

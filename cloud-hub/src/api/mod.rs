@@ -180,6 +180,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/{tenant}/pos/outlets/{outlet}/tip-payouts",
             get(tip_payouts::list),
         )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/combos",
+            get(catalog::list_combos),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/combos/{combo_id}",
+            axum::routing::put(catalog::put_combo).delete(catalog::remove_combo),
+        )
         .route("/v1/{tenant}/pos/promotions", get(promotions::list))
         .route(
             "/v1/{tenant}/pos/promotions/{id}",

@@ -231,6 +231,91 @@ pub async fn set_item_modifiers(
     Ok(Some(seq))
 }
 
+/// Creates or replaces a combo and sends it down the outlet's feed; `Err(item)` names a slot
+/// item the outlet does not sell (nothing is written then).
+pub async fn put_combo(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    combo: &shared_model::modifiers::Combo,
+) -> Result<Result<u64, String>, StoreError> {
+    let wanted: Vec<String> = combo
+        .slots
+        .iter()
+        .flat_map(|slot| slot.options.iter().map(|option| option.item_id.0.clone()))
+        .collect();
+    let known = catalog_items(tx, tenant, outlet_id, &wanted).await?;
+    if let Some(missing) = wanted.iter().find(|id| !known.contains_key(*id)) {
+        return Ok(Err(missing.clone()));
+    }
+    sqlx::query(
+        "INSERT INTO combos (tenant_id, outlet_id, id, doc) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (tenant_id, outlet_id, id) DO UPDATE SET doc = excluded.doc, updated_at = now()",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .bind(&combo.id)
+    .bind(sqlx::types::Json(combo))
+    .execute(&mut *tx)
+    .await?;
+    let body = FeedBody::ComboUpserted(combo.into()).encode();
+    let seq = append(
+        tx,
+        tenant,
+        outlet_id,
+        &[("catalog.combo".into(), combo.id.clone(), body)],
+    )
+    .await?;
+    Ok(Ok(seq))
+}
+
+/// Withdraws a combo from the outlet; `false` if it had none of that id.
+pub async fn remove_combo(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    combo_id: &str,
+) -> Result<bool, StoreError> {
+    let removed =
+        sqlx::query("DELETE FROM combos WHERE tenant_id = $1 AND outlet_id = $2 AND id = $3")
+            .bind(tenant.0)
+            .bind(outlet_id)
+            .bind(combo_id)
+            .execute(&mut *tx)
+            .await?;
+    if removed.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let body = FeedBody::ComboRemoved {
+        combo_id: combo_id.to_owned(),
+    }
+    .encode();
+    append(
+        tx,
+        tenant,
+        outlet_id,
+        &[("catalog.combo_removed".into(), combo_id.into(), body)],
+    )
+    .await?;
+    Ok(true)
+}
+
+/// The outlet's combos, by id.
+pub async fn combos(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+) -> Result<Vec<shared_model::modifiers::Combo>, StoreError> {
+    let rows: Vec<(sqlx::types::Json<shared_model::modifiers::Combo>,)> = sqlx::query_as(
+        "SELECT doc FROM combos WHERE tenant_id = $1 AND outlet_id = $2 ORDER BY id",
+    )
+    .bind(tenant.0)
+    .bind(outlet_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().map(|row| row.0.0).collect())
+}
+
 /// The modifier groups `item_id` offers at the outlet (`None`: no such item).
 pub async fn item_modifiers(
     tx: &mut sqlx::PgConnection,

@@ -177,6 +177,13 @@ impl From<OrderError> for ApiError {
             OrderError::OverrideReason => ApiError::invalid("price_override_reason", message),
             OrderError::BadThreshold => ApiError::invalid("threshold_bps", message),
             OrderError::NotAServer => ApiError::invalid("server_id", message),
+            OrderError::UnknownCombo(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_combo",
+                message,
+                Some("combo_id"),
+            ),
+            OrderError::Combo(_) => ApiError::invalid("choices", message),
             OrderError::UnknownCode(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_promo_code",

@@ -131,6 +131,8 @@ pub fn router(state: AppState) -> Router {
             post(order_adjustments::discount),
         )
         .route("/v1/orders/{id}/merge", post(order_adjustments::merge))
+        .route("/v1/orders/{id}/combos", post(order_adjustments::add_combo))
+        .route("/v1/combos", get(order_adjustments::combos))
         .route(
             "/v1/orders/{id}/promo-codes",
             post(order_adjustments::promo_code),

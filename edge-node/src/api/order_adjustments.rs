@@ -186,6 +186,77 @@ pub async fn discount(
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComboRequest {
+    pub combo_id: String,
+    /// One item per slot: `[{"slot_id": "main", "item_id": "sku-burger"}, ...]`.
+    #[schema(value_type = Vec<Object>)]
+    pub choices: Vec<shared_model::modifiers::ComboChoice>,
+    /// The cashier checked the customer's age (needed when a chosen item is age-restricted).
+    #[serde(default)]
+    pub age_verified: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComboDto {
+    pub id: String,
+    pub name: String,
+    pub price_minor: i64,
+    /// `[{"id", "name", "options": [{"item_id", "upcharge_minor"}]}]`.
+    #[schema(value_type = Vec<Object>)]
+    pub slots: Vec<shared_model::modifiers::ComboSlot>,
+}
+
+/// The combos this outlet sells, as head office set them.
+#[utoipa::path(get, path = "/v1/combos",
+    responses((status = 200, body = [ComboDto])),
+    security(("device_token" = [])))]
+pub async fn combos(State(state): State<AppState>) -> Result<Json<Vec<ComboDto>>, ApiError> {
+    let store = state.store.clone();
+    let combos = crate::services::blocking(move || store.combos()).await?;
+    Ok(Json(
+        combos
+            .into_iter()
+            .map(|combo| ComboDto {
+                id: combo.id,
+                name: combo.name,
+                price_minor: combo.price_minor,
+                slots: combo.slots,
+            })
+            .collect(),
+    ))
+}
+
+/// Adds a combo to the order: one line per slot at its share of the combo price (plus the
+/// chosen items' upcharges), each taxed at its own rates, left out of promotions.
+#[utoipa::path(post, path = "/v1/orders/{id}/combos", params(("id" = String, Path)),
+    request_body = ComboRequest,
+    responses((status = 201, body = OrderDto), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn add_combo(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ComboRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<OrderDto>), ApiError> {
+    let id = order_id(path)?;
+    let Json(request) = body?;
+    let order = state
+        .orders
+        .add_combo(
+            caller,
+            id,
+            request.combo_id,
+            request.choices,
+            request.age_verified,
+            now_ms(),
+        )
+        .await?;
+    state.sync.notify_new_ops();
+    Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
+}
+
 /// Enters a customer's promotion code on an open order; the order's promotions are evaluated
 /// again with it (automatic promotions are evaluated on every line change anyway).
 #[utoipa::path(post, path = "/v1/orders/{id}/promo-codes", params(("id" = String, Path)),

@@ -82,6 +82,10 @@ pub enum OrderError {
     OverrideReason,
     #[error("discount_threshold_bps must be between 0 and 10000")]
     BadThreshold,
+    #[error("no combo {0:?} is sold here")]
+    UnknownCombo(String),
+    #[error(transparent)]
+    Combo(#[from] shared_model::modifiers::ComboError),
     #[error("server_id is not an active staff member who takes orders")]
     NotAServer,
     #[error("no promotion here has the code {0:?}")]
@@ -563,6 +567,103 @@ impl OrderService {
             SplitAsk::ByAmounts(amounts) => shared_model::split::split_by_amounts(&order, &amounts),
         }?;
         Ok(shares)
+    }
+
+    /// Adds a combo: one line per slot at its share of the combo price (plus upcharges), each
+    /// taxed at its own rates and left out of promotions, all committed together with the
+    /// promotions re-evaluated. An age-restricted component needs `age_verified`.
+    pub async fn add_combo(
+        &self,
+        caller: Caller,
+        order_id: OrderId,
+        combo_id: String,
+        choices: Vec<shared_model::modifiers::ComboChoice>,
+        age_verified: bool,
+        now_ms: i64,
+    ) -> Result<Order, OrderError> {
+        let store = self.store.clone();
+        super::blocking_with(move || {
+            let combo = store
+                .combos()?
+                .into_iter()
+                .find(|combo| combo.id == combo_id)
+                .ok_or_else(|| OrderError::UnknownCombo(combo_id.clone()))?;
+            let mut items = Vec::new();
+            for choice in &choices {
+                if let Some(item) = store.catalog_item(&choice.item_id)? {
+                    items.push(item);
+                }
+            }
+            let priced = shared_model::modifiers::price_combo(&combo, &choices, |id| {
+                items
+                    .iter()
+                    .find(|item| &item.id == id)
+                    .map(|item| item.price_minor)
+            })?;
+            let mut age_checked = Vec::new();
+            for component in &priced.components {
+                let item = items
+                    .iter()
+                    .find(|item| item.id == component.item_id)
+                    .ok_or_else(|| OrderError::UnknownItem(component.item_id.0.clone()))?;
+                if item.age_restricted {
+                    if !age_verified {
+                        return Err(OrderError::AgeVerificationRequired(item.name.clone()));
+                    }
+                    age_checked.push(caller.require(Action::SellAgeRestricted)?.staff_id);
+                }
+            }
+            let (rules, mut context) = pricing_setup(&store, now_ms)?;
+            let committed = store.commit_order_events(order_id, now_ms, |order, tx| {
+                let mut current = order.ok_or(OrderError::NotFound)?.clone();
+                context.channel = Some(current.order_type.price_channel());
+                let mut events = Vec::new();
+                let mut audits = Vec::new();
+                for component in &priced.components {
+                    let item = items
+                        .iter()
+                        .find(|item| item.id == component.item_id)
+                        .ok_or_else(|| OrderError::UnknownItem(component.item_id.0.clone()))?;
+                    let quantity = match item.unit {
+                        shared_model::Unit::Each => Quantity::Each(1),
+                        shared_model::Unit::Kilogram => {
+                            Quantity::Grams(shared_model::pricing::THOUSANDTHS_PER_UNIT)
+                        }
+                        shared_model::Unit::Litre => {
+                            Quantity::Millilitres(shared_model::pricing::THOUSANDTHS_PER_UNIT)
+                        }
+                    };
+                    let mut request = LineRequest::new(quantity);
+                    request.label_price_minor = Some(component.allocated_minor);
+                    request.exclude_from_promotions = true;
+                    let line_id = LineId(Uuid::now_v7());
+                    let event = current.add_line_with(line_id, item, &request, &rules, &context)?;
+                    current = after(&current, &event)?;
+                    events.push(event);
+                    if let Some(staff_id) = item
+                        .age_restricted
+                        .then(|| age_checked.first().copied())
+                        .flatten()
+                    {
+                        audits.push(AuditEntry {
+                            id: Uuid::now_v7(),
+                            action: Action::SellAgeRestricted,
+                            actor_staff_id: Some(staff_id),
+                            approver_staff_id: None,
+                            device_id: caller.device.id,
+                            subject: format!("order:{}/line:{}", order_id.0, line_id.0),
+                            reason: format!("customer's age checked for {}", item.name),
+                            at_ms: now_ms,
+                        });
+                    }
+                }
+                let promotions = promotion_context(&context, tx.order_codes(order_id)?, now_ms);
+                events.extend(repriced(&current, &rules, &promotions, now_ms));
+                Ok((events, audits))
+            })?;
+            committed.map(|(order, _)| order)
+        })
+        .await
     }
 
     /// Enters a customer's promotion code on an open order: it must be the code of one of the

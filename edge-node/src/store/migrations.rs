@@ -150,6 +150,8 @@ const MIGRATIONS: &[&str] = &[
         tips_minor INTEGER NOT NULL, shares TEXT NOT NULL, by_staff_id TEXT NOT NULL,
         paid_at_ms INTEGER NOT NULL);
      CREATE INDEX tip_payouts_by_period ON tip_payouts (from_ms, to_ms);",
+    // 17: the combos the outlet sells, as the hub sent them
+    "CREATE TABLE combos (id TEXT PRIMARY KEY, doc TEXT NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

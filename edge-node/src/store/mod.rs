@@ -441,6 +441,16 @@ impl Store {
             .map(Option::unwrap_or_default)
     }
 
+    /// The combos the hub sent, by id.
+    pub fn combos(&self) -> Result<Vec<shared_model::modifiers::Combo>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection.prepare("SELECT doc FROM combos ORDER BY id")?;
+        let docs = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        docs.iter().map(|doc| parse_json(doc)).collect()
+    }
+
     /// The promotions the hub sent, by id.
     pub fn promotions(&self) -> Result<Vec<shared_model::promotions::Promotion>, StoreError> {
         let connection = self.lock();
@@ -703,6 +713,19 @@ impl Store {
                          ON CONFLICT (item_id) DO UPDATE SET doc = excluded.doc",
                         params![item_id, doc],
                     )?;
+                }
+                FeedBody::ComboUpserted(wire) => {
+                    let combo = shared_model::modifiers::Combo::from(wire);
+                    let doc = serde_json::to_string(&combo)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "INSERT INTO combos (id, doc) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        params![combo.id, doc],
+                    )?;
+                }
+                FeedBody::ComboRemoved { combo_id } => {
+                    tx.execute("DELETE FROM combos WHERE id = ?1", params![combo_id])?;
                 }
                 FeedBody::PromotionRemoved { promotion_id } => {
                     tx.execute(
