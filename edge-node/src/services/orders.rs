@@ -645,16 +645,9 @@ impl OrderService {
                         .then(|| age_checked.first().copied())
                         .flatten()
                     {
-                        audits.push(AuditEntry {
-                            id: Uuid::now_v7(),
-                            action: Action::SellAgeRestricted,
-                            actor_staff_id: Some(staff_id),
-                            approver_staff_id: None,
-                            device_id: caller.device.id,
-                            subject: format!("order:{}/line:{}", order_id.0, line_id.0),
-                            reason: format!("customer's age checked for {}", item.name),
-                            at_ms: now_ms,
-                        });
+                        audits.push(age_check_audit(
+                            staff_id, &caller, order_id, line_id, &item.name, now_ms,
+                        ));
                     }
                 }
                 let promotions = promotion_context(&context, tx.order_codes(order_id)?, now_ms);
@@ -1019,15 +1012,8 @@ fn decide_line(
             return Err(OrderError::TabLimit { limit_minor });
         }
         let mut audits: Vec<AuditEntry> = age_check
-            .map(|staff_id| AuditEntry {
-                id: Uuid::now_v7(),
-                action: Action::SellAgeRestricted,
-                actor_staff_id: Some(staff_id),
-                approver_staff_id: None,
-                device_id: caller.device.id,
-                subject: format!("order:{}/line:{}", order_id.0, line_id.0),
-                reason: format!("customer's age checked for {}", item.name),
-                at_ms: now_ms,
+            .map(|staff_id| {
+                age_check_audit(staff_id, caller, order_id, line_id, &item.name, now_ms)
             })
             .into_iter()
             .collect();
@@ -1064,6 +1050,27 @@ fn decide_line(
                 "a line wrote no op".into(),
             )))
     })
+}
+
+/// The audit entry of an age check `staff_id` made before selling `item_name` on a line.
+fn age_check_audit(
+    staff_id: Uuid,
+    caller: &Caller,
+    order_id: OrderId,
+    line_id: LineId,
+    item_name: &str,
+    now_ms: i64,
+) -> AuditEntry {
+    AuditEntry {
+        id: Uuid::now_v7(),
+        action: Action::SellAgeRestricted,
+        actor_staff_id: Some(staff_id),
+        approver_staff_id: None,
+        device_id: caller.device.id,
+        subject: format!("order:{}/line:{}", order_id.0, line_id.0),
+        reason: format!("customer's age checked for {item_name}"),
+        at_ms: now_ms,
+    }
 }
 
 /// Runs a store transaction off the runtime and flattens its two error layers.
