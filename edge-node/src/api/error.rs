@@ -177,6 +177,8 @@ impl From<OrderError> for ApiError {
             OrderError::OverrideReason => ApiError::invalid("price_override_reason", message),
             OrderError::BadThreshold => ApiError::invalid("threshold_bps", message),
             OrderError::NotAServer => ApiError::invalid("server_id", message),
+            OrderError::LabelNotForItem(_) => ApiError::invalid("barcode", message),
+            OrderError::BadLabelScheme => ApiError::invalid("schemes", message),
             OrderError::UnknownCombo(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "unknown_combo",

@@ -134,6 +134,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/orders/{id}/combos", post(order_adjustments::add_combo))
         .route("/v1/combos", get(order_adjustments::combos))
         .route(
+            "/v1/settings/scale-labels",
+            get(order_adjustments::scale_labels).put(order_adjustments::set_scale_labels),
+        )
+        .route(
             "/v1/orders/{id}/promo-codes",
             post(order_adjustments::promo_code),
         )

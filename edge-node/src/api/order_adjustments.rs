@@ -186,6 +186,43 @@ pub async fn discount(
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
 
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleLabelsDto {
+    /// `[{"prefix": 21, "item_digits": 5, "kind": "weight_grams"}, {"prefix": 22,
+    /// "item_digits": 5, "kind": "price"}]`: a code starting with a listed prefix is a scale
+    /// label `PP IIIII VVVVV C` (item PLU, then grams or the price in minor units).
+    #[schema(value_type = Vec<Object>)]
+    pub schemes: Vec<shared_model::barcode::EmbeddedScheme>,
+}
+
+#[utoipa::path(get, path = "/v1/settings/scale-labels",
+    responses((status = 200, body = ScaleLabelsDto)),
+    security(("device_token" = [])))]
+pub async fn scale_labels(State(state): State<AppState>) -> Result<Json<ScaleLabelsDto>, ApiError> {
+    Ok(Json(ScaleLabelsDto {
+        schemes: state.orders.label_schemes().await?,
+    }))
+}
+
+/// Sets how the outlet's scales print labels (inventory clerks, supervisors, managers).
+#[utoipa::path(put, path = "/v1/settings/scale-labels", request_body = ScaleLabelsDto,
+    responses((status = 200, body = ScaleLabelsDto), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn set_scale_labels(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<ScaleLabelsDto>, JsonRejection>,
+) -> Result<Json<ScaleLabelsDto>, ApiError> {
+    let Json(request) = body?;
+    Ok(Json(ScaleLabelsDto {
+        schemes: state
+            .orders
+            .set_label_schemes(&caller, request.schemes)
+            .await?,
+    }))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComboRequest {

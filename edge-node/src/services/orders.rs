@@ -82,6 +82,12 @@ pub enum OrderError {
     OverrideReason,
     #[error("discount_threshold_bps must be between 0 and 10000")]
     BadThreshold,
+    #[error("a scale label's code does not fit {0}, which is not sold by that measure")]
+    LabelNotForItem(String),
+    #[error(
+        "a scale label scheme needs a prefix from 20 to 29, 4 to 6 item digits, and one scheme per prefix"
+    )]
+    BadLabelScheme,
     #[error("no combo {0:?} is sold here")]
     UnknownCombo(String),
     #[error(transparent)]
@@ -114,6 +120,21 @@ pub enum SplitAsk {
     Evenly(usize),
     ByItems(Vec<Vec<LineId>>),
     ByAmounts(Vec<i64>),
+}
+
+/// The settings key of the outlet's scale-label layouts.
+const SCALE_LABELS_SETTING: &str = "scale_label_schemes";
+
+/// How this outlet's scales print labels (which 2x prefixes carry a weight or a price); none
+/// until a manager sets them, so every code is then an ordinary product code.
+pub fn scale_label_schemes(
+    store: &Store,
+) -> Result<Vec<shared_model::barcode::EmbeddedScheme>, StoreError> {
+    match store.setting(SCALE_LABELS_SETTING)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("scale label schemes: {e}"))),
+        None => Ok(Vec::new()),
+    }
 }
 
 /// The settings key of the outlet's discount threshold.
@@ -708,6 +729,38 @@ impl OrderService {
         .await
     }
 
+    /// The outlet's scale-label layouts.
+    pub async fn label_schemes(
+        &self,
+    ) -> Result<Vec<shared_model::barcode::EmbeddedScheme>, OrderError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || scale_label_schemes(&store)).await?)
+    }
+
+    /// Sets how the outlet's scales print labels (inventory clerks, supervisors, managers).
+    pub async fn set_label_schemes(
+        &self,
+        caller: &Caller,
+        schemes: Vec<shared_model::barcode::EmbeddedScheme>,
+    ) -> Result<Vec<shared_model::barcode::EmbeddedScheme>, OrderError> {
+        caller.require(Action::ManageInventory)?;
+        let fits = schemes.iter().enumerate().all(|(index, scheme)| {
+            (20..=29).contains(&scheme.prefix)
+                && shared_model::barcode::EMBEDDED_ITEM_DIGITS_RANGE.contains(&scheme.item_digits)
+                && !schemes[..index]
+                    .iter()
+                    .any(|other| other.prefix == scheme.prefix)
+        });
+        if !fits || schemes.len() > 10 {
+            return Err(OrderError::BadLabelScheme);
+        }
+        let text = serde_json::to_string(&schemes)
+            .map_err(|e| StoreError::Corrupt(format!("scale label schemes: {e}")))?;
+        let store = self.store.clone();
+        super::blocking(move || store.put_setting(SCALE_LABELS_SETTING, &text)).await?;
+        Ok(schemes)
+    }
+
     /// The outlet's discount threshold in basis points.
     pub async fn discount_threshold(&self) -> Result<u32, OrderError> {
         let store = self.store.clone();
@@ -948,17 +1001,59 @@ fn decide_line(
     price_clearance: Option<&super::staff::Clearance>,
     now_ms: i64,
 ) -> Result<(Order, crate::store::OpRecord), OrderError> {
+    // A scale label carries the weight or the price in its code: it sets the quantity (or the
+    // line's price) instead of the request.
+    let mut quantity = input.quantity;
+    let mut label_price_minor = None;
     let item = match &input.item {
         ItemRef::Id(id) => store
             .catalog_item(id)?
             .ok_or_else(|| OrderError::UnknownItem(id.0.clone()))?,
         ItemRef::Barcode(code) => {
-            let code = shared_model::barcode::Ean13::parse(code)
+            use shared_model::barcode::{Scan, decode_scan};
+            match decode_scan(code, &scale_label_schemes(store)?)
                 .map_err(|error| OrderError::BadBarcode(error.to_string()))?
-                .to_string();
-            store
-                .catalog_item_by_barcode(&code)?
-                .ok_or(OrderError::UnknownBarcode(code))?
+            {
+                Scan::Product { code } => store
+                    .catalog_item_by_barcode(&code)?
+                    .ok_or(OrderError::UnknownBarcode(code))?,
+                Scan::Weight { plu, grams } => {
+                    let item = store
+                        .catalog_item_by_plu(&plu)?
+                        .ok_or(OrderError::UnknownBarcode(plu))?;
+                    quantity = match item.unit {
+                        shared_model::Unit::Kilogram => Quantity::Grams(grams),
+                        _ => return Err(OrderError::LabelNotForItem(item.name.clone())),
+                    };
+                    item
+                }
+                Scan::Price { plu, price_minor } => {
+                    let item = store
+                        .catalog_item_by_plu(&plu)?
+                        .ok_or(OrderError::UnknownBarcode(plu))?;
+                    // The label's price stands; the quantity is what that price buys.
+                    quantity = match item.unit {
+                        shared_model::Unit::Each => Quantity::Each(1),
+                        shared_model::Unit::Kilogram | shared_model::Unit::Litre
+                            if item.price_minor > 0 =>
+                        {
+                            let thousandths = (i128::from(price_minor)
+                                * i128::from(shared_model::pricing::THOUSANDTHS_PER_UNIT)
+                                / i128::from(item.price_minor))
+                            .clamp(1, i128::from(shared_model::pricing::MEASURED_QUANTITY_MAX))
+                                as i64;
+                            if item.unit == shared_model::Unit::Kilogram {
+                                Quantity::Grams(thousandths)
+                            } else {
+                                Quantity::Millilitres(thousandths)
+                            }
+                        }
+                        _ => return Err(OrderError::LabelNotForItem(item.name.clone())),
+                    };
+                    label_price_minor = Some(price_minor);
+                    item
+                }
+            }
         }
     };
     let age_check = if item.age_restricted {
@@ -980,12 +1075,12 @@ fn decide_line(
         .map(|group| group.id.clone())
         .collect();
     let request = LineRequest {
-        quantity: input.quantity,
+        quantity,
         modifiers: input.modifiers.clone(),
         seat: input.seat,
         course: input.course,
         instructions: input.instructions.clone(),
-        label_price_minor: None,
+        label_price_minor,
         exclude_from_promotions: false,
         unit_price_override_minor: input.price_override.as_ref().map(|p| p.unit_price_minor),
     };

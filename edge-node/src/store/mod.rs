@@ -166,6 +166,22 @@ impl Store {
         doc.map(|doc| parse_json(&doc)).transpose()
     }
 
+    /// The catalog item with this PLU (the item digits of a scale label; leading zeros do not
+    /// count: label `01234` is PLU `1234`).
+    pub fn catalog_item_by_plu(&self, plu: &str) -> Result<Option<CatalogItem>, StoreError> {
+        let doc: Option<String> = self
+            .lock()
+            .query_row(
+                "SELECT doc FROM catalog_items
+                 WHERE ltrim(json_extract(doc, '$.plu'), '0') = ltrim(?1, '0')
+                 ORDER BY id LIMIT 1",
+                params![plu],
+                |row| row.get(0),
+            )
+            .optional()?;
+        doc.map(|doc| parse_json(&doc)).transpose()
+    }
+
     /// The catalog item a scanned product code belongs to.
     pub fn catalog_item_by_barcode(&self, code: &str) -> Result<Option<CatalogItem>, StoreError> {
         let doc: Option<String> = self
