@@ -87,6 +87,37 @@ pub(crate) async fn verified<T: serde::de::DeserializeOwned>(
     Ok((tenant, event))
 }
 
+/// A webhook event as the integrations monitor records it.
+struct Seen<'a> {
+    provider: &'static str,
+    event_id: &'a str,
+    event_type: &'a str,
+}
+
+/// Records what became of a webhook event for the integrations monitor, commits, and answers.
+async fn answer(
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    tenant: crate::store::TenantId,
+    seen: Seen<'_>,
+    outcome: &str,
+    detail: &str,
+) -> Result<Json<ServiceEventResult>, ApiError> {
+    record_integration_event(
+        &mut tx,
+        tenant,
+        seen.provider,
+        Some(seen.event_id),
+        seen.event_type,
+        outcome,
+        detail,
+    )
+    .await?;
+    super::commit(tx).await?;
+    Ok(Json(ServiceEventResult {
+        outcome: outcome.to_owned(),
+    }))
+}
+
 fn short(field: &str, text: &str) -> Result<String, ApiError> {
     let text = text.trim();
     if text.is_empty()
@@ -187,20 +218,12 @@ pub async fn inventory(
     } else {
         "duplicate"
     };
-    record_integration_event(
-        &mut tx,
-        tenant.id,
-        PROVIDER,
-        Some(&event_id),
-        &event.event_type,
-        outcome,
-        &item_id,
-    )
-    .await?;
-    super::commit(tx).await?;
-    Ok(Json(ServiceEventResult {
-        outcome: outcome.to_owned(),
-    }))
+    let seen = Seen {
+        provider: PROVIDER,
+        event_id: &event_id,
+        event_type: &event.event_type,
+    };
+    answer(tx, tenant.id, seen, outcome, &item_id).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -282,21 +305,13 @@ pub async fn logistics(
         .map(|phone| short("rider.phone", phone))
         .transpose()?;
     let mut tx = super::tenant_tx(&state, tenant.id).await?;
+    let seen = Seen {
+        provider: PROVIDER,
+        event_id: &event_id,
+        event_type: &event.event_type,
+    };
     if already_applied(&mut tx, tenant.id, PROVIDER, &event_id).await? {
-        record_integration_event(
-            &mut tx,
-            tenant.id,
-            PROVIDER,
-            Some(&event_id),
-            &event.event_type,
-            "duplicate",
-            "",
-        )
-        .await?;
-        super::commit(tx).await?;
-        return Ok(Json(ServiceEventResult {
-            outcome: "duplicate".into(),
-        }));
+        return answer(tx, tenant.id, seen, "duplicate", "").await;
     }
     let report = DeliveryReport {
         order_id: event.order_id,
@@ -332,18 +347,5 @@ pub async fn logistics(
             "applied"
         }
     };
-    record_integration_event(
-        &mut tx,
-        tenant.id,
-        PROVIDER,
-        Some(&event_id),
-        &event.event_type,
-        outcome,
-        &report.status,
-    )
-    .await?;
-    super::commit(tx).await?;
-    Ok(Json(ServiceEventResult {
-        outcome: outcome.to_owned(),
-    }))
+    answer(tx, tenant.id, seen, outcome, &report.status).await
 }

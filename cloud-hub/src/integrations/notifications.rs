@@ -16,8 +16,6 @@ use std::time::Duration;
 
 /// Messages sent per round.
 const BATCH: i64 = 16;
-/// Pause between rounds when there was nothing to send.
-const IDLE_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone)]
 pub struct NotificationsConfig {
@@ -74,18 +72,7 @@ impl NotificationWorker {
             // Without a service, messages stay queued for a hub that has one.
             return;
         };
-        loop {
-            let busy = match self.round(&notifier).await {
-                Ok(busy) => busy,
-                Err(error) => {
-                    tracing::error!(%error, "notification worker round failed");
-                    false
-                }
-            };
-            if !busy {
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
+        super::outbound::run_rounds("notifications", || self.round(&notifier)).await
     }
 
     /// One round: send what is due. `true` if there was anything.

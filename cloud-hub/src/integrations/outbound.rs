@@ -122,6 +122,30 @@ impl OutboundClient {
     }
 }
 
+/// Pause between rounds when a queue had nothing due.
+const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Drives a queue worker forever: a round right after a busy one, a short pause after an idle
+/// one or a failed one (logged as `worker`'s).
+pub async fn run_rounds<F, Fut>(worker: &str, mut round: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, crate::store::StoreError>>,
+{
+    loop {
+        let busy = match round().await {
+            Ok(busy) => busy,
+            Err(error) => {
+                tracing::error!(%error, worker, "worker round failed");
+                false
+            }
+        };
+        if !busy {
+            tokio::time::sleep(IDLE_POLL).await;
+        }
+    }
+}
+
 /// How many attempts a queued call gets and how long between them.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {

@@ -21,8 +21,6 @@ use std::time::Duration;
 
 /// Calls sent per round.
 const BATCH: i64 = 16;
-/// Pause between rounds when there was nothing to send.
-const IDLE_POLL: Duration = Duration::from_millis(200);
 
 #[derive(Debug, Clone)]
 pub struct ServicesConfig {
@@ -101,18 +99,7 @@ impl ServiceCallWorker {
         if self.clients.is_empty() {
             return;
         }
-        loop {
-            let busy = match self.round().await {
-                Ok(busy) => busy,
-                Err(error) => {
-                    tracing::error!(%error, "service call round failed");
-                    false
-                }
-            };
-            if !busy {
-                tokio::time::sleep(IDLE_POLL).await;
-            }
-        }
+        super::outbound::run_rounds("service calls", || self.round()).await
     }
 
     /// One round: send what is due. `true` if there was anything.

@@ -3,7 +3,7 @@
 //! Each one decides with `shared-model`'s rules and commits the new state and its op in one
 //! SQLite transaction before returning, so an answer to a terminal is always durable.
 
-use super::staff::{AccessError, Caller, OverrideRequest, clear_high_risk};
+use super::staff::{AccessError, Caller, Clearance, OverrideRequest, clear_high_risk};
 use crate::store::AuditEntry;
 use crate::store::{Store, StoreError};
 use shared_model::order::adjustments::DISCOUNT_THRESHOLD_BPS_DEFAULT;
@@ -374,16 +374,15 @@ impl OrderService {
                     if AuditReason::parse(&price.reason).is_err() {
                         return Ok(Err(OrderError::OverrideReason));
                     }
-                    match clear_high_risk(
+                    match clear(
                         &store,
                         &caller,
                         approval.as_ref(),
                         Action::PriceOverride,
                         now_ms,
-                    ) {
+                    )? {
                         Ok(clearance) => Some(clearance),
-                        Err(AccessError::Store(error)) => return Err(error),
-                        Err(error) => return Ok(Err(OrderError::Access(error))),
+                        Err(error) => return Ok(Err(error)),
                     }
                 }
                 None => None,
@@ -428,16 +427,13 @@ impl OrderService {
                 .is_some_and(|line| line.sent)
                 || store.order_line_sent_to_kitchen(order_id, line_id)?;
             let clearance = if sent {
-                match clear_high_risk(
+                Some(clear(
                     &store,
                     &caller,
                     approval.as_ref(),
                     Action::VoidAfterSend,
                     now_ms,
-                ) {
-                    Ok(clearance) => Some(clearance),
-                    Err(error) => return Err(OrderError::Access(error)),
-                }
+                )??)
             } else {
                 None
             };
@@ -462,16 +458,14 @@ impl OrderService {
                 if !after_send && !context.line_sent_to_kitchen(order_id, line_id)? {
                     return Ok((events, Vec::new()));
                 }
-                let clearance =
-                    clearance
-                        .as_ref()
-                        .ok_or(OrderError::Access(AccessError::Denied(
-                            AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
-                        )))?;
-                let reason = AuditReason::parse(&reason)
-                    .map_err(|_| OrderError::LineVoid(LineVoidError::BadReason))?;
-                let audit =
-                    clearance.audit(format!("order:{order_id}/line:{line_id}"), &reason, now_ms);
+                let audit = cleared_audit(
+                    clearance.as_ref(),
+                    Action::VoidAfterSend,
+                    format!("order:{order_id}/line:{line_id}"),
+                    &reason,
+                    OrderError::LineVoid(LineVoidError::BadReason),
+                    now_ms,
+                )?;
                 announced = context.void_on_tickets(order_id, line_id, now_ms)?;
                 Ok((events, vec![audit]))
             })?;
@@ -511,17 +505,18 @@ impl OrderService {
                 .order(order_id)?
                 .is_some_and(|order| order.discount_above_threshold(&discount, threshold_bps));
             let clearance = if above || approval.is_some() {
-                match clear_high_risk(
+                match clear(
                     &store,
                     &caller,
                     approval.as_ref(),
                     Action::DiscountAboveThreshold,
                     now_ms,
                 ) {
-                    Ok(clearance) => Some(clearance),
-                    Err(_) if !above => None,
-                    Err(AccessError::Store(error)) => return Err(error),
-                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                    Ok(Ok(clearance)) => Some(clearance),
+                    // An approval sent with a discount that needs none is not held against it.
+                    _ if !above => None,
+                    Err(error) => return Err(error),
+                    Ok(Err(error)) => return Ok(Err(error)),
                 }
             } else {
                 None
@@ -538,15 +533,14 @@ impl OrderService {
                 if !order.discount_above_threshold(&discount, threshold_bps) {
                     return Ok((event, Vec::new()));
                 }
-                let clearance =
-                    clearance
-                        .as_ref()
-                        .ok_or(OrderError::Access(AccessError::Denied(
-                            AuthorizeError::NotSignedIn(Action::DiscountAboveThreshold.as_str()),
-                        )))?;
-                let reason = AuditReason::parse(&discount.reason)
-                    .map_err(|_| OrderError::Discount(DiscountError::BadReason))?;
-                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                let audit = cleared_audit(
+                    clearance.as_ref(),
+                    Action::DiscountAboveThreshold,
+                    format!("order:{order_id}"),
+                    &discount.reason,
+                    OrderError::Discount(DiscountError::BadReason),
+                    now_ms,
+                )?;
                 Ok((event, vec![audit]))
             })
         })
@@ -605,9 +599,7 @@ impl OrderService {
         let store = self.store.clone();
         super::blocking_with(move || {
             let combo = store
-                .combos()?
-                .into_iter()
-                .find(|combo| combo.id == combo_id)
+                .combo(&combo_id)?
                 .ok_or_else(|| OrderError::UnknownCombo(combo_id.clone()))?;
             let mut items = Vec::new();
             for choice in &choices {
@@ -885,16 +877,15 @@ impl OrderService {
             // decision below re-reads "sent" inside the transaction, so a send that races in
             // between is caught there.
             let clearance = if store.order_sent_to_kitchen(order_id)? {
-                match clear_high_risk(
+                match clear(
                     &store,
                     &caller,
                     approval.as_ref(),
                     Action::VoidAfterSend,
                     now_ms,
-                ) {
+                )? {
                     Ok(clearance) => Some(clearance),
-                    Err(AccessError::Store(error)) => return Err(error),
-                    Err(error) => return Ok(Err(OrderError::Access(error))),
+                    Err(error) => return Ok(Err(error)),
                 }
             } else {
                 None
@@ -905,15 +896,14 @@ impl OrderService {
                 if !context.sent_to_kitchen(order_id)? {
                     return Ok((event, Vec::new()));
                 }
-                let clearance =
-                    clearance
-                        .as_ref()
-                        .ok_or(OrderError::Access(AccessError::Denied(
-                            AuthorizeError::NotSignedIn(Action::VoidAfterSend.as_str()),
-                        )))?;
-                let reason = AuditReason::parse(&reason)
-                    .map_err(|_| OrderError::Void(VoidError::BadReason))?;
-                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                let audit = cleared_audit(
+                    clearance.as_ref(),
+                    Action::VoidAfterSend,
+                    format!("order:{order_id}"),
+                    &reason,
+                    OrderError::Void(VoidError::BadReason),
+                    now_ms,
+                )?;
                 Ok((event, vec![audit]))
             })
         })
@@ -939,12 +929,11 @@ impl OrderService {
         let terminal = caller.device.id;
         let refund_id = shared_model::RefundId(Uuid::now_v7());
         run(move || {
-            let clearance =
-                match clear_high_risk(&store, &caller, approval.as_ref(), Action::Refund, now_ms) {
-                    Ok(clearance) => clearance,
-                    Err(AccessError::Store(error)) => return Err(error),
-                    Err(error) => return Ok(Err(OrderError::Access(error))),
-                };
+            let clearance = match clear(&store, &caller, approval.as_ref(), Action::Refund, now_ms)?
+            {
+                Ok(clearance) => clearance,
+                Err(error) => return Ok(Err(error)),
+            };
             store.commit_order_change_audited(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let event = order.refund(refund_id, request, tender, &reason, now_ms)?;
@@ -960,9 +949,14 @@ impl OrderService {
                     });
                 }
                 context.record_in_drawer_of(terminal);
-                let reason = AuditReason::parse(&reason)
-                    .map_err(|_| OrderError::Refund(RefundError::BadReason))?;
-                let audit = clearance.audit(format!("order:{order_id}"), &reason, now_ms);
+                let audit = cleared_audit(
+                    Some(&clearance),
+                    Action::Refund,
+                    format!("order:{order_id}"),
+                    &reason,
+                    OrderError::Refund(RefundError::BadReason),
+                    now_ms,
+                )?;
                 Ok((event, vec![audit]))
             })
         })
@@ -998,7 +992,7 @@ fn decide_line(
     caller: &Caller,
     order_id: OrderId,
     input: &LineInput,
-    price_clearance: Option<&super::staff::Clearance>,
+    price_clearance: Option<&Clearance>,
     now_ms: i64,
 ) -> Result<(Order, crate::store::OpRecord), OrderError> {
     // A scale label carries the weight or the price in its code: it sets the quantity (or the
@@ -1145,6 +1139,40 @@ fn decide_line(
                 "a line wrote no op".into(),
             )))
     })
+}
+
+/// [`clear_high_risk`] for the order use cases, which run in a [`run`] closure: a store failure
+/// stays in the outer layer, a refusal becomes the order error the terminal is answered with.
+fn clear(
+    store: &Store,
+    caller: &Caller,
+    approval: Option<&OverrideRequest>,
+    action: Action,
+    now_ms: i64,
+) -> Result<Result<Clearance, OrderError>, StoreError> {
+    match clear_high_risk(store, caller, approval, action, now_ms) {
+        Ok(clearance) => Ok(Ok(clearance)),
+        Err(AccessError::Store(error)) => Err(error),
+        Err(error) => Ok(Err(OrderError::Access(error))),
+    }
+}
+
+/// The audit entry of `action` on `subject`, allowed by `clearance` (decided before the
+/// transaction). A decision that turned out high-risk inside the transaction without one (a
+/// send that raced in) is refused as needing a signed-in staff member.
+fn cleared_audit(
+    clearance: Option<&Clearance>,
+    action: Action,
+    subject: String,
+    reason: &str,
+    bad_reason: OrderError,
+    now_ms: i64,
+) -> Result<AuditEntry, OrderError> {
+    let clearance = clearance.ok_or(OrderError::Access(AccessError::Denied(
+        AuthorizeError::NotSignedIn(action.as_str()),
+    )))?;
+    let reason = AuditReason::parse(reason).map_err(|_| bad_reason)?;
+    Ok(clearance.audit(subject, &reason, now_ms))
 }
 
 /// The audit entry of an age check `staff_id` made before selling `item_name` on a line.

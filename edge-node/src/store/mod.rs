@@ -9,6 +9,7 @@ pub use cloud_orders::{CLOUD_ORDERS_LIST_MAX, CloudCancel, CloudOrder};
 mod drawers;
 pub use drawers::DrawerChangeError;
 mod gift_cards;
+mod hub_docs;
 pub use gift_cards::{GiftCardPaymentError, GiftCardView};
 mod kitchen;
 mod migrations;
@@ -27,6 +28,7 @@ pub use printing::*;
 pub use staff::*;
 pub use tables::*;
 
+use hub_docs::{DocTable, delete_doc_tx, put_doc_tx};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
 use std::path::Path;
@@ -199,12 +201,7 @@ impl Store {
 
     /// The price books the hub sent, by id.
     pub fn price_books(&self) -> Result<Vec<shared_model::pricebook::PriceBook>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare("SELECT doc FROM price_books ORDER BY id")?;
-        let docs = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        docs.iter().map(|doc| parse_json(doc)).collect()
+        Ok(values(self.docs(DocTable::PriceBooks)?))
     }
 
     /// The outlet configuration the hub sent; `None` on a box that never had one.
@@ -427,16 +424,7 @@ impl Store {
         std::collections::HashMap<String, Vec<shared_model::modifiers::ModifierGroup>>,
         StoreError,
     > {
-        let connection = self.lock();
-        let mut statement = connection.prepare("SELECT item_id, doc FROM item_modifiers")?;
-        let rows = statement
-            .query_map([], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(item, doc)| Ok((item, parse_json(&doc)?)))
-            .collect()
+        Ok(self.docs(DocTable::ItemModifiers)?.into_iter().collect())
     }
 
     /// The modifier groups `item_id` offers (none if the hub sent none).
@@ -444,37 +432,24 @@ impl Store {
         &self,
         item_id: &ItemId,
     ) -> Result<Vec<shared_model::modifiers::ModifierGroup>, StoreError> {
-        let doc: Option<String> = self
-            .lock()
-            .query_row(
-                "SELECT doc FROM item_modifiers WHERE item_id = ?1",
-                params![item_id.0],
-                |row| row.get(0),
-            )
-            .optional()?;
-        doc.map(|doc| parse_json(&doc))
-            .transpose()
-            .map(Option::unwrap_or_default)
+        Ok(self
+            .doc(DocTable::ItemModifiers, &item_id.0)?
+            .unwrap_or_default())
     }
 
     /// The combos the hub sent, by id.
     pub fn combos(&self) -> Result<Vec<shared_model::modifiers::Combo>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare("SELECT doc FROM combos ORDER BY id")?;
-        let docs = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        docs.iter().map(|doc| parse_json(doc)).collect()
+        Ok(values(self.docs(DocTable::Combos)?))
+    }
+
+    /// The combo `id`, if the hub sent one.
+    pub fn combo(&self, id: &str) -> Result<Option<shared_model::modifiers::Combo>, StoreError> {
+        self.doc(DocTable::Combos, id)
     }
 
     /// The promotions the hub sent, by id.
     pub fn promotions(&self) -> Result<Vec<shared_model::promotions::Promotion>, StoreError> {
-        let connection = self.lock();
-        let mut statement = connection.prepare("SELECT doc FROM promotions ORDER BY id")?;
-        let docs = statement
-            .query_map([], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        docs.iter().map(|doc| parse_json(doc)).collect()
+        Ok(values(self.docs(DocTable::Promotions)?))
     }
 
     /// Merges `from` into `into` (joining tables, a tab moved onto a dinner bill): `decide`
@@ -665,16 +640,10 @@ impl Store {
                 }
                 FeedBody::PriceBookUpserted(wire) => {
                     let book = shared_model::pricebook::PriceBook::from(wire);
-                    let doc = serde_json::to_string(&book)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    tx.execute(
-                        "INSERT INTO price_books (id, doc) VALUES (?1, ?2)
-                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                        params![book.id, doc],
-                    )?;
+                    put_doc_tx(&tx, DocTable::PriceBooks, &book.id, &book)?;
                 }
                 FeedBody::PriceBookRemoved { book_id } => {
-                    tx.execute("DELETE FROM price_books WHERE id = ?1", params![book_id])?;
+                    delete_doc_tx(&tx, DocTable::PriceBooks, book_id)?;
                 }
                 FeedBody::OutletConfigSet(wire) => {
                     let config = shared_model::outlet::OutletConfig::from(wire);
@@ -711,43 +680,22 @@ impl Store {
                 }
                 FeedBody::PromotionUpserted(wire) => {
                     let promotion = shared_model::promotions::Promotion::from(wire);
-                    let doc = serde_json::to_string(&promotion)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    tx.execute(
-                        "INSERT INTO promotions (id, doc) VALUES (?1, ?2)
-                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                        params![promotion.id, doc],
-                    )?;
+                    put_doc_tx(&tx, DocTable::Promotions, &promotion.id, &promotion)?;
+                }
+                FeedBody::PromotionRemoved { promotion_id } => {
+                    delete_doc_tx(&tx, DocTable::Promotions, promotion_id)?;
                 }
                 FeedBody::ItemModifiersSet { item_id, groups } => {
                     let groups: Vec<shared_model::modifiers::ModifierGroup> =
                         groups.iter().map(Into::into).collect();
-                    let doc = serde_json::to_string(&groups)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    tx.execute(
-                        "INSERT INTO item_modifiers (item_id, doc) VALUES (?1, ?2)
-                         ON CONFLICT (item_id) DO UPDATE SET doc = excluded.doc",
-                        params![item_id, doc],
-                    )?;
+                    put_doc_tx(&tx, DocTable::ItemModifiers, item_id, &groups)?;
                 }
                 FeedBody::ComboUpserted(wire) => {
                     let combo = shared_model::modifiers::Combo::from(wire);
-                    let doc = serde_json::to_string(&combo)
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                    tx.execute(
-                        "INSERT INTO combos (id, doc) VALUES (?1, ?2)
-                         ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                        params![combo.id, doc],
-                    )?;
+                    put_doc_tx(&tx, DocTable::Combos, &combo.id, &combo)?;
                 }
                 FeedBody::ComboRemoved { combo_id } => {
-                    tx.execute("DELETE FROM combos WHERE id = ?1", params![combo_id])?;
-                }
-                FeedBody::PromotionRemoved { promotion_id } => {
-                    tx.execute(
-                        "DELETE FROM promotions WHERE id = ?1",
-                        params![promotion_id],
-                    )?;
+                    delete_doc_tx(&tx, DocTable::Combos, combo_id)?;
                 }
                 FeedBody::DocChanged(change) => match change.doc {
                     sync_protocol::docs::DocKindV1::FloorPlan => {
@@ -1125,6 +1073,11 @@ pub(crate) fn append_op_body(
         ],
     )?;
     Ok(OpRecord { seq, hlc })
+}
+
+/// The documents of a keyed list, without their keys.
+fn values<T>(docs: Vec<(String, T)>) -> Vec<T> {
+    docs.into_iter().map(|(_, doc)| doc).collect()
 }
 
 pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
