@@ -35,7 +35,8 @@ pub const DRAWER_EVENTS_MAX: u32 = 50_000;
 /// Largest single movement accepted, in minor units: a typo guard far above a real float.
 pub const MOVEMENT_MINOR_MAX: i64 = 100_000_000_000;
 
-const ALL_TENDERS: [Tender; 4] = Tender::ALL;
+const ALL_TENDERS: [Tender; TENDERS] = Tender::ALL;
+const TENDERS: usize = Tender::ALL.len();
 
 /// What a cashier counted for one tender at close (cash in the drawer, card slips, ...).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,8 +166,10 @@ pub struct DrawerSession {
     pub cashier_id: String,
     pub state: DrawerState,
     pub float_minor: i64,
-    taken: [i64; 4],
-    refunded: [i64; 4],
+    #[serde(with = "per_tender")]
+    taken: [i64; TENDERS],
+    #[serde(with = "per_tender")]
+    refunded: [i64; TENDERS],
     paid_in_minor: i64,
     paid_out_minor: i64,
     dropped_minor: i64,
@@ -184,6 +187,37 @@ fn tender_index(tender: Tender) -> usize {
         Tender::Card => 1,
         Tender::Mpesa => 2,
         Tender::GiftCard => 3,
+        Tender::LoyaltyPoints => 4,
+        Tender::Voucher => 5,
+    }
+}
+
+/// Per-tender sums stored as a list, one entry per tender in [`Tender::ALL`] order. A session
+/// stored before a tender was added has a shorter list: the missing tenders read as zero.
+mod per_tender {
+    use super::TENDERS;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        values: &[i64; TENDERS],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(values.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<[i64; TENDERS], D::Error> {
+        let stored = Vec::<i64>::deserialize(deserializer)?;
+        if stored.len() > TENDERS {
+            return Err(serde::de::Error::invalid_length(
+                stored.len(),
+                &"at most one sum per known tender",
+            ));
+        }
+        let mut values = [0; TENDERS];
+        values[..stored.len()].copy_from_slice(&stored);
+        Ok(values)
     }
 }
 
@@ -241,8 +275,8 @@ impl DrawerSession {
                 cashier_id: cashier_id.clone(),
                 state: DrawerState::Open,
                 float_minor: *float_minor,
-                taken: [0; 4],
-                refunded: [0; 4],
+                taken: [0; TENDERS],
+                refunded: [0; TENDERS],
                 paid_in_minor: 0,
                 paid_out_minor: 0,
                 dropped_minor: 0,
@@ -379,7 +413,7 @@ impl DrawerSession {
     /// count is recorded.
     pub fn count(&self, counts: Vec<TenderCount>, at_ms: i64) -> Result<DrawerEvent, DrawerError> {
         self.open_for_more()?;
-        let mut seen = [false; 4];
+        let mut seen = [false; TENDERS];
         for count in &counts {
             if !(0..=MOVEMENT_MINOR_MAX).contains(&count.counted_minor) {
                 return Err(DrawerError::BadAmount);
@@ -488,7 +522,7 @@ impl DrawerSession {
 
     /// The report as of now: an X report while open, the Z report once closed.
     pub fn report(&self) -> DrawerReport {
-        let per_tender = |values: &[i64; 4]| -> Vec<(Tender, i64)> {
+        let per_tender = |values: &[i64; TENDERS]| -> Vec<(Tender, i64)> {
             ALL_TENDERS
                 .iter()
                 .map(|tender| (*tender, values[tender_index(*tender)]))
@@ -549,6 +583,20 @@ mod tests {
     ) -> Result<(), DrawerError> {
         let event = decide(drawer)?;
         drawer.apply(&event)
+    }
+
+    #[test]
+    fn a_session_stored_before_loyalty_tenders_existed_still_reads() {
+        let mut drawer = opened(500_000);
+        act(&mut drawer, |d| d.take(Tender::GiftCard, 30_000, 1)).expect("gift card");
+        let mut stored = serde_json::to_value(&drawer).expect("json");
+        // As written when there were four tenders.
+        stored["taken"] = serde_json::json!([0, 0, 0, 30_000]);
+        stored["refunded"] = serde_json::json!([0, 0, 0, 0]);
+        let read: DrawerSession = serde_json::from_value(stored.clone()).expect("old session");
+        assert_eq!(read, drawer);
+        stored["taken"] = serde_json::json!([0, 0, 0, 0, 0, 0, 0]);
+        assert!(serde_json::from_value::<DrawerSession>(stored).is_err());
     }
 
     #[test]

@@ -53,8 +53,11 @@ pub enum RedeemError {
 impl GiftCardAllowance {
     /// What the outlet may still redeem, given everything it ever redeemed on the card.
     pub fn remaining_minor(&self, local_redeemed_minor: i64) -> i64 {
-        let uncounted_minor = (local_redeemed_minor - self.outlet_redeemed_minor).max(0);
-        (self.allowance_minor - uncounted_minor).max(0)
+        allowance_remaining(
+            self.allowance_minor,
+            self.outlet_redeemed_minor,
+            local_redeemed_minor,
+        )
     }
 
     /// Admits a redemption of `amount_minor` at `now_ms` (card currency checked against the
@@ -87,6 +90,14 @@ impl GiftCardAllowance {
         }
         Ok(())
     }
+}
+
+/// What is left of an offline allowance: the hub allowed `allowance` beyond the `counted` part
+/// of the outlet's spending it knew of; the outlet has spent `local` in all. Shared by gift cards
+/// and loyalty points.
+pub fn allowance_remaining(allowance: i64, counted: i64, local: i64) -> i64 {
+    let uncounted = (local - counted).max(0);
+    (allowance - uncounted).max(0)
 }
 
 /// The allowance the hub gives each outlet on a card with `balance_minor` left.

@@ -28,6 +28,7 @@ pub mod drawer;
 pub mod events;
 pub mod gift_card;
 pub mod ids;
+pub mod loyalty;
 pub mod modifiers;
 pub mod money;
 pub mod order;

@@ -13,6 +13,7 @@ use shared_model::catalog::ItemId;
 use shared_model::catalog::Unit;
 use shared_model::cloud_order::CloudChannel;
 use shared_model::gift_card::GiftCardAllowance;
+use shared_model::loyalty::{LoyaltyProgram, MemberAllowance, Voucher};
 use shared_model::outlet::OutletConfig;
 use shared_model::payment_intent::IntentState;
 use shared_model::pricebook::{Channel, PriceBook, PriceBookScope, WeeklyWindow};
@@ -54,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 17;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 20;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -118,6 +119,115 @@ pub enum FeedBody {
     ComboRemoved {
         combo_id: String,
     },
+    /// The tenant's loyalty program (earn and burn rates), replacing the one before.
+    LoyaltyProgramSet(LoyaltyProgramV1),
+    /// What this outlet may burn for a member without asking (see `shared_model::loyalty`);
+    /// sent whenever the member's balance or state changes.
+    LoyaltyMemberSet(LoyaltyMemberV1),
+    /// A voucher the outlet may take, or, once used or cancelled, may no longer take.
+    VoucherSet(VoucherV1),
+}
+
+/// Wire form of [`shared_model::loyalty::LoyaltyProgram`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoyaltyProgramV1 {
+    pub currency: String,
+    pub earn_minor_per_point: i64,
+    pub point_value_minor: i64,
+    pub offline_burn_points: i64,
+}
+
+/// Wire form of [`shared_model::loyalty::MemberAllowance`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoyaltyMemberV1 {
+    pub code: String,
+    pub name: String,
+    pub active: bool,
+    pub balance_points: i64,
+    pub allowance_points: i64,
+    pub outlet_burned_points: i64,
+}
+
+/// Wire form of [`shared_model::loyalty::Voucher`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherV1 {
+    pub code: String,
+    pub currency: String,
+    pub value_minor: i64,
+    pub active: bool,
+    pub expires_at_ms: Option<i64>,
+}
+
+impl From<&LoyaltyProgram> for LoyaltyProgramV1 {
+    fn from(program: &LoyaltyProgram) -> Self {
+        LoyaltyProgramV1 {
+            currency: program.currency.clone(),
+            earn_minor_per_point: program.earn_minor_per_point,
+            point_value_minor: program.point_value_minor,
+            offline_burn_points: program.offline_burn_points,
+        }
+    }
+}
+
+impl From<&LoyaltyProgramV1> for LoyaltyProgram {
+    fn from(wire: &LoyaltyProgramV1) -> Self {
+        LoyaltyProgram {
+            currency: wire.currency.clone(),
+            earn_minor_per_point: wire.earn_minor_per_point,
+            point_value_minor: wire.point_value_minor,
+            offline_burn_points: wire.offline_burn_points,
+        }
+    }
+}
+
+impl From<&MemberAllowance> for LoyaltyMemberV1 {
+    fn from(word: &MemberAllowance) -> Self {
+        LoyaltyMemberV1 {
+            code: word.code.clone(),
+            name: word.name.clone(),
+            active: word.active,
+            balance_points: word.balance_points,
+            allowance_points: word.allowance_points,
+            outlet_burned_points: word.outlet_burned_points,
+        }
+    }
+}
+
+impl From<&LoyaltyMemberV1> for MemberAllowance {
+    fn from(wire: &LoyaltyMemberV1) -> Self {
+        MemberAllowance {
+            code: wire.code.clone(),
+            name: wire.name.clone(),
+            active: wire.active,
+            balance_points: wire.balance_points,
+            allowance_points: wire.allowance_points,
+            outlet_burned_points: wire.outlet_burned_points,
+        }
+    }
+}
+
+impl From<&Voucher> for VoucherV1 {
+    fn from(voucher: &Voucher) -> Self {
+        VoucherV1 {
+            code: voucher.code.clone(),
+            currency: voucher.currency.clone(),
+            value_minor: voucher.value_minor,
+            active: voucher.active,
+            expires_at_ms: voucher.expires_at_ms,
+        }
+    }
+}
+
+impl From<&VoucherV1> for Voucher {
+    fn from(wire: &VoucherV1) -> Self {
+        Voucher {
+            code: wire.code.clone(),
+            currency: wire.currency.clone(),
+            value_minor: wire.value_minor,
+            active: wire.active,
+            expires_at_ms: wire.expires_at_ms,
+        }
+    }
 }
 
 /// Wire form of [`shared_model::gift_card::GiftCardAllowance`].
@@ -550,9 +660,13 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::ComboRemoved {
-            combo_id: "burger-meal".into(),
-        };
+        let last_known = FeedBody::VoucherSet(VoucherV1 {
+            code: "VCH-2026".into(),
+            currency: "KES".into(),
+            value_minor: 50_000,
+            active: true,
+            expires_at_ms: None,
+        });
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

@@ -101,6 +101,36 @@ pub enum OpBody {
     Doc(crate::docs::DocChangeV1),
     /// A period's tip pool paid out to the staff who worked it (a manager closed it).
     TipPayout(TipPayoutV1),
+    /// A loyalty member named on an order, points burned as a payment, a voucher redeemed.
+    Loyalty(LoyaltyOpV1),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LoyaltyOpV1 {
+    /// The member whose points the order earns (the last one named wins).
+    MemberAttached {
+        order_id: [u8; 16],
+        member_code: String,
+        attached_at_ms: i64,
+    },
+    /// `entry_id` is also the order payment's id: the hub's ledger entry for it, written once.
+    PointsBurned {
+        entry_id: [u8; 16],
+        member_code: String,
+        order_id: [u8; 16],
+        points: i64,
+        amount_minor: i64,
+        burned_at_ms: i64,
+    },
+    /// `entry_id` is also the order payment's id.
+    VoucherRedeemed {
+        entry_id: [u8; 16],
+        code: String,
+        order_id: [u8; 16],
+        amount_minor: i64,
+        currency: String,
+        redeemed_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -493,6 +523,9 @@ pub enum TenderV1 {
     Card,
     Mpesa,
     GiftCard,
+    // Appended with loyalty; append only.
+    LoyaltyPoints,
+    Voucher,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -952,6 +985,8 @@ fn tender_to_wire(value: Tender) -> TenderV1 {
         Tender::Card => TenderV1::Card,
         Tender::Mpesa => TenderV1::Mpesa,
         Tender::GiftCard => TenderV1::GiftCard,
+        Tender::LoyaltyPoints => TenderV1::LoyaltyPoints,
+        Tender::Voucher => TenderV1::Voucher,
     }
 }
 
@@ -961,6 +996,8 @@ fn tender_from_wire(value: &TenderV1) -> Tender {
         TenderV1::Card => Tender::Card,
         TenderV1::Mpesa => Tender::Mpesa,
         TenderV1::GiftCard => Tender::GiftCard,
+        TenderV1::LoyaltyPoints => Tender::LoyaltyPoints,
+        TenderV1::Voucher => Tender::Voucher,
     }
 }
 

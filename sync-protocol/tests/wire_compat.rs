@@ -211,6 +211,36 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             changes: vec![0x85, 0x6f, 0x4a, 0x83, 4, 5, 6],
         }),
     ));
+    bodies.push((
+        "op.loyalty.member_attached".into(),
+        OpBody::Loyalty(sync_protocol::op::LoyaltyOpV1::MemberAttached {
+            order_id: [1; 16],
+            member_code: "M-0722000111".into(),
+            attached_at_ms: 16,
+        }),
+    ));
+    bodies.push((
+        "op.loyalty.points_burned".into(),
+        OpBody::Loyalty(sync_protocol::op::LoyaltyOpV1::PointsBurned {
+            entry_id: [8; 16],
+            member_code: "M-0722000111".into(),
+            order_id: [1; 16],
+            points: 300,
+            amount_minor: 30_000,
+            burned_at_ms: 17,
+        }),
+    ));
+    bodies.push((
+        "op.loyalty.voucher_redeemed".into(),
+        OpBody::Loyalty(sync_protocol::op::LoyaltyOpV1::VoucherRedeemed {
+            entry_id: [9; 16],
+            code: "VCH-2026".into(),
+            order_id: [1; 16],
+            amount_minor: 50_000,
+            currency: "KES".into(),
+            redeemed_at_ms: 18,
+        }),
+    ));
     bodies
 }
 
@@ -410,6 +440,36 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
             FeedBody::DocChanged(sync_protocol::docs::DocChangeV1 {
                 doc: sync_protocol::docs::DocKindV1::FloorPlan,
                 changes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
+            }),
+        ),
+        (
+            "feed.loyalty_program_set".into(),
+            FeedBody::LoyaltyProgramSet(sync_protocol::feed::LoyaltyProgramV1 {
+                currency: "KES".into(),
+                earn_minor_per_point: 10_000,
+                point_value_minor: 100,
+                offline_burn_points: 5_000,
+            }),
+        ),
+        (
+            "feed.loyalty_member_set".into(),
+            FeedBody::LoyaltyMemberSet(sync_protocol::feed::LoyaltyMemberV1 {
+                code: "M-0722000111".into(),
+                name: "Amina W.".into(),
+                active: true,
+                balance_points: 1_250,
+                allowance_points: 1_250,
+                outlet_burned_points: 300,
+            }),
+        ),
+        (
+            "feed.voucher_set".into(),
+            FeedBody::VoucherSet(sync_protocol::feed::VoucherV1 {
+                code: "VCH-2026".into(),
+                currency: "KES".into(),
+                value_minor: 50_000,
+                active: true,
+                expires_at_ms: Some(1_800_000_000_000),
             }),
         ),
     ]

@@ -280,6 +280,19 @@ impl Terminal<'_> {
         (status, response.json().await.unwrap_or(Value::Null))
     }
 
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .put(self.edge.url(path))
+            .bearer_auth(&self.edge.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (u16, Value) {
         let response = self
             .client

@@ -144,6 +144,15 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         let (status, card) = call(Method::POST, "/v1/alpha/pos/gift-cards".into(), alpha.clone(),
             Some(json!({"code": "ALPHA-GIFT-1", "currency": "KES", "amount_minor": 777_000}))).await;
         assert_eq!(status, 201, "{card}");
+        let (status, program) = call(Method::PUT, "/v1/alpha/pos/loyalty/program".into(), alpha.clone(),
+            Some(json!({"currency": "KES", "earn_minor_per_point": 7_770, "point_value_minor": 100}))).await;
+        assert_eq!(status, 200, "{program}");
+        let (status, member) = call(Method::POST, "/v1/alpha/pos/loyalty/members".into(), alpha.clone(),
+            Some(json!({"code": "ALPHA-MEMBER-1", "name": "Alpha Member Secret"}))).await;
+        assert_eq!(status, 201, "{member}");
+        let (status, voucher) = call(Method::POST, "/v1/alpha/pos/vouchers".into(), alpha.clone(),
+            Some(json!({"code": "ALPHA-VCH-1", "currency": "KES", "value_minor": 1_000}))).await;
+        assert_eq!(status, 201, "{voucher}");
         let (status, webhook) = call(Method::POST, "/v1/alpha/pos/webhooks".into(), alpha.clone(),
             Some(json!({"url": "https://alpha.example.com/hook", "events": ["pos.order.closed"]}))).await;
         assert_eq!(status, 201, "{webhook}");
@@ -159,6 +168,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "254700000042".into(), cloud_order_id.clone(), "ALPHA-WEB-1".into(), "Alpha Customer".into(),
             "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
             transfer_id.to_string(), "Alpha transfer note".into(), "ALPHA-T1".into(), "Alpha Terrace".into(), "Alpha Promo Secret".into(), "ALPHACODE".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
+            "ALPHA-MEMBER-1".into(), "Alpha Member Secret".into(), "ALPHA-VCH-1".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -201,6 +211,11 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
+            (Method::GET, "/v1/{tenant}/pos/loyalty/program", None),
+            (Method::GET, "/v1/{tenant}/pos/loyalty/members/ALPHA-MEMBER-1", None),
+            (Method::POST, "/v1/{tenant}/pos/loyalty/members/ALPHA-MEMBER-1/adjustments", Some(json!({"points": 5, "reason": "hijack"}))),
+            (Method::GET, "/v1/{tenant}/pos/vouchers/ALPHA-VCH-1", None),
+            (Method::POST, "/v1/{tenant}/pos/vouchers/ALPHA-VCH-1/cancel", None),
             (Method::GET, "/v1/{tenant}/pos/transfers/{transfer}", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/floor-plan", None),
             (Method::GET, "/v1/{tenant}/pos/promotions", None),
@@ -289,6 +304,10 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "item_modifiers",
         "tip_payouts",
         "combos",
+        "loyalty_programs",
+        "loyalty_members",
+        "loyalty_ledger",
+        "vouchers",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

@@ -93,7 +93,7 @@ fn dto(card: &GiftCard, ledger: Option<&[LedgerEntry]>) -> GiftCardDto {
 }
 
 /// A code as printed, upper-cased; `None` if it is not one.
-fn parse_code(code: &str) -> Option<String> {
+pub(super) fn parse_code(code: &str) -> Option<String> {
     let code = code.trim().to_ascii_uppercase();
     let shaped = (6..=CODE_CHARS_MAX).contains(&code.len())
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -129,7 +129,7 @@ fn amount(field: &str, amount_minor: i64) -> Result<i64, ApiError> {
     Ok(amount_minor)
 }
 
-fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     body.map(|Json(value)| value)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_body", e.body_text(), None))
 }

@@ -12,6 +12,7 @@ pub mod floor_plan;
 pub mod gift_cards;
 pub mod health;
 pub mod integrations;
+pub mod loyalty;
 pub mod middleware;
 pub mod openapi;
 pub mod orders;
@@ -107,6 +108,28 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/gift-cards/{code}/expire",
             post(gift_cards::expire),
+        )
+        .route(
+            "/v1/{tenant}/pos/loyalty/program",
+            get(loyalty::get_program).put(loyalty::put_program),
+        )
+        .route("/v1/{tenant}/pos/loyalty/members", post(loyalty::enroll))
+        .route(
+            "/v1/{tenant}/pos/loyalty/members/{code}",
+            get(loyalty::get_member),
+        )
+        .route(
+            "/v1/{tenant}/pos/loyalty/members/{code}/adjustments",
+            post(loyalty::adjust),
+        )
+        .route("/v1/{tenant}/pos/vouchers", post(loyalty::issue_voucher))
+        .route(
+            "/v1/{tenant}/pos/vouchers/{code}",
+            get(loyalty::get_voucher),
+        )
+        .route(
+            "/v1/{tenant}/pos/vouchers/{code}/cancel",
+            post(loyalty::cancel_voucher),
         )
         .route(
             "/v1/{tenant}/pos/offline-event-replay",

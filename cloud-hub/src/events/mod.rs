@@ -44,8 +44,17 @@ pub const TIPS_PAID_OUT: &str = "pos.tips.paid_out";
 pub const INVENTORY_LOW_STOCK: &str = "pos.inventory.low_stock";
 /// Logistics reported on a delivery order's rider (assigned, picked up, delivered, failed).
 pub const ORDER_DELIVERY_UPDATED: &str = "pos.order.delivery_updated";
+/// Outlets burned a member's points offline at once and took the balance below zero.
+pub const LOYALTY_OVERSPENT: &str = "pos.loyalty.overspent";
+/// A sale (or its refund) moved a member's points: earned, taken back or restored.
+pub const LOYALTY_POINTS_CHANGED: &str = "pos.loyalty.points_changed";
+/// A single-use voucher was taken twice (two outlets offline at once, or after a cancel).
+pub const VOUCHER_DOUBLE_REDEEMED: &str = "pos.voucher.double_redeemed";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    LOYALTY_OVERSPENT,
+    LOYALTY_POINTS_CHANGED,
+    VOUCHER_DOUBLE_REDEEMED,
     TIPS_PAID_OUT,
     INVENTORY_LOW_STOCK,
     ORDER_DELIVERY_UPDATED,

@@ -10,6 +10,7 @@ pub mod gift_cards;
 pub mod idempotency;
 pub mod ingest;
 pub mod lan_devices;
+pub mod loyalty;
 pub mod notifications;
 pub mod orders;
 pub mod outbound;

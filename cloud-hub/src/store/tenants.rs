@@ -55,7 +55,8 @@ pub async fn tenant_by_id(pool: &PgPool, id: TenantId) -> Result<Option<Tenant>,
     Ok(row.map(tenant_from_row))
 }
 
-/// Registers an outlet; its feed starts with the tenant's promotions for every outlet.
+/// Registers an outlet; its feed starts with the tenant's promotions for every outlet and its
+/// loyalty program, members and vouchers.
 pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     sqlx::query(
@@ -71,6 +72,7 @@ pub async fn insert_outlet(pool: &PgPool, outlet: &Outlet) -> Result<(), StoreEr
     .execute(&mut *tx)
     .await?;
     super::promotions::seed_outlet(&mut tx, outlet.tenant_id, outlet.id).await?;
+    super::loyalty::seed_outlet(&mut tx, outlet.tenant_id, outlet.id).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -82,7 +82,7 @@ impl AddLineRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentRequest {
-    /// `cash`, `card`, `mpesa` or `gift_card`.
+    /// `cash`, `card` or `mpesa` (gift cards, points and vouchers have their own routes).
     pub tender: String,
     /// What the customer handed over; for cash this may exceed the balance (change is given).
     pub amount_minor: i64,
@@ -101,7 +101,8 @@ pub struct VoidRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequestDto {
-    /// `cash`, `card`, `mpesa` or `gift_card`: where the money goes back.
+    /// `cash`, `card`, `mpesa`, `gift_card` or `loyalty_points` (the tender it was paid
+    /// with; a voucher's value is not given back).
     pub tender: String,
     /// An amount to give back; omit it (and `line_ids`) to refund everything still refundable.
     #[serde(default)]

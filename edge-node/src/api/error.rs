@@ -229,6 +229,12 @@ impl From<OrderError> for ApiError {
                 message,
                 Some("tender"),
             ),
+            OrderError::Refund(RefundError::VoucherNotRefundable) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "voucher_not_refundable",
+                message,
+                Some("tender"),
+            ),
             OrderError::Refund(_) => conflict("refund_refused"),
             OrderError::Tip(shared_model::order::TipError::BadAmount) => {
                 ApiError::invalid("amount_minor", message)
@@ -244,6 +250,12 @@ impl From<OrderError> for ApiError {
                 "unknown_barcode",
                 message,
                 Some("barcode"),
+            ),
+            OrderError::TenderNeedsItsRoute(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "tender_needs_its_route",
+                message,
+                Some("tender"),
             ),
             OrderError::TenderNotAccepted => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod gift_cards;
 pub mod health;
 pub mod kitchen;
+pub mod loyalty;
 pub mod openapi;
 pub mod order_adjustments;
 pub mod orders;
@@ -111,6 +112,20 @@ pub fn router(state: AppState) -> Router {
             get(payments::offline_card_risk),
         )
         .route("/v1/orders/{id}/gift-card-payments", post(gift_cards::pay))
+        .route(
+            "/v1/orders/{id}/loyalty-member",
+            axum::routing::put(loyalty::attach_member),
+        )
+        .route(
+            "/v1/orders/{id}/loyalty-payments",
+            post(loyalty::pay_with_points),
+        )
+        .route(
+            "/v1/orders/{id}/voucher-payments",
+            post(loyalty::pay_with_voucher),
+        )
+        .route("/v1/loyalty/members/{code}", get(loyalty::get_member))
+        .route("/v1/vouchers/{code}", get(loyalty::get_voucher))
         .route("/v1/orders/{id}/tips", post(tips::add))
         .route("/v1/tips/pool", get(tips::pool))
         .route("/v1/tips/payouts", get(tips::payouts).post(tips::pay_out))

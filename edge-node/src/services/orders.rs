@@ -66,6 +66,11 @@ pub enum OrderError {
     Line(#[from] LineRequestError),
     #[error("this outlet does not take that tender (see its configuration at the hub)")]
     TenderNotAccepted,
+    #[error(
+        "{} is taken through its own route, against what the hub allows (gift-card-payments, loyalty-payments, voucher-payments)",
+        .0.as_str()
+    )]
+    TenderNeedsItsRoute(Tender),
     #[error("this line would take the tab over its limit of {limit_minor}")]
     TabLimit { limit_minor: i64 },
     #[error(transparent)]
@@ -800,6 +805,9 @@ impl OrderService {
     ) -> Result<PaymentOutcome, OrderError> {
         let store = self.store.clone();
         let payment_id = PaymentId(Uuid::now_v7());
+        if tender.held_in_ledger() {
+            return Err(OrderError::TenderNeedsItsRoute(tender));
+        }
         let (order, _) = run(move || {
             if let Some(config) = store.outlet_config()?
                 && !config.accepts(tender)

@@ -152,6 +152,26 @@ const MIGRATIONS: &[&str] = &[
      CREATE INDEX tip_payouts_by_period ON tip_payouts (from_ms, to_ms);",
     // 17: the combos the outlet sells, as the hub sent them
     "CREATE TABLE combos (id TEXT PRIMARY KEY, doc TEXT NOT NULL);",
+    // 18: loyalty: the tenant's program, the hub's allowance per member and what this outlet
+    // burned, the member each order earns for; vouchers and what this outlet took
+    "CREATE TABLE loyalty_program (id INTEGER PRIMARY KEY CHECK (id = 1), doc TEXT NOT NULL);
+     CREATE TABLE loyalty_members (
+        code TEXT PRIMARY KEY, name TEXT NOT NULL, active INTEGER NOT NULL,
+        balance_points INTEGER NOT NULL, allowance_points INTEGER NOT NULL,
+        outlet_burned_points INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL);
+     CREATE TABLE loyalty_burns (
+        id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
+        points INTEGER NOT NULL, amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+     CREATE INDEX loyalty_burns_by_code ON loyalty_burns (code);
+     CREATE TABLE order_members (
+        order_id TEXT PRIMARY KEY, code TEXT NOT NULL, attached_at_ms INTEGER NOT NULL);
+     CREATE TABLE vouchers (
+        code TEXT PRIMARY KEY, currency TEXT NOT NULL, value_minor INTEGER NOT NULL,
+        active INTEGER NOT NULL, expires_at_ms INTEGER, updated_at_ms INTEGER NOT NULL);
+     CREATE TABLE voucher_redemptions (
+        id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL);
+     CREATE INDEX voucher_redemptions_by_code ON voucher_redemptions (code);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

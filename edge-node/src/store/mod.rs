@@ -12,6 +12,8 @@ mod gift_cards;
 mod hub_docs;
 pub use gift_cards::{GiftCardPaymentError, GiftCardView};
 mod kitchen;
+mod loyalty;
+pub use loyalty::{LoyaltyPaymentError, MemberView, VoucherView};
 mod migrations;
 mod payments;
 pub use payments::{
@@ -702,6 +704,15 @@ impl Store {
                         tables::apply_floor_changes_tx(&tx, self.node_id, &change.changes, now_ms)?;
                     }
                 },
+                FeedBody::LoyaltyProgramSet(wire) => {
+                    loyalty::set_program_tx(&tx, wire)?;
+                }
+                FeedBody::LoyaltyMemberSet(wire) => {
+                    loyalty::set_member_tx(&tx, wire, now_ms)?;
+                }
+                FeedBody::VoucherSet(wire) => {
+                    loyalty::set_voucher_tx(&tx, wire, now_ms)?;
+                }
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(
                         &tx,

@@ -176,19 +176,48 @@ pub enum Tender {
     Card,
     Mpesa,
     GiftCard,
+    /// Loyalty points burned at their program's value (`shared_model::loyalty`).
+    LoyaltyPoints,
+    /// A single-use voucher from head office.
+    Voucher,
 }
 
 impl Tender {
-    pub const ALL: [Tender; 4] = [Tender::Cash, Tender::Card, Tender::Mpesa, Tender::GiftCard];
+    pub const ALL: [Tender; 6] = [
+        Tender::Cash,
+        Tender::Card,
+        Tender::Mpesa,
+        Tender::GiftCard,
+        Tender::LoyaltyPoints,
+        Tender::Voucher,
+    ];
 
-    /// The name on the wire of every API: `cash`, `card`, `mpesa`, `gift_card`.
+    /// The name on the wire of every API: `cash`, `card`, `mpesa`, `gift_card`,
+    /// `loyalty_points`, `voucher`.
     pub fn as_str(&self) -> &'static str {
         match self {
             Tender::Cash => "cash",
             Tender::Card => "card",
             Tender::Mpesa => "mpesa",
             Tender::GiftCard => "gift_card",
+            Tender::LoyaltyPoints => "loyalty_points",
+            Tender::Voucher => "voucher",
         }
+    }
+
+    /// Whether paying with it earns loyalty points: money does; points and vouchers do not.
+    pub fn earns_points(&self) -> bool {
+        !matches!(self, Tender::LoyaltyPoints | Tender::Voucher)
+    }
+
+    /// Whether the tender's value is a balance the hub's ledger holds (gift cards, points,
+    /// vouchers): a till takes it only through its own route, against the hub's allowance,
+    /// never as a plain payment.
+    pub fn held_in_ledger(&self) -> bool {
+        matches!(
+            self,
+            Tender::GiftCard | Tender::LoyaltyPoints | Tender::Voucher
+        )
     }
 
     pub fn parse(text: &str) -> Option<Tender> {

@@ -38,6 +38,10 @@ pub enum RefundError {
     TooMany,
     #[error("a refund with this id is already on the order")]
     DuplicateRefund,
+    /// A voucher is single-use: what it paid is not given back (head office can issue a new
+    /// one).
+    #[error("a voucher's value is not given back; head office can issue a new voucher")]
+    VoucherNotRefundable,
     #[error(
         "money goes back to the tender it came from: at most {refundable_in_tender_minor} can still be refunded as {}",
         tender.as_str()
@@ -140,6 +144,9 @@ impl Order {
     pub(crate) fn check_refund(&self, refund: &Refund) -> Result<(), RefundError> {
         if !matches!(self.state, OrderState::Paid | OrderState::Closed) {
             return Err(RefundError::NotRefundable(self.state.as_str()));
+        }
+        if refund.tender == Tender::Voucher {
+            return Err(RefundError::VoucherNotRefundable);
         }
         let reason = refund.reason.trim();
         if reason.is_empty() || reason.chars().count() > TEXT_LEN_MAX {

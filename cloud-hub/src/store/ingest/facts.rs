@@ -289,3 +289,127 @@ pub(super) async fn enter_gift_card_redemptions(
     }
     crate::store::outbox::insert_many(&mut *tx, &events).await
 }
+
+/// Enters the group's loyalty facts: the members orders name, points burned at tills, vouchers
+/// redeemed; then settles the points of every order the group touched that names a member.
+/// Overspends, double redemptions and moved points raise their events.
+pub(super) async fn enter_loyalty(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    use crate::store::TenantId;
+    use crate::store::loyalty::{self, Attach, Burn, FromOutlet, Redeem};
+    use sync_protocol::op::LoyaltyOpV1;
+    let mut attaches = Vec::new();
+    let mut burns = Vec::new();
+    let mut redemptions = Vec::new();
+    let mut touched: Vec<(TenantId, Uuid)> = Vec::new();
+    for batch in accepted {
+        let from = |op_seq: u64| {
+            (
+                batch.device.tenant_id,
+                batch.device.outlet_id,
+                batch.device.id,
+                op_seq,
+            )
+        };
+        for (seq, decoded) in batch.decoded.iter() {
+            let Ok(decoded) = decoded else { continue };
+            let (tenant, outlet_id, device_id, op_seq) = from(*seq);
+            match decoded {
+                Decoded::Order(event) => touched.push((tenant, event.order_id().0)),
+                Decoded::Loyalty(LoyaltyOpV1::MemberAttached {
+                    order_id,
+                    member_code,
+                    attached_at_ms,
+                }) => {
+                    touched.push((tenant, Uuid::from_bytes(*order_id)));
+                    attaches.push(FromOutlet {
+                        tenant,
+                        outlet_id,
+                        device_id,
+                        op_seq,
+                        fact: Attach {
+                            order_id: Uuid::from_bytes(*order_id),
+                            member_code: member_code.clone(),
+                            at_ms: *attached_at_ms,
+                        },
+                    });
+                }
+                Decoded::Loyalty(LoyaltyOpV1::PointsBurned {
+                    entry_id,
+                    member_code,
+                    order_id,
+                    points,
+                    burned_at_ms,
+                    ..
+                }) => {
+                    burns.push(FromOutlet {
+                        tenant,
+                        outlet_id,
+                        device_id,
+                        op_seq,
+                        fact: Burn {
+                            entry_id: Uuid::from_bytes(*entry_id),
+                            member_code: member_code.clone(),
+                            order_id: Uuid::from_bytes(*order_id),
+                            points: *points,
+                            at_ms: *burned_at_ms,
+                        },
+                    });
+                }
+                Decoded::Loyalty(LoyaltyOpV1::VoucherRedeemed {
+                    entry_id,
+                    code,
+                    order_id,
+                    amount_minor,
+                    redeemed_at_ms,
+                    ..
+                }) => {
+                    redemptions.push(FromOutlet {
+                        tenant,
+                        outlet_id,
+                        device_id,
+                        op_seq,
+                        fact: Redeem {
+                            entry_id: Uuid::from_bytes(*entry_id),
+                            code: code.clone(),
+                            order_id: Uuid::from_bytes(*order_id),
+                            amount_minor: *amount_minor,
+                            at_ms: *redeemed_at_ms,
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    touched.sort_unstable_by_key(|(tenant, order)| (tenant.0, *order));
+    touched.dedup();
+    if !attaches.is_empty() {
+        loyalty::attach_members(&mut *tx, &attaches).await?;
+    }
+    let mut raised = Vec::new();
+    if !burns.is_empty() {
+        raised.extend(loyalty::enter_burns(&mut *tx, &mut burns).await?);
+    }
+    if !redemptions.is_empty() {
+        raised.extend(loyalty::enter_redemptions(&mut *tx, &mut redemptions).await?);
+    }
+    raised.extend(loyalty::settle_orders(&mut *tx, &touched).await?);
+    if raised.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(&mut *tx, raised.iter().map(|r| (r.tenant.0, r.outlet_id))).await?;
+    let mut events = Vec::with_capacity(raised.len());
+    for fact in raised {
+        let (slug, code) = names
+            .get(&(fact.tenant.0, fact.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        events.push((
+            fact.tenant,
+            crate::events::event(slug, code, fact.id, fact.event, fact.at_ms, fact.data),
+        ));
+    }
+    crate::store::outbox::insert_many(&mut *tx, &events).await
+}

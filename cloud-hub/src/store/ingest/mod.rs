@@ -149,6 +149,7 @@ pub async fn ingest_group(
     facts::write_ready_events(&mut tx, &accepted).await?;
     facts::apply_cloud_cancels(&mut tx, &accepted).await?;
     facts::enter_gift_card_redemptions(&mut tx, &accepted).await?;
+    facts::enter_loyalty(&mut tx, &accepted).await?;
     facts::record_late_captures(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
@@ -365,6 +366,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             }),
             OpBody::Doc(change) => Ok(Decoded::Doc(change)),
             OpBody::TipPayout(payout) => Ok(Decoded::TipPayout(payout)),
+            OpBody::Loyalty(op) => Ok(Decoded::Loyalty(op)),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
                 order_id,
                 outcome,
@@ -414,6 +416,8 @@ enum Decoded {
     Doc(sync_protocol::docs::DocChangeV1),
     /// A tip pool an outlet's manager paid out.
     TipPayout(sync_protocol::op::TipPayoutV1),
+    /// A loyalty member named on an order, points burned, a voucher redeemed.
+    Loyalty(sync_protocol::op::LoyaltyOpV1),
     /// What the outlet's rule made of a cancel from the cloud.
     CloudCancel {
         order_id: Uuid,
@@ -437,6 +441,7 @@ impl Decoded {
             Decoded::Device(_) => "device",
             Decoded::Doc(_) => "doc",
             Decoded::TipPayout(_) => "tips",
+            Decoded::Loyalty(_) => "loyalty",
         }
     }
 }
