@@ -24,6 +24,7 @@ pub mod barcode;
 pub mod cash_rounding;
 pub mod catalog;
 pub mod cloud_order;
+pub mod day_report;
 pub mod drawer;
 pub mod events;
 pub mod gift_card;

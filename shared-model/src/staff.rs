@@ -100,6 +100,10 @@ pub enum Action {
     ManageFloorPlan,
     /// End another staff member's session.
     ForceLogout,
+    /// Read the outlet's sales reports (the X report of the day, earlier Z reports).
+    ViewSalesReports,
+    /// Close the business day with its numbered Z report.
+    CloseDay,
     // ---- high-risk: need the permission or an override in the same request ----
     VoidAfterSend,
     Refund,
@@ -152,6 +156,8 @@ impl Action {
             Action::ManagePrinters => "manage_printers",
             Action::ManageFloorPlan => "manage_floor_plan",
             Action::ForceLogout => "force_logout",
+            Action::ViewSalesReports => "view_sales_reports",
+            Action::CloseDay => "close_day",
             Action::VoidAfterSend => "void_after_send",
             Action::Refund => "refund",
             Action::PriceOverride => "price_override",

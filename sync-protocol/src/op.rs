@@ -103,6 +103,142 @@ pub enum OpBody {
     TipPayout(TipPayoutV1),
     /// A loyalty member named on an order, points burned as a payment, a voucher redeemed.
     Loyalty(LoyaltyOpV1),
+    /// The outlet's business day closed: its numbered Z report.
+    DayClosed(DayClosedV1),
+}
+
+/// A Z report as the outlet closed it (`shared_model::day_report`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayClosedV1 {
+    pub z_number: u64,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub currency: String,
+    pub summary: SalesSummaryV1,
+    pub closed_by_staff_id: [u8; 16],
+    pub closed_at_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SalesSummaryV1 {
+    pub orders_closed: u32,
+    pub gross_sales_minor: i64,
+    pub discounts_minor: i64,
+    pub service_charge_minor: i64,
+    pub net_sales_minor: i64,
+    pub tax_minor: i64,
+    pub taxes: Vec<TaxLineV1>,
+    pub cash_rounding_minor: i64,
+    pub sales_total_minor: i64,
+    pub tips_minor: i64,
+    pub payments: Vec<TenderLineV1>,
+    pub refunds: Vec<TenderLineV1>,
+    pub net_takings_minor: i64,
+    pub voided_orders: u32,
+    pub voided_orders_minor: i64,
+    pub voided_lines: u32,
+    pub voided_lines_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxLineV1 {
+    pub code: String,
+    pub rate_bps: u32,
+    pub taxable_minor: i64,
+    pub tax_minor: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenderLineV1 {
+    pub tender: TenderV1,
+    pub count: u32,
+    pub amount_minor: i64,
+}
+
+impl From<&shared_model::day_report::SalesSummary> for SalesSummaryV1 {
+    fn from(summary: &shared_model::day_report::SalesSummary) -> Self {
+        let tenders = |lines: &[shared_model::day_report::TenderLine]| {
+            lines
+                .iter()
+                .map(|line| TenderLineV1 {
+                    tender: tender_to_wire(line.tender),
+                    count: line.count,
+                    amount_minor: line.amount_minor,
+                })
+                .collect()
+        };
+        SalesSummaryV1 {
+            orders_closed: summary.orders_closed,
+            gross_sales_minor: summary.gross_sales_minor,
+            discounts_minor: summary.discounts_minor,
+            service_charge_minor: summary.service_charge_minor,
+            net_sales_minor: summary.net_sales_minor,
+            tax_minor: summary.tax_minor,
+            taxes: summary
+                .taxes
+                .iter()
+                .map(|line| TaxLineV1 {
+                    code: line.code.clone(),
+                    rate_bps: line.rate_bps,
+                    taxable_minor: line.taxable_minor,
+                    tax_minor: line.tax_minor,
+                })
+                .collect(),
+            cash_rounding_minor: summary.cash_rounding_minor,
+            sales_total_minor: summary.sales_total_minor,
+            tips_minor: summary.tips_minor,
+            payments: tenders(&summary.payments),
+            refunds: tenders(&summary.refunds),
+            net_takings_minor: summary.net_takings_minor,
+            voided_orders: summary.voided_orders,
+            voided_orders_minor: summary.voided_orders_minor,
+            voided_lines: summary.voided_lines,
+            voided_lines_minor: summary.voided_lines_minor,
+        }
+    }
+}
+
+impl From<&SalesSummaryV1> for shared_model::day_report::SalesSummary {
+    fn from(wire: &SalesSummaryV1) -> Self {
+        let tenders = |lines: &[TenderLineV1]| {
+            lines
+                .iter()
+                .map(|line| shared_model::day_report::TenderLine {
+                    tender: tender_from_wire(&line.tender),
+                    count: line.count,
+                    amount_minor: line.amount_minor,
+                })
+                .collect()
+        };
+        shared_model::day_report::SalesSummary {
+            orders_closed: wire.orders_closed,
+            gross_sales_minor: wire.gross_sales_minor,
+            discounts_minor: wire.discounts_minor,
+            service_charge_minor: wire.service_charge_minor,
+            net_sales_minor: wire.net_sales_minor,
+            tax_minor: wire.tax_minor,
+            taxes: wire
+                .taxes
+                .iter()
+                .map(|line| shared_model::day_report::TaxLine {
+                    code: line.code.clone(),
+                    rate_bps: line.rate_bps,
+                    taxable_minor: line.taxable_minor,
+                    tax_minor: line.tax_minor,
+                })
+                .collect(),
+            cash_rounding_minor: wire.cash_rounding_minor,
+            sales_total_minor: wire.sales_total_minor,
+            tips_minor: wire.tips_minor,
+            payments: tenders(&wire.payments),
+            refunds: tenders(&wire.refunds),
+            net_takings_minor: wire.net_takings_minor,
+            voided_orders: wire.voided_orders,
+            voided_orders_minor: wire.voided_orders_minor,
+            voided_lines: wire.voided_lines,
+            voided_lines_minor: wire.voided_lines_minor,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -241,6 +241,45 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             redeemed_at_ms: 18,
         }),
     ));
+    bodies.push((
+        "op.day_closed".into(),
+        OpBody::DayClosed(sync_protocol::op::DayClosedV1 {
+            z_number: 3,
+            from_ms: 1_000,
+            to_ms: 90_000,
+            currency: "KES".into(),
+            summary: sync_protocol::op::SalesSummaryV1 {
+                orders_closed: 2,
+                gross_sales_minor: 45_000,
+                discounts_minor: 1_000,
+                service_charge_minor: 0,
+                net_sales_minor: 37_069,
+                tax_minor: 6_931,
+                taxes: vec![sync_protocol::op::TaxLineV1 {
+                    code: "VAT16".into(),
+                    rate_bps: 1_600,
+                    taxable_minor: 37_069,
+                    tax_minor: 6_931,
+                }],
+                cash_rounding_minor: 0,
+                sales_total_minor: 44_000,
+                tips_minor: 500,
+                payments: vec![sync_protocol::op::TenderLineV1 {
+                    tender: sync_protocol::op::TenderV1::Cash,
+                    count: 2,
+                    amount_minor: 44_000,
+                }],
+                refunds: vec![],
+                net_takings_minor: 44_000,
+                voided_orders: 1,
+                voided_orders_minor: 20_000,
+                voided_lines: 0,
+                voided_lines_minor: 0,
+            },
+            closed_by_staff_id: [7; 16],
+            closed_at_ms: 90_001,
+        }),
+    ));
     bodies
 }
 

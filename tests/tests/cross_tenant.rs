@@ -211,6 +211,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/z-reports", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/z-reports/1", None),
             (Method::GET, "/v1/{tenant}/pos/loyalty/program", None),
             (Method::GET, "/v1/{tenant}/pos/loyalty/members/ALPHA-MEMBER-1", None),
             (Method::POST, "/v1/{tenant}/pos/loyalty/members/ALPHA-MEMBER-1/adjustments", Some(json!({"points": 5, "reason": "hijack"}))),
@@ -308,6 +310,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "loyalty_members",
         "loyalty_ledger",
         "vouchers",
+        "day_reports",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

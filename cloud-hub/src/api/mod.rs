@@ -3,6 +3,7 @@
 pub mod audit_log;
 pub mod catalog;
 pub mod cloud_orders;
+pub mod day_reports;
 pub mod devices;
 pub mod drawers;
 pub mod dto;
@@ -154,6 +155,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/drawers",
             get(drawers::list),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/z-reports",
+            get(day_reports::list),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/z-reports/{number}",
+            get(day_reports::get),
         )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/config",

@@ -44,6 +44,8 @@ pub const TIPS_PAID_OUT: &str = "pos.tips.paid_out";
 pub const INVENTORY_LOW_STOCK: &str = "pos.inventory.low_stock";
 /// Logistics reported on a delivery order's rider (assigned, picked up, delivered, failed).
 pub const ORDER_DELIVERY_UPDATED: &str = "pos.order.delivery_updated";
+/// An outlet closed its business day: its Z report, and whether the hub's orders agree.
+pub const DAY_CLOSED: &str = "pos.day.closed";
 /// Outlets burned a member's points offline at once and took the balance below zero.
 pub const LOYALTY_OVERSPENT: &str = "pos.loyalty.overspent";
 /// A sale (or its refund) moved a member's points: earned, taken back or restored.
@@ -52,6 +54,7 @@ pub const LOYALTY_POINTS_CHANGED: &str = "pos.loyalty.points_changed";
 pub const VOUCHER_DOUBLE_REDEEMED: &str = "pos.voucher.double_redeemed";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    DAY_CLOSED,
     LOYALTY_OVERSPENT,
     LOYALTY_POINTS_CHANGED,
     VOUCHER_DOUBLE_REDEEMED,

@@ -121,10 +121,12 @@ pub async fn insert(
     }
     let order = new.order;
     let totals = order.totals();
+    let last_activity_ms = order.last_activity_ms();
     sqlx::query(
         "INSERT INTO orders (tenant_id, outlet_id, device_id, id, number, order_type, state,
-            currency, net_minor, tax_minor, total_minor, paid_minor, opened_at_ms, closed_at_ms, doc)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            currency, net_minor, tax_minor, total_minor, paid_minor, opened_at_ms, closed_at_ms, doc,
+            last_activity_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(new.tenant.0)
     .bind(new.outlet_id)
@@ -142,6 +144,7 @@ pub async fn insert(
     .bind(order.opened_at_ms)
     .bind(order.closed_at_ms)
     .bind(sqlx::types::Json(order))
+    .bind(last_activity_ms)
     .execute(&mut *tx)
     .await
     .map_err(StoreError::from)?;

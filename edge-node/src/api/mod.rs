@@ -18,6 +18,7 @@ pub mod order_adjustments;
 pub mod orders;
 pub mod payments;
 pub mod printing;
+pub mod reports;
 pub mod staff;
 pub mod sync;
 pub mod tables;
@@ -183,6 +184,10 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(staff::force_logout),
         )
         .route("/v1/audit", get(staff::audit))
+        .route("/v1/reports/day", get(reports::day))
+        .route("/v1/reports/day/close", post(reports::close_day))
+        .route("/v1/reports/z", get(reports::z_reports))
+        .route("/v1/reports/z/{number}", get(reports::z_report))
         .route("/v1/drawer/no-sale", post(staff::no_sale))
         .route("/v1/drawer", get(drawers::report).post(drawers::open))
         .route("/v1/drawer/pay-ins", post(drawers::pay_in))

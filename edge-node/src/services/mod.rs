@@ -8,6 +8,7 @@ pub mod orders;
 pub mod payments;
 pub mod printing;
 pub mod receipts;
+pub mod reports;
 pub mod staff;
 pub mod stream;
 pub mod tables;

@@ -287,6 +287,11 @@ impl OrderService {
         OrderService { store, currency }
     }
 
+    /// The outlet's currency: every order here is in it.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
     pub async fn open(&self, order_type: OrderType, now_ms: i64) -> Result<Order, OrderError> {
         self.open_by(None, order_type, now_ms).await
     }

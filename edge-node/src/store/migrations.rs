@@ -172,6 +172,12 @@ const MIGRATIONS: &[&str] = &[
         id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
         amount_minor INTEGER NOT NULL, at_ms INTEGER NOT NULL);
      CREATE INDEX voucher_redemptions_by_code ON voucher_redemptions (code);",
+    // 19: the outlet's closed business days: numbered Z reports, never updated
+    "CREATE TABLE day_reports (
+        z_number INTEGER PRIMARY KEY, from_ms INTEGER NOT NULL, to_ms INTEGER NOT NULL,
+        currency TEXT NOT NULL, summary TEXT NOT NULL, closed_by TEXT NOT NULL,
+        closed_at_ms INTEGER NOT NULL);
+     CREATE INDEX orders_by_updated ON orders (updated_at_ms);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -5,7 +5,9 @@
 //! connection's mutex, which also serialises two terminals acting on one order.
 
 mod cloud_orders;
+mod day_reports;
 pub use cloud_orders::{CLOUD_ORDERS_LIST_MAX, CloudCancel, CloudOrder};
+pub use day_reports::{CloseDayError, XReport, ZReport};
 mod drawers;
 pub use drawers::DrawerChangeError;
 mod gift_cards;

@@ -166,6 +166,14 @@ impl OrderState {
             OrderState::Open | OrderState::Sent | OrderState::PartiallyPaid
         )
     }
+
+    /// Not yet closed, voided or merged away: still on the floor.
+    pub fn is_live(&self) -> bool {
+        matches!(
+            self,
+            OrderState::Open | OrderState::Sent | OrderState::PartiallyPaid | OrderState::Paid
+        )
+    }
 }
 
 /// How a payment was made.

@@ -413,3 +413,64 @@ pub(super) async fn enter_loyalty(
     }
     crate::store::outbox::insert_many(&mut *tx, &events).await
 }
+
+/// Enters the group's Z reports, each checked against the hub's own orders (folded earlier in
+/// this transaction, so the day's every fact is in), and raises `pos.day.closed` once per report.
+pub(super) async fn enter_day_reports(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    use crate::store::day_reports::{self, NewDayReport};
+    let mut entered = Vec::new();
+    for batch in accepted {
+        for (seq, report) in batch.picked(|seq, decoded| match decoded {
+            Decoded::DayClosed(report) => Some((seq, report)),
+            _ => None,
+        }) {
+            let new = NewDayReport {
+                tenant: batch.device.tenant_id,
+                outlet_id: batch.device.outlet_id,
+                device_id: batch.device.id,
+                op_seq: seq,
+                report,
+            };
+            if let Some(report) = day_reports::enter(&mut *tx, &new).await? {
+                entered.push((batch.device, report));
+            }
+        }
+    }
+    if entered.is_empty() {
+        return Ok(());
+    }
+    let names = outlet_names(
+        &mut *tx,
+        entered
+            .iter()
+            .map(|(device, _)| (device.tenant_id.0, device.outlet_id)),
+    )
+    .await?;
+    let mut events = Vec::with_capacity(entered.len());
+    for (device, report) in entered {
+        let (slug, code) = names
+            .get(&(device.tenant_id.0, device.outlet_id))
+            .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+        // One event per outlet and Z number, however often the op is re-sent.
+        let kind = format!("{}:{}", crate::events::DAY_CLOSED, report.z_number);
+        events.push((
+            device.tenant_id,
+            crate::events::event(
+                slug,
+                code,
+                crate::events::derived_id(device.outlet_id, &kind),
+                crate::events::DAY_CLOSED,
+                report.closed_at_ms,
+                serde_json::json!({
+                    "z_number": report.z_number, "from_ms": report.from_ms, "to_ms": report.to_ms,
+                    "currency": report.currency, "summary": report.summary,
+                    "matches_hub": report.matches,
+                }),
+            ),
+        ));
+    }
+    crate::store::outbox::insert_many(&mut *tx, &events).await
+}

@@ -150,6 +150,7 @@ pub async fn ingest_group(
     facts::apply_cloud_cancels(&mut tx, &accepted).await?;
     facts::enter_gift_card_redemptions(&mut tx, &accepted).await?;
     facts::enter_loyalty(&mut tx, &accepted).await?;
+    facts::enter_day_reports(&mut tx, &accepted).await?;
     facts::record_late_captures(&mut tx, &accepted).await?;
     store_cursors(&mut tx, &accepted, &cursors).await?;
     tx.commit().await?;
@@ -367,6 +368,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Doc(change) => Ok(Decoded::Doc(change)),
             OpBody::TipPayout(payout) => Ok(Decoded::TipPayout(payout)),
             OpBody::Loyalty(op) => Ok(Decoded::Loyalty(op)),
+            OpBody::DayClosed(report) => Ok(Decoded::DayClosed(report)),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
                 order_id,
                 outcome,
@@ -418,6 +420,8 @@ enum Decoded {
     TipPayout(sync_protocol::op::TipPayoutV1),
     /// A loyalty member named on an order, points burned, a voucher redeemed.
     Loyalty(sync_protocol::op::LoyaltyOpV1),
+    /// The outlet closed its business day: its Z report, checked against the hub's orders.
+    DayClosed(sync_protocol::op::DayClosedV1),
     /// What the outlet's rule made of a cancel from the cloud.
     CloudCancel {
         order_id: Uuid,
@@ -442,6 +446,7 @@ impl Decoded {
             Decoded::Doc(_) => "doc",
             Decoded::TipPayout(_) => "tips",
             Decoded::Loyalty(_) => "loyalty",
+            Decoded::DayClosed(_) => "day_closed",
         }
     }
 }
@@ -782,6 +787,7 @@ async fn upsert_orders(tx: &mut sqlx::PgConnection, orders: &[&Folding]) -> Resu
     let mut paids = Vec::with_capacity(n);
     let mut opened = Vec::with_capacity(n);
     let mut closed: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut last_activity: Vec<i64> = Vec::with_capacity(n);
     let mut docs = Vec::with_capacity(n);
     for folding in orders {
         let order = &folding.order;
@@ -800,19 +806,23 @@ async fn upsert_orders(tx: &mut sqlx::PgConnection, orders: &[&Folding]) -> Resu
         paids.push(totals.paid_minor);
         opened.push(order.opened_at_ms);
         closed.push(order.closed_at_ms);
+        last_activity.push(order.last_activity_ms());
         docs.push(serde_json::to_value(order).map_err(|e| StoreError::Corrupt(e.to_string()))?);
     }
     // `outlet_id` and `device_id` are written on insert only: an existing order keeps them.
     sqlx::query(
         "INSERT INTO orders (tenant_id, outlet_id, device_id, id, number, order_type, state, currency,
-                             net_minor, tax_minor, total_minor, paid_minor, opened_at_ms, closed_at_ms, doc)
+                             net_minor, tax_minor, total_minor, paid_minor, opened_at_ms, closed_at_ms, doc,
+                             last_activity_ms)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::bigint[],
                               $6::text[], $7::text[], $8::text[], $9::bigint[], $10::bigint[],
-                              $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::jsonb[])
+                              $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::jsonb[],
+                              $16::bigint[])
          ON CONFLICT (tenant_id, id) DO UPDATE SET
             state = excluded.state, net_minor = excluded.net_minor, tax_minor = excluded.tax_minor,
             total_minor = excluded.total_minor, paid_minor = excluded.paid_minor,
-            closed_at_ms = excluded.closed_at_ms, doc = excluded.doc, updated_at = now()",
+            closed_at_ms = excluded.closed_at_ms, doc = excluded.doc,
+            last_activity_ms = excluded.last_activity_ms, updated_at = now()",
     )
     .bind(&tenants)
     .bind(&outlets)
@@ -829,6 +839,7 @@ async fn upsert_orders(tx: &mut sqlx::PgConnection, orders: &[&Folding]) -> Resu
     .bind(&opened)
     .bind(&closed)
     .bind(&docs)
+    .bind(&last_activity)
     .execute(&mut *tx)
     .await?;
     Ok(())
