@@ -118,6 +118,9 @@ fn a_card_number_is_refused_everywhere_and_stored_nowhere() {
                 ("/v1/staff".into(), json!({"name": value, "role": "cashier", "pin": "1357"}), "name"),
                 ("/v1/printers".into(), json!({"name": value, "addr": "127.0.0.1:9", "role": "receipt"}), "name"),
                 ("/v1/drawer/pay-outs".into(), json!({"amount_minor": 1, "reason": format!("refund to card {value}")}), "reason"),
+                (format!("/v1/orders/{order}/gift-card-payments"), json!({"code": value, "amount_minor": 100}), "code"),
+                (format!("/v1/orders/{order}/loyalty-payments"), json!({"code": value, "points": 1}), "code"),
+                (format!("/v1/orders/{order}/voucher-payments"), json!({"code": value}), "code"),
             ]
         };
         for typing in TYPINGS {
@@ -137,6 +140,9 @@ fn a_card_number_is_refused_everywhere_and_stored_nowhere() {
                 (reqwest::Method::PUT, "/v1/duka/pos/outlets/main/config", json!({"timezone": "Africa/Nairobi", "utc_offset_minutes": 180, "receipt_footer": value}), "receipt_footer"),
                 (reqwest::Method::PUT, "/v1/duka/pos/outlets/main/price-books/x", json!({"name": value, "scope": "base", "prices": [{"item_id": "sku-chai", "price_minor": 1}]}), "name"),
                 (reqwest::Method::POST, "/v1/duka/pos/webhooks", json!({"url": format!("https://hooks.example.com/{value}"), "events": ["pos.order.closed"]}), "url"),
+                (reqwest::Method::POST, "/v1/duka/pos/gift-cards", json!({"code": value, "currency": "KES", "amount_minor": 100}), "code"),
+                (reqwest::Method::POST, "/v1/duka/pos/loyalty/members", json!({"code": "MEMBER-1", "name": value}), "name"),
+                (reqwest::Method::POST, "/v1/duka/pos/vouchers", json!({"code": value, "currency": "KES", "value_minor": 100}), "code"),
             ]
         };
         for typing in TYPINGS {
