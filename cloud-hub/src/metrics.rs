@@ -22,5 +22,7 @@ pub const SYNC_CONNECTIONS: &str = "kibanda_sync_connections_total";
 pub const SYNC_REJECTS: &str = "kibanda_sync_rejects_total";
 /// Batches committed together in one ingest transaction (group commit).
 pub const INGEST_GROUP_BATCHES: &str = "kibanda_sync_ingest_group_batches";
+/// Ops the projector projected after they were acknowledged (a backlog's).
+pub const OPS_PROJECTED_LATE: &str = "kibanda_sync_ops_projected_late_total";
 pub const HTTP_REQUESTS: &str = "kibanda_http_requests_total";
 pub const HTTP_LATENCY: &str = "kibanda_http_request_duration_seconds";

@@ -202,3 +202,79 @@ fn a_group_judges_each_batch_on_its_own_and_replays_idempotently() {
         assert_eq!(closed_orders(&pool, tenant_a).await, 4);
     });
 }
+
+async fn projection_lag(pool: &sqlx::PgPool) -> (i64, i64) {
+    cloud_hub::store::ingest::projection::lag(pool)
+        .await
+        .unwrap()
+}
+
+#[test]
+fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_projector() {
+    use cloud_hub::store::ingest::projection::{PROJECT_INLINE_OPS_MAX, project_next};
+    let rt = runtime();
+    let db = TestDb::create(&rt);
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        cloud_hub::store::connect(&db.url, 4).await.unwrap();
+        tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
+        let (tenant, outlet) = outlet_of(&pool, "mama-oliech").await;
+        let mut edge = Edge::register(&pool, tenant, outlet).await;
+
+        // A backlog batch, larger than a trickle: stored and acknowledged, not yet projected.
+        let sales = PROJECT_INLINE_OPS_MAX / 4 + 10;
+        let backlog: Vec<WireOp> = (0..sales).flat_map(|_| edge.sale()).collect();
+        let results = ingest_group(&pool, &[(&edge.identity, &backlog)])
+            .await
+            .unwrap();
+        let outcome = results[0].as_ref().unwrap();
+        assert_eq!((outcome.new_ops, outcome.projected), (backlog.len(), false));
+        assert_eq!(outcome.cursor.acked_through_seq, backlog.len() as u64);
+        assert_eq!(
+            op_count(&pool, edge.identity.tenant_id, edge.identity.id)
+                .await
+                .unwrap(),
+            backlog.len() as i64
+        );
+        assert_eq!(closed_orders(&pool, tenant).await, 0);
+        assert_eq!(projection_lag(&pool).await, (1, backlog.len() as i64));
+
+        // A small batch behind it waits for the projector too: ops are projected in order.
+        let trickle = edge.sale();
+        let results = ingest_group(&pool, &[(&edge.identity, &trickle)])
+            .await
+            .unwrap();
+        assert!(!results[0].as_ref().unwrap().projected);
+        assert_eq!(closed_orders(&pool, tenant).await, 0);
+
+        // The projector catches up in one step, once.
+        let step = project_next(&pool).await.unwrap().unwrap();
+        assert_eq!(
+            (step.device_id, step.ops, step.behind),
+            (edge.identity.id, backlog.len() + 4, false)
+        );
+        assert_eq!(project_next(&pool).await.unwrap(), None);
+        assert_eq!(closed_orders(&pool, tenant).await, sales as i64 + 1);
+        assert_eq!(created_events(&pool, tenant).await, sales as i64 + 1);
+        assert_eq!(projection_lag(&pool).await, (0, 0));
+
+        // Caught up, a trickle is projected with its ack again; a replayed backlog changes nothing.
+        let next = edge.sale();
+        let results = ingest_group(&pool, &[(&edge.identity, &next)])
+            .await
+            .unwrap();
+        assert!(results[0].as_ref().unwrap().projected);
+        assert_eq!(closed_orders(&pool, tenant).await, sales as i64 + 2);
+        let again = ingest_group(&pool, &[(&edge.identity, &backlog)])
+            .await
+            .unwrap();
+        assert_eq!(again[0].as_ref().unwrap().new_ops, 0);
+        assert_eq!(project_next(&pool).await.unwrap(), None);
+        assert_eq!(closed_orders(&pool, tenant).await, sales as i64 + 2);
+        let anomalies: i64 = sqlx::query_scalar("SELECT count(*) FROM order_anomalies")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(anomalies, 0);
+    });
+}

@@ -12,7 +12,12 @@ use crate::store::ingest::{BatchResult, ingest_group};
 use sqlx::PgPool;
 use std::sync::Arc;
 use sync_protocol::WireOp;
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+
+/// How often the projector looks for ops left unprojected when nothing woke it: after a crash,
+/// or ops another hub replica stored. Why a second: a backlog is found quickly, and an idle
+/// hub's poll costs one indexed query a second.
+pub const PROJECTOR_POLL_MS: u64 = 1_000;
 
 /// How a hub groups its ingest.
 #[derive(Debug, Clone, Copy)]
@@ -52,6 +57,9 @@ pub struct IngestQueue {
     sender: mpsc::Sender<Job>,
 }
 
+/// Wakes the projector when a group left ops for it.
+type ProjectorBell = Arc<Notify>;
+
 impl IngestQueue {
     /// Starts the writers on the current runtime.
     pub fn start(pool: PgPool, config: GroupCommitConfig) -> IngestQueue {
@@ -59,9 +67,11 @@ impl IngestQueue {
         // windows fill) instead of piling batches up in memory.
         let (sender, receiver) = mpsc::channel(config.max_batches.max(1) * 4);
         let receiver = Arc::new(Mutex::new(receiver));
+        let bell: ProjectorBell = Arc::new(Notify::new());
         for _ in 0..config.writers.max(1) {
-            tokio::spawn(writer(pool.clone(), receiver.clone(), config));
+            tokio::spawn(writer(pool.clone(), receiver.clone(), config, bell.clone()));
         }
+        tokio::spawn(projector(pool, bell));
         IngestQueue { sender }
     }
 
@@ -86,6 +96,7 @@ async fn writer(
     pool: PgPool,
     receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
     config: GroupCommitConfig,
+    bell: ProjectorBell,
 ) {
     loop {
         let jobs = {
@@ -107,17 +118,45 @@ async fn writer(
             jobs
         };
         metrics::histogram!(crate::metrics::INGEST_GROUP_BATCHES).record(jobs.len() as f64);
-        commit_group(&pool, jobs).await;
+        commit_group(&pool, jobs, &bell).await;
     }
 }
 
-async fn commit_group(pool: &PgPool, jobs: Vec<Job>) {
+/// Follows the ops groups stored without projecting them (see
+/// `crate::store::ingest::projection`): projects them, device by device, until none is
+/// behind; then waits for the bell or the poll.
+async fn projector(pool: PgPool, bell: ProjectorBell) {
+    use crate::store::ingest::projection::project_next;
+    loop {
+        match project_next(&pool).await {
+            Ok(Some(step)) => {
+                metrics::counter!(crate::metrics::OPS_PROJECTED_LATE).increment(step.ops as u64);
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(%error, "projecting stored ops failed; retrying"),
+        }
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(PROJECTOR_POLL_MS),
+            bell.notified(),
+        )
+        .await;
+    }
+}
+
+async fn commit_group(pool: &PgPool, jobs: Vec<Job>, bell: &ProjectorBell) {
     let batches: Vec<(&DeviceIdentity, &[WireOp])> = jobs
         .iter()
         .map(|job| (&job.device, job.ops.as_slice()))
         .collect();
     match ingest_group(pool, &batches).await {
         Ok(results) => {
+            if results
+                .iter()
+                .any(|result| matches!(result, Ok(outcome) if !outcome.projected))
+            {
+                bell.notify_one();
+            }
             for (job, result) in jobs.into_iter().zip(results) {
                 // The connection may have gone; its edge re-sends and finds the ops held.
                 let _ = job.reply.send(Ok(result));
@@ -134,6 +173,9 @@ async fn commit_group(pool: &PgPool, jobs: Vec<Job>) {
                             .pop()
                             .ok_or_else(|| IngestFailed("no result for the batch".into()))
                     });
+                if matches!(&result, Ok(Ok(outcome)) if !outcome.projected) {
+                    bell.notify_one();
+                }
                 let _ = job.reply.send(result);
             }
         }

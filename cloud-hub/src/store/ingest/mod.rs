@@ -10,6 +10,7 @@
 //! commit together, or not at all; no batch is acknowledged before that commit.
 
 mod facts;
+pub mod projection;
 
 use super::devices::DeviceIdentity;
 use super::{StoreError, TenantId};
@@ -25,7 +26,11 @@ use uuid::Uuid;
 pub struct IngestOutcome {
     pub cursor: Cursor,
     pub new_ops: usize,
+    /// Ops that contradicted their order (known only when `projected`).
     pub anomalies: usize,
+    /// The batch was projected in its own transaction; `false`: its ops are stored (and may be
+    /// acknowledged) and the projector will project them (see [`projection`]).
+    pub projected: bool,
 }
 
 /// What became of one batch: applied, or refused (nothing of it written).
@@ -94,6 +99,7 @@ pub async fn ingest_group(
 ) -> Result<Vec<BatchResult>, StoreError> {
     let mut tx = pool.begin().await?;
     let mut cursors = lock_cursors(&mut tx, batches).await?;
+    let cursors_before = cursors.clone();
 
     let mut results: Vec<Option<BatchResult>> = (0..batches.len()).map(|_| None).collect();
     let mut accepted: Vec<Accepted> = Vec::new();
@@ -114,6 +120,8 @@ pub async fn ingest_group(
             cursor: plan.cursor_after,
             new_ops: new_ops.len(),
             anomalies: 0,
+            // Nothing new is nothing to project.
+            projected: true,
         }));
         if !new_ops.is_empty() {
             accepted.push(Accepted {
@@ -130,9 +138,40 @@ pub async fn ingest_group(
     }
 
     insert_ops(&mut tx, &accepted).await?;
-    let mut anomalies = apply_to_orders(&mut tx, &accepted).await?;
+    // A trickle is projected now, in this transaction; a backlog is left to the projector.
+    let inline = projection::claim_inline(&mut tx, &accepted, &cursors_before).await?;
+    let (projected, deferred): (Vec<Accepted>, Vec<Accepted>) = accepted
+        .into_iter()
+        .partition(|batch| inline.contains(&(batch.device.tenant_id.0, batch.device.id)));
+    let anomalies = project(&mut tx, &projected).await?;
+    projection::advance(&mut tx, &projected, &cursors).await?;
+    let accepted: Vec<Accepted> = projected.into_iter().chain(deferred).collect();
+    store_cursors(&mut tx, &accepted, &cursors).await?;
+    tx.commit().await?;
+
     for batch in &accepted {
-        anomalies[batch.index] += facts::apply_edge_facts(&mut tx, batch).await?;
+        if let Some(Some(Ok(outcome))) = results.get_mut(batch.index) {
+            let key = (batch.device.tenant_id.0, batch.device.id);
+            outcome.projected = inline.contains(&key);
+            outcome.anomalies = anomalies.get(batch.index).copied().unwrap_or(0);
+        }
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Projects accepted ops into everything the hub derives from them: orders and their events,
+/// the outlet's devices, audit log, drawers, payment intents, ready events, cloud cancels, gift
+/// cards, loyalty, day reports and late captures. Returns the anomaly count per batch index.
+async fn project(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<Vec<usize>, StoreError> {
+    if accepted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut anomalies = apply_to_orders(&mut *tx, accepted).await?;
+    for batch in accepted {
+        anomalies[batch.index] += facts::apply_edge_facts(&mut *tx, batch).await?;
     }
     let intents: Vec<super::payment_intents::NewIntent> = accepted
         .iter()
@@ -144,23 +183,15 @@ pub async fn ingest_group(
         })
         .collect();
     if !intents.is_empty() {
-        super::payment_intents::insert_requested(&mut tx, &intents).await?;
+        super::payment_intents::insert_requested(&mut *tx, &intents).await?;
     }
-    facts::write_ready_events(&mut tx, &accepted).await?;
-    facts::apply_cloud_cancels(&mut tx, &accepted).await?;
-    facts::enter_gift_card_redemptions(&mut tx, &accepted).await?;
-    facts::enter_loyalty(&mut tx, &accepted).await?;
-    facts::enter_day_reports(&mut tx, &accepted).await?;
-    facts::record_late_captures(&mut tx, &accepted).await?;
-    store_cursors(&mut tx, &accepted, &cursors).await?;
-    tx.commit().await?;
-
-    for batch in &accepted {
-        if let Some(Some(Ok(outcome))) = results.get_mut(batch.index) {
-            outcome.anomalies = anomalies[batch.index];
-        }
-    }
-    Ok(results.into_iter().flatten().collect())
+    facts::write_ready_events(&mut *tx, accepted).await?;
+    facts::apply_cloud_cancels(&mut *tx, accepted).await?;
+    facts::enter_gift_card_redemptions(&mut *tx, accepted).await?;
+    facts::enter_loyalty(&mut *tx, accepted).await?;
+    facts::enter_day_reports(&mut *tx, accepted).await?;
+    facts::record_late_captures(&mut *tx, accepted).await?;
+    Ok(anomalies)
 }
 
 /// Locks the cursor row of every device in the group, in key order.
