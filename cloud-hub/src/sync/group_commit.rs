@@ -12,7 +12,7 @@ use crate::store::ingest::{BatchResult, ingest_group};
 use sqlx::PgPool;
 use std::sync::Arc;
 use sync_protocol::WireOp;
-use tokio::sync::{Mutex, Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// How often the projector looks for ops left unprojected when nothing woke it: after a crash,
 /// or ops another hub replica stored. Why a second: a backlog is found quickly, and an idle
@@ -54,25 +54,51 @@ struct Job {
 /// The connections' side of the writers.
 #[derive(Clone)]
 pub struct IngestQueue {
-    sender: mpsc::Sender<Job>,
+    /// One queue per writer; a device's batches always go to the same one, so they commit in
+    /// the order the device sent them.
+    senders: Vec<mpsc::Sender<Job>>,
 }
 
 /// Wakes the projector when a group left ops for it.
 type ProjectorBell = Arc<Notify>;
 
+/// What the writers answer for one batch: its result, or why it could not be stored.
+pub type BatchAnswer = Result<Result<BatchResult, IngestFailed>, IngestFailed>;
+
 impl IngestQueue {
-    /// Starts the writers on the current runtime.
+    /// Starts the writers and the projector on the current runtime.
     pub fn start(pool: PgPool, config: GroupCommitConfig) -> IngestQueue {
-        // Bounded: when the database falls behind, connections wait here (and their edges'
-        // windows fill) instead of piling batches up in memory.
-        let (sender, receiver) = mpsc::channel(config.max_batches.max(1) * 4);
-        let receiver = Arc::new(Mutex::new(receiver));
         let bell: ProjectorBell = Arc::new(Notify::new());
-        for _ in 0..config.writers.max(1) {
-            tokio::spawn(writer(pool.clone(), receiver.clone(), config, bell.clone()));
-        }
+        let senders = (0..config.writers.max(1))
+            .map(|_| {
+                // Bounded: when the database falls behind, connections wait here (and their
+                // edges' windows fill) instead of piling batches up in memory.
+                let (sender, receiver) = mpsc::channel(config.max_batches.max(1) * 4);
+                tokio::spawn(writer(pool.clone(), receiver, config, bell.clone()));
+                sender
+            })
+            .collect();
         tokio::spawn(projector(pool, bell));
-        IngestQueue { sender }
+        IngestQueue { senders }
+    }
+
+    /// Hands `ops` from `device` to its writer; the answer comes once their group committed.
+    pub async fn submit(
+        &self,
+        device: DeviceIdentity,
+        ops: Vec<WireOp>,
+    ) -> Result<oneshot::Receiver<Result<BatchResult, IngestFailed>>, IngestFailed> {
+        let (reply, answer) = oneshot::channel();
+        let writer = (device.id.as_u128() % self.senders.len().max(1) as u128) as usize;
+        let sender = self
+            .senders
+            .get(writer)
+            .ok_or_else(|| IngestFailed("no ingest writer".into()))?;
+        sender
+            .send(Job { device, ops, reply })
+            .await
+            .map_err(|_| IngestFailed("the ingest writers stopped".into()))?;
+        Ok(answer)
     }
 
     /// Applies `ops` from `device` in the next group and waits for that group's commit.
@@ -81,12 +107,8 @@ impl IngestQueue {
         device: DeviceIdentity,
         ops: Vec<WireOp>,
     ) -> Result<BatchResult, IngestFailed> {
-        let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Job { device, ops, reply })
-            .await
-            .map_err(|_| IngestFailed("the ingest writers stopped".into()))?;
-        answer
+        self.submit(device, ops)
+            .await?
             .await
             .map_err(|_| IngestFailed("the ingest writer went away".into()))?
     }
@@ -94,13 +116,12 @@ impl IngestQueue {
 
 async fn writer(
     pool: PgPool,
-    receiver: Arc<Mutex<mpsc::Receiver<Job>>>,
+    mut receiver: mpsc::Receiver<Job>,
     config: GroupCommitConfig,
     bell: ProjectorBell,
 ) {
     loop {
         let jobs = {
-            let mut receiver = receiver.lock().await;
             let Some(first) = receiver.recv().await else {
                 return;
             };

@@ -10,8 +10,10 @@ use crate::store::feed::{FEED_CHANNEL, entries_after};
 use crate::store::ingest::load_cursor;
 
 pub mod group_commit;
+use group_commit::BatchAnswer;
 pub use group_commit::{GroupCommitConfig, IngestQueue};
 use sqlx::PgPool;
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -26,6 +28,29 @@ pub const FIRST_MESSAGE_TIMEOUT_MS: u64 = 10_000;
 /// Each connection also looks for feed entries this often, in case a notification was missed
 /// (e.g. while the listener reconnected).
 pub const FEED_SAFETY_POLL_MS: u64 = 5_000;
+
+/// Batches of one connection handed to the writers and not yet answered. Why 16: twice the
+/// edge's send window (8 batches of 1,000 ops), so a catch-up never waits on the hub's reading
+/// and the writer finds the next batches queued to commit with the one before.
+pub const PIPELINED_BATCHES_MAX: usize = 16;
+
+/// A batch handed to the writers, awaiting its group's commit.
+struct PendingBatch {
+    answer: tokio::sync::oneshot::Receiver<
+        Result<crate::store::ingest::BatchResult, group_commit::IngestFailed>,
+    >,
+    newest_wall_ms: Option<u64>,
+}
+
+/// The answer of the connection's oldest pending batch (never resolves when there is none).
+async fn front_answer(pending: &mut VecDeque<PendingBatch>) -> BatchAnswer {
+    match pending.front_mut() {
+        Some(batch) => (&mut batch.answer)
+            .await
+            .map_err(|_| group_commit::IngestFailed("the ingest writer went away".into())),
+        None => std::future::pending().await,
+    }
+}
 
 /// Fault injection for tests: drop the ack of the next N committed batches (the "committed but
 /// ack lost" case the edge must survive). Zero in production.
@@ -262,16 +287,25 @@ impl SyncServer {
         let mut revocations = self.feed.subscribe_revocations();
         let mut feed_sent: Option<u64> = None;
         let mut safety_poll = tokio::time::interval(Duration::from_millis(FEED_SAFETY_POLL_MS));
+        let mut pending: VecDeque<PendingBatch> = VecDeque::new();
         let result = loop {
             tokio::select! {
-                next = incoming.recv() => {
+                answer = front_answer(&mut pending), if !pending.is_empty() => {
+                    let newest_wall_ms = pending.pop_front().and_then(|batch| batch.newest_wall_ms);
+                    match self.on_batch_answer(&device, connection, &mut writer, newest_wall_ms, answer).await {
+                        Ok(true) => {}
+                        Ok(false) => break Ok(()),
+                        Err(error) => break Err(error),
+                    }
+                }
+                next = incoming.recv(), if pending.len() < PIPELINED_BATCHES_MAX => {
                     let message = match next {
                         Some(Ok(Some(message))) => message,
                         Some(Ok(None)) | None => break Ok(()),
                         Some(Err(DriverError::Frame(error))) => break reject_frame(&mut writer, error).await,
                         Some(Err(other)) => break Err(other),
                     };
-                    match self.on_message(&device, connection, &mut writer, &mut feed_sent, message).await {
+                    match self.on_message(&device, &mut writer, &mut feed_sent, &mut pending, message).await {
                         Ok(true) => {}
                         Ok(false) => break Ok(()),
                         Err(error) => break Err(error),
@@ -304,20 +338,89 @@ impl SyncServer {
         result
     }
 
-    /// Handles one message from a connected edge; `Ok(false)` ends the connection.
-    async fn on_message(
+    /// Answers the edge for its oldest batch in the pipeline once that batch's group committed:
+    /// an ack, or a refusal that ends the connection (`Ok(false)`).
+    async fn on_batch_answer(
         &self,
         device: &DeviceIdentity,
         connection: &quinn::Connection,
         writer: &mut FrameWriter,
+        newest_wall_ms: Option<u64>,
+        answer: BatchAnswer,
+    ) -> Result<bool, DriverError> {
+        let outcome = match answer {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) | Err(error) => {
+                tracing::error!(%error, "batch ingest failed");
+                reject(
+                    writer,
+                    RejectCode::Internal,
+                    "the hub could not store the batch; it will be re-sent",
+                )
+                .await?;
+                return Ok(false);
+            }
+        };
+        match outcome {
+            Ok(outcome) => {
+                metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
+                metrics::counter!(crate::metrics::OPS_INGESTED).increment(outcome.new_ops as u64);
+                // Sync lag per outlet: how old the newest op of this batch is.
+                if let Some(wall_ms) = newest_wall_ms {
+                    let lag_ms = (crate::now_ms() - wall_ms as i64).max(0);
+                    metrics::gauge!("kibanda_sync_lag_seconds", "outlet" => device.outlet_id.to_string())
+                        .set(lag_ms as f64 / 1000.0);
+                }
+                if self.faults.stall_acks.load(Ordering::SeqCst) {
+                    tracing::warn!("fault injection: withholding an ack after commit");
+                    return Ok(true);
+                }
+                if self.take_ack_drop_fault() {
+                    tracing::warn!("fault injection: dropping an ack after commit");
+                    connection.close(1_u32.into(), b"fault: ack dropped");
+                    return Ok(false);
+                }
+                writer
+                    .send(&Message::Ack {
+                        acked_through_seq: outcome.cursor.acked_through_seq,
+                    })
+                    .await?;
+                Ok(true)
+            }
+            Err(refusal) => {
+                metrics::counter!(crate::metrics::SYNC_REJECTS).increment(1);
+                let code = refusal.reject_code();
+                if code == RejectCode::IdentityMismatch {
+                    self.security_event(device, "identity_mismatch", &refusal.to_string())
+                        .await;
+                }
+                tracing::warn!(device = %device.id, error = %refusal, "batch refused");
+                reject(writer, code, &refusal.to_string()).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Handles one message from a connected edge; `Ok(false)` ends the connection.
+    async fn on_message(
+        &self,
+        device: &DeviceIdentity,
+        writer: &mut FrameWriter,
         feed_sent: &mut Option<u64>,
+        pending: &mut VecDeque<PendingBatch>,
         message: Message,
     ) -> Result<bool, DriverError> {
         match message {
             Message::OpsBatch { ops } => {
                 let newest_wall_ms = ops.last().map(|op| op.hlc.wall_ms);
-                let outcome = match self.ingest.ingest(device.clone(), ops).await {
-                    Ok(outcome) => outcome,
+                match self.ingest.submit(device.clone(), ops).await {
+                    Ok(answer) => {
+                        pending.push_back(PendingBatch {
+                            answer,
+                            newest_wall_ms,
+                        });
+                        Ok(true)
+                    }
                     Err(error) => {
                         tracing::error!(%error, "batch ingest failed");
                         reject(
@@ -326,45 +429,6 @@ impl SyncServer {
                             "the hub could not store the batch; it will be re-sent",
                         )
                         .await?;
-                        return Ok(false);
-                    }
-                };
-                match outcome {
-                    Ok(outcome) => {
-                        metrics::counter!(crate::metrics::BATCHES_INGESTED).increment(1);
-                        metrics::counter!(crate::metrics::OPS_INGESTED)
-                            .increment(outcome.new_ops as u64);
-                        // Sync lag per outlet: how old the newest op of this batch is.
-                        if let Some(wall_ms) = newest_wall_ms {
-                            let lag_ms = (crate::now_ms() - wall_ms as i64).max(0);
-                            metrics::gauge!("kibanda_sync_lag_seconds", "outlet" => device.outlet_id.to_string())
-                                .set(lag_ms as f64 / 1000.0);
-                        }
-                        if self.faults.stall_acks.load(Ordering::SeqCst) {
-                            tracing::warn!("fault injection: withholding an ack after commit");
-                            return Ok(true);
-                        }
-                        if self.take_ack_drop_fault() {
-                            tracing::warn!("fault injection: dropping an ack after commit");
-                            connection.close(1_u32.into(), b"fault: ack dropped");
-                            return Ok(false);
-                        }
-                        writer
-                            .send(&Message::Ack {
-                                acked_through_seq: outcome.cursor.acked_through_seq,
-                            })
-                            .await?;
-                        Ok(true)
-                    }
-                    Err(refusal) => {
-                        metrics::counter!(crate::metrics::SYNC_REJECTS).increment(1);
-                        let code = refusal.reject_code();
-                        if code == RejectCode::IdentityMismatch {
-                            self.security_event(device, "identity_mismatch", &refusal.to_string())
-                                .await;
-                        }
-                        tracing::warn!(device = %device.id, error = %refusal, "batch refused");
-                        reject(writer, code, &refusal.to_string()).await?;
                         Ok(false)
                     }
                 }
