@@ -24,5 +24,8 @@ pub const SYNC_REJECTS: &str = "kibanda_sync_rejects_total";
 pub const INGEST_GROUP_BATCHES: &str = "kibanda_sync_ingest_group_batches";
 /// Ops the projector projected after they were acknowledged (a backlog's).
 pub const OPS_PROJECTED_LATE: &str = "kibanda_sync_ops_projected_late_total";
+/// Devices with stored ops not yet projected, and how many ops (0 when the projector is idle).
+pub const PROJECTION_LAG_DEVICES: &str = "kibanda_sync_projection_lag_devices";
+pub const PROJECTION_LAG_OPS: &str = "kibanda_sync_projection_lag_ops";
 pub const HTTP_REQUESTS: &str = "kibanda_http_requests_total";
 pub const HTTP_LATENCY: &str = "kibanda_http_request_duration_seconds";

@@ -147,15 +147,26 @@ async fn writer(
 /// `crate::store::ingest::projection`): projects them, device by device, until none is
 /// behind; then waits for the bell or the poll.
 async fn projector(pool: PgPool, bell: ProjectorBell) {
+    use crate::store::ingest::projection::lag;
     use crate::store::ingest::projection::project_next;
     loop {
-        match project_next(&pool).await {
+        let stepped = match project_next(&pool).await {
             Ok(Some(step)) => {
                 metrics::counter!(crate::metrics::OPS_PROJECTED_LATE).increment(step.ops as u64);
-                continue;
+                true
             }
-            Ok(None) => {}
-            Err(error) => tracing::error!(%error, "projecting stored ops failed; retrying"),
+            Ok(None) => false,
+            Err(error) => {
+                tracing::error!(%error, "projecting stored ops failed; retrying");
+                false
+            }
+        };
+        if let Ok((devices, ops)) = lag(&pool).await {
+            metrics::gauge!(crate::metrics::PROJECTION_LAG_DEVICES).set(devices as f64);
+            metrics::gauge!(crate::metrics::PROJECTION_LAG_OPS).set(ops as f64);
+        }
+        if stepped {
+            continue;
         }
         let _ = tokio::time::timeout(
             std::time::Duration::from_millis(PROJECTOR_POLL_MS),
