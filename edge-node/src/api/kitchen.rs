@@ -27,6 +27,9 @@ pub const STREAM_BATCH_MAX: usize = 256;
 /// Most live streams open at once. Why 64: an outlet runs a few KDS screens and terminals;
 /// each stream holds a task and a socket, and a runaway client must not starve the till.
 pub const STREAM_CONNECTIONS_MAX: usize = 64;
+/// The stream's WebSocket subprotocol. A browser names it (with its token as a second,
+/// `kibanda.bearer.<token>`) and the edge answers with it, as browsers require.
+pub const STREAM_PROTOCOL: &str = "kibanda.v1";
 /// Largest WebSocket message accepted from a client. Why 4 KiB: clients only send pings and
 /// closes on this stream; anything bigger is not a client we know.
 pub const STREAM_CLIENT_MESSAGE_BYTES_MAX: usize = 4 * 1024;
@@ -281,6 +284,7 @@ pub async fn stream(
         )
     })?;
     Ok(upgrade
+        .protocols([STREAM_PROTOCOL])
         .max_message_size(STREAM_CLIENT_MESSAGE_BYTES_MAX)
         .on_upgrade(move |socket| async move {
             serve_stream(state, socket, after).await;

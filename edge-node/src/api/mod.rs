@@ -1,7 +1,8 @@
 //! The LAN API that terminals, kiosks and kitchen displays call.
 //!
 //! Handlers are thin: extract, parse, one service call, map to a DTO. Every route but
-//! `/healthz` and `/openapi.json` needs a paired device's bearer token.
+//! `/healthz`, `/openapi.json`, `/docs`, the browser KDS page (`/kds`) and device registration
+//! needs a paired device's bearer token.
 
 pub mod catalog;
 pub mod cloud_orders;
@@ -11,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod gift_cards;
 pub mod health;
+pub mod kds;
 pub mod kitchen;
 pub mod loyalty;
 pub mod openapi;
@@ -244,6 +246,10 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/openapi.json", get(openapi::openapi_json))
         .route("/docs", get(openapi::docs_page))
+        // The browser kitchen display's page (it pairs itself, then calls the API).
+        .route("/kds", get(kds::page))
+        .route("/kds/kds.js", get(kds::script))
+        .route("/kds/kds.css", get(kds::stylesheet))
         // The one route for a device that has no token yet: it brings a pairing code.
         .route("/v1/devices/register", post(devices::register))
         .merge(authenticated)
@@ -295,6 +301,37 @@ async fn refuse_card_numbers(request: Request, next: Next) -> Result<Response, A
         .await)
 }
 
+/// The subprotocol a browser offers to carry its device token on a WebSocket (it cannot set
+/// headers there): `kibanda.bearer.<token>`, beside [`kitchen::STREAM_PROTOCOL`].
+pub const BEARER_SUBPROTOCOL_PREFIX: &str = "kibanda.bearer.";
+
+/// The caller's device token: `Authorization: Bearer <token>`, or on a WebSocket upgrade, a
+/// `kibanda.bearer.<token>` entry of `Sec-WebSocket-Protocol`.
+fn device_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    use axum::http::header;
+    if let Some(token) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        return Some(token.trim().to_owned());
+    }
+    let upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrade {
+        return None;
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|protocol| protocol.trim().strip_prefix(BEARER_SUBPROTOCOL_PREFIX))
+        .map(str::to_owned)
+}
+
 /// Lets a request through only with a valid device token, and records who is calling: the
 /// device and the staff member signed in on it (an idle session is ended here).
 async fn require_device(
@@ -302,14 +339,8 @@ async fn require_device(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let token = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| ApiError::unauthorized("a paired device's bearer token is required"))?
-        .to_owned();
+    let token = device_token(request.headers())
+        .ok_or_else(|| ApiError::unauthorized("a paired device's bearer token is required"))?;
     let device = crate::services::devices::authenticate(state.store.clone(), token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown or disabled device token"))?;
