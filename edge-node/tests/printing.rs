@@ -303,3 +303,96 @@ async fn a_printer_out_of_paper_keeps_its_job_until_the_roll_is_replaced() {
         .unwrap();
     worker.abort();
 }
+
+/// One connection of a printer without status support, on a listener kept for the next job.
+async fn capture_next(listener: &TcpListener) -> Vec<u8> {
+    let (mut socket, _) = listener.accept().await.unwrap();
+    let mut bytes = Vec::new();
+    socket.read_to_end(&mut bytes).await.unwrap();
+    assert!(bytes.starts_with(&STATUS_QUERY));
+    bytes.split_off(STATUS_QUERY.len())
+}
+
+#[tokio::test]
+async fn a_line_voided_after_it_was_sent_prints_a_void_chit_at_its_station() {
+    let edge = edge();
+    signed_in_manager(&edge).await;
+    let grill = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    add_printer(
+        &edge,
+        json!({"name": "grill", "addr": grill.local_addr().unwrap().to_string(), "role": "kitchen", "station": "grill"}),
+    )
+    .await;
+    edge.call(
+        "PUT",
+        "/v1/kitchen/routes",
+        Some(json!({"routes": [{"match": "item", "value": "sku-samosa", "station": "grill"}]})),
+    )
+    .await;
+    let worker = tokio::spawn(edge.state.printing.queue().clone().run());
+
+    let id = edge.order_with("sku-samosa").await;
+    edge.call("POST", &format!("/v1/orders/{id}/send"), None)
+        .await;
+    let ticket = capture_next(&grill).await;
+    assert!(contains(&ticket, b"1 x Beef samosa\n"));
+    assert!(!contains(&ticket, b"VOID"));
+
+    let (_, order) = edge.call("GET", &format!("/v1/orders/{id}"), None).await;
+    let sent_line = order["lines"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = edge
+        .call(
+            "POST",
+            &format!("/v1/orders/{id}/lines/{sent_line}/void"),
+            Some(json!({"reason": "customer changed mind"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let chit = capture_next(&grill).await;
+    assert!(contains(&chit, b"#1\n"), "the order number");
+    assert!(contains(&chit, b"GRILL\n"));
+    assert!(contains(&chit, b"*** VOID ***\n"));
+    assert!(contains(&chit, b"1 x Beef samosa\n"));
+    assert!(contains(&chit, b"Reason: customer changed mind\n"));
+    assert!(chit.ends_with(&[0x1d, b'V', 66, 0]), "ends with a cut");
+
+    // A line the kitchen never had is voided without troubling the printer.
+    let (status, added) = edge
+        .call(
+            "POST",
+            &format!("/v1/orders/{id}/lines"),
+            Some(json!({"item_id": "sku-samosa", "quantity": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{added}");
+    let unsent = added["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["id"] != sent_line.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = edge
+        .call(
+            "POST",
+            &format!("/v1/orders/{id}/lines/{unsent}/void"),
+            Some(json!({"reason": "keyed twice"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, jobs) = edge.call("GET", "/v1/print-jobs", None).await;
+    let kinds: Vec<&str> = jobs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|kind| **kind == "kitchen_void").count(),
+        1,
+        "{jobs}"
+    );
+    worker.abort();
+}

@@ -145,6 +145,57 @@ pub fn render_ticket(
     page.into_bytes()
 }
 
+/// The chit a station prints when a line it already has is voided: make it no more (or bin it).
+pub fn render_void_chit(
+    order_number: u64,
+    station: &str,
+    line: &TicketLine,
+    reason: &str,
+) -> Vec<u8> {
+    let mut page = EscPos::new();
+    page.align_center()
+        .bold(true)
+        .double_size(true)
+        .line(&format!("#{order_number}"))
+        .double_size(false)
+        .line(&station.to_uppercase())
+        .line("*** VOID ***")
+        .bold(false)
+        .align_left()
+        .rule()
+        .line(&format!("{} x {}", line.quantity, line.name));
+    for modifier in &line.modifiers {
+        page.line(&format!("    {modifier}"));
+    }
+    page.rule().line(&format!("Reason: {reason}")).feed(3).cut();
+    page.into_bytes()
+}
+
+/// VOID chits for `line_id` on `ticket`, one per printer of the ticket's station.
+pub fn void_chit_jobs(
+    printers: &[crate::store::Printer],
+    ticket: &crate::store::Ticket,
+    line_id: Uuid,
+    reason: &str,
+) -> Vec<NewPrintJob> {
+    let Some(line) = ticket.lines.iter().find(|line| line.line_id == line_id) else {
+        return Vec::new();
+    };
+    printers
+        .iter()
+        .filter(|printer| {
+            printer.role == PrinterRole::Kitchen
+                && printer.station.as_deref() == Some(ticket.station.as_str())
+        })
+        .map(|printer| NewPrintJob {
+            printer_id: printer.id,
+            kind: "kitchen_void".into(),
+            subject: format!("order:{}/line:{line_id}", ticket.order_id),
+            payload: render_void_chit(ticket.order_number, &ticket.station, line, reason),
+        })
+        .collect()
+}
+
 fn ticket_jobs(
     store_printers: &[crate::store::Printer],
     ticket_station: &str,

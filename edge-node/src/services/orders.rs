@@ -448,6 +448,8 @@ impl OrderService {
                 None
             };
             let (rules, price) = pricing_setup(&store, now_ms)?;
+            // The stations' printers get a VOID chit for a line they already printed.
+            let printers = if sent { store.printers()? } else { Vec::new() };
             let result = store.commit_order_events(order_id, now_ms, |order, context| {
                 let order = order.ok_or(OrderError::NotFound)?;
                 let event = order.void_line(line_id, &reason, now_ms)?;
@@ -476,7 +478,9 @@ impl OrderService {
                     OrderError::LineVoid(LineVoidError::BadReason),
                     now_ms,
                 )?;
-                announced = context.void_on_tickets(order_id, line_id, now_ms)?;
+                announced = context.void_on_tickets(order_id, line_id, now_ms, |ticket| {
+                    super::kitchen::void_chit_jobs(&printers, ticket, line_id.0, &reason)
+                })?;
                 Ok((events, vec![audit]))
             })?;
             let (order, _) = result?;

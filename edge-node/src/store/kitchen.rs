@@ -693,6 +693,7 @@ pub(crate) fn void_ticket_line_tx(
     order_id: OrderId,
     line_id: Uuid,
     now_ms: i64,
+    chits: impl Fn(&Ticket) -> Vec<super::NewPrintJob>,
 ) -> Result<Option<u64>, StoreError> {
     let rows = {
         let mut statement = tx.prepare_cached(&format!("{TICKET_SELECT} WHERE order_id = ?1"))?;
@@ -721,6 +722,9 @@ pub(crate) fn void_ticket_line_tx(
             "UPDATE kitchen_tickets SET lines = ?1 WHERE id = ?2",
             params![lines, ticket.id.to_string()],
         )?;
+        for job in chits(&ticket) {
+            super::printing::insert_print_job_tx(tx, &job, now_ms)?;
+        }
         last_seq = Some(append_ticket_event_tx(
             tx,
             "ticket.updated",

@@ -866,15 +866,17 @@ impl NewOrderNumber<'_> {
         drawers::open_cash_tx(self.tx, terminal)
     }
 
-    /// Marks `line_id` of `order_id` voided on the kitchen tickets that carry it and tells the
-    /// screens, in this transaction; returns the stream sequence to publish, if any ticket had it.
+    /// Marks `line_id` of `order_id` voided on the kitchen tickets that carry it, tells the
+    /// screens and queues what `chits` prints for each such ticket (the station's VOID chit),
+    /// in this transaction; returns the stream sequence to publish, if any ticket had it.
     pub fn void_on_tickets(
         &self,
         order_id: OrderId,
         line_id: shared_model::LineId,
         now_ms: i64,
+        chits: impl Fn(&Ticket) -> Vec<NewPrintJob>,
     ) -> Result<Option<u64>, StoreError> {
-        kitchen::void_ticket_line_tx(self.tx, order_id, line_id.0, now_ms)
+        kitchen::void_ticket_line_tx(self.tx, order_id, line_id.0, now_ms, chits)
     }
 
     /// Makes `staff_id` the server of `order_id` (handed over by `by`, or `None` when opened),
