@@ -120,15 +120,19 @@ fn tab_dto(tab: &crate::store::Tab) -> TabDto {
     security(("device_token" = [])))]
 pub async fn open_tab(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<OpenTabRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<TabDto>), ApiError> {
     let Json(request) = body?;
+    // The signed-in bartender or server serves the tab they open.
+    let server = caller.staff.as_ref().map(|session| session.staff_id);
     let tab = state
         .tables
         .open_tab(
             request.name,
             request.limit_minor,
             request.preauth_ref,
+            server,
             now_ms(),
         )
         .await?;

@@ -149,11 +149,13 @@ impl TableService {
     }
 
     /// Opens a bar tab by name.
+    /// Opens a tab; the signed-in bartender or server (`server`) serves it.
     pub async fn open_tab(
         &self,
         name: String,
         limit_minor: Option<i64>,
         preauth_ref: Option<String>,
+        server: Option<Uuid>,
         now_ms: i64,
     ) -> Result<Tab, TableError> {
         let bad = |field, message: String| TableError::BadField { field, message };
@@ -194,6 +196,7 @@ impl TableService {
                 preauth_ref.as_deref(),
                 order_id,
                 currency,
+                server,
                 now_ms,
             )
         })

@@ -498,7 +498,10 @@ impl Store {
                         params![ticket.order_id.to_string()],
                         |row| row.get(0),
                     )?;
+                    // Lines still held (a later course not yet fired) mean the order is not
+                    // ready, whatever the kitchen has finished so far.
                     let newly_ready = open == 0
+                        && !holds_unsent_lines_tx(&tx, ticket.order_id)?
                         && tx.execute(
                             "INSERT OR IGNORE INTO kitchen_ready_orders (order_id, ready_at_ms)
                              VALUES (?1, ?2)",
@@ -688,6 +691,29 @@ fn insert_ticket_tx(tx: &Transaction<'_>, ticket: &Ticket) -> Result<(), StoreEr
 
 /// Marks a line voided after send on every ticket of `order_id` that carries it, and writes a
 /// `ticket.updated` event per ticket; returns the last event's sequence.
+/// Whether `order_id` has live lines the kitchen never received (held for a later course).
+fn holds_unsent_lines_tx(tx: &Transaction<'_>, order_id: OrderId) -> Result<bool, StoreError> {
+    let Some(order) = super::load_order(tx, order_id)? else {
+        return Ok(false);
+    };
+    let tickets = {
+        let mut statement = tx.prepare_cached(&format!("{TICKET_SELECT} WHERE order_id = ?1"))?;
+        statement
+            .query_map(params![order_id.to_string()], ticket_row)?
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let mut in_kitchen = std::collections::HashSet::new();
+    for row in tickets {
+        for line in ticket_from_row(row)?.lines {
+            in_kitchen.insert(line.line_id);
+        }
+    }
+    Ok(order
+        .lines
+        .iter()
+        .any(|line| line.is_live() && !in_kitchen.contains(&line.id.0)))
+}
+
 pub(crate) fn void_ticket_line_tx(
     tx: &Transaction<'_>,
     order_id: OrderId,

@@ -887,26 +887,7 @@ impl NewOrderNumber<'_> {
         staff_id: Uuid,
         by: Option<Uuid>,
     ) -> Result<(), StoreError> {
-        self.tx.execute(
-            "INSERT INTO order_servers (order_id, staff_id, assigned_at_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (order_id) DO UPDATE SET staff_id = excluded.staff_id,
-                assigned_at_ms = excluded.assigned_at_ms",
-            params![order_id.to_string(), staff_id.to_string(), self.now_ms],
-        )?;
-        let body = OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned {
-            order_id: *order_id.0.as_bytes(),
-            staff_id: *staff_id.as_bytes(),
-            by_staff_id: by.map(|id| *id.as_bytes()),
-            at_ms: self.now_ms,
-        });
-        append_op_body(
-            self.tx,
-            self.node_id,
-            "table.server_assigned",
-            &body,
-            self.now_ms,
-        )?;
-        Ok(())
+        assign_server_tx(self.tx, self.node_id, order_id, staff_id, by, self.now_ms)
     }
 
     /// Who serves `order_id`, read in this transaction.
@@ -990,6 +971,32 @@ fn node_id(connection: &Connection) -> Result<Uuid, StoreError> {
             row.get(0)
         })?;
     Uuid::parse_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Makes `staff_id` the server of `order_id` (handed over by `by`, or `None` when opened), with
+/// its `Table` op, in `tx`.
+pub(crate) fn assign_server_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    order_id: OrderId,
+    staff_id: Uuid,
+    by: Option<Uuid>,
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO order_servers (order_id, staff_id, assigned_at_ms) VALUES (?1, ?2, ?3)
+         ON CONFLICT (order_id) DO UPDATE SET staff_id = excluded.staff_id,
+            assigned_at_ms = excluded.assigned_at_ms",
+        params![order_id.to_string(), staff_id.to_string(), now_ms],
+    )?;
+    let body = OpBody::Table(sync_protocol::op::TableEventV1::ServerAssigned {
+        order_id: *order_id.0.as_bytes(),
+        staff_id: *staff_id.as_bytes(),
+        by_staff_id: by.map(|id| *id.as_bytes()),
+        at_ms: now_ms,
+    });
+    append_op_body(tx, node_id, "table.server_assigned", &body, now_ms)?;
+    Ok(())
 }
 
 pub(crate) fn load_order(

@@ -257,6 +257,7 @@ impl Store {
         preauth_ref: Option<&str>,
         order_id: OrderId,
         currency: Currency,
+        server: Option<uuid::Uuid>,
         now_ms: i64,
     ) -> Result<Tab, StoreError> {
         let mut connection = self.lock();
@@ -269,6 +270,9 @@ impl Store {
             currency,
             now_ms,
         )?;
+        if let Some(server) = server {
+            super::assign_server_tx(&tx, self.node_id, order_id, server, None, now_ms)?;
+        }
         tx.execute(
             "INSERT INTO tabs (order_id, name, limit_minor, preauth_ref, opened_at_ms)
              VALUES (?1, ?2, ?3, ?4, ?5)",
