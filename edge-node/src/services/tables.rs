@@ -191,12 +191,14 @@ impl TableService {
         let order_id = OrderId(Uuid::now_v7());
         Ok(super::blocking(move || {
             store.open_tab(
-                &name,
-                limit_minor,
-                preauth_ref.as_deref(),
-                order_id,
-                currency,
-                server,
+                crate::store::NewTab {
+                    name: &name,
+                    limit_minor,
+                    preauth_ref: preauth_ref.as_deref(),
+                    order_id,
+                    currency,
+                    server,
+                },
                 now_ms,
             )
         })

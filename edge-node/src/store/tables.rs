@@ -247,19 +247,30 @@ pub struct Tab {
     pub order: Order,
 }
 
+/// A tab to open (checked by the caller).
+#[derive(Debug, Clone)]
+pub struct NewTab<'a> {
+    pub name: &'a str,
+    pub limit_minor: Option<i64>,
+    pub preauth_ref: Option<&'a str>,
+    pub order_id: OrderId,
+    pub currency: Currency,
+    /// The staff member who serves it (the one who opened it).
+    pub server: Option<uuid::Uuid>,
+}
+
 impl Store {
     /// Opens a bar tab: a `bar_tab` order and its name, limit and pre-authorisation, with both
-    /// ops, in one transaction.
-    pub fn open_tab(
-        &self,
-        name: &str,
-        limit_minor: Option<i64>,
-        preauth_ref: Option<&str>,
-        order_id: OrderId,
-        currency: Currency,
-        server: Option<uuid::Uuid>,
-        now_ms: i64,
-    ) -> Result<Tab, StoreError> {
+    /// ops (and its server's), in one transaction.
+    pub fn open_tab(&self, tab: NewTab<'_>, now_ms: i64) -> Result<Tab, StoreError> {
+        let NewTab {
+            name,
+            limit_minor,
+            preauth_ref,
+            order_id,
+            currency,
+            server,
+        } = tab;
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let order = open_order_tx(
