@@ -3,8 +3,9 @@
 //! codes), with petty cash, a drop to the safe and a refund on an override; the hub is down for
 //! part of the day and the tills keep selling. At close, each terminal's Z report equals what
 //! the test itself recorded, to the cent; the hub's Z reports, rebuilt from the edge's ops,
-//! equal the edge's field by field; the outlet totals are their sum; and what the drawers took
-//! equals what the hub's orders were paid.
+//! equal the edge's field by field; the outlet totals are their sum; what the drawers took
+//! equals what the hub's orders were paid; and the outlet's day closes with a Z report whose
+//! takings per tender are the drawers', equal to the hub's own figures.
 #![allow(clippy::unwrap_used)]
 
 use axum::extract::{Json, Query, State};
@@ -477,5 +478,27 @@ fn a_day_of_mixed_tenders_ends_in_z_reports_that_agree_at_edge_and_hub() {
         })
         .await;
         assert_eq!(paid, summed.values().sum::<i64>());
+
+        // The manager closes the outlet's day: its Z report takes what the drawers took, tender
+        // by tender, and the hub's own figures for the day agree.
+        shop.post(&one, "/v1/staff/sessions", json!({"staff_id": manager.id.to_string(), "pin": "9999"})).await;
+        let day = shop.post(&one, "/v1/reports/day/close", json!({})).await;
+        let day_taken: BTreeMap<String, i64> = day["summary"]["payments"].as_array().unwrap().iter()
+            .map(|line| (line["tender"].as_str().unwrap().to_owned(), line["amount_minor"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(day_taken, summed, "{day}");
+        let refunded: i64 = [&one, &two].iter().map(|till| till.refunded_cash).sum();
+        assert_eq!(day["summary"]["net_takings_minor"].as_i64(), Some(summed.values().sum::<i64>() - refunded));
+        let closed: i64 = sqlx::query_scalar("SELECT count(*) FROM orders WHERE closed_at_ms IS NOT NULL AND state IN ('closed', 'refunded')")
+            .fetch_one(&pool).await.unwrap();
+        assert_eq!(day["summary"]["orders_closed"].as_i64(), Some(closed));
+        let at_hub = eventually(Duration::from_secs(30), "the day's Z report at the hub", || async {
+            let response = client.get(hub.url("/v1/soko/pos/outlets/mall/z-reports/1")).bearer_auth(&jwt).send().await.ok()?;
+            let report: Value = response.json().await.ok()?;
+            (report["z_number"] == 1).then_some(report)
+        })
+        .await;
+        assert_eq!(at_hub["matches_hub"], true, "{at_hub}");
+        assert_eq!(at_hub["summary"], day["summary"]);
     });
 }
