@@ -1,6 +1,7 @@
-//! When the kitchen finishes a cloud order whose customer left a phone number, the hub asks the
-//! notifications service (a real HTTP server on loopback) to tell them: once, retried under one
-//! idempotency key after the service fails; orders without a number send nothing.
+//! When the kitchen finishes a cloud order whose customer left a contact, the hub asks the
+//! notifications service (a real HTTP server on loopback) to tell them by the first channel of
+//! their choice they gave a contact for (sms, email or push): once, retried under one
+//! idempotency key after the service fails; orders without a contact send nothing.
 #![allow(clippy::unwrap_used)]
 
 use axum::extract::{Json, State};
@@ -59,7 +60,7 @@ async fn cook(terminal: &Terminal<'_>, order: &str) {
 }
 
 #[test]
-fn a_ready_cloud_order_texts_its_customer_once() {
+fn a_ready_cloud_order_tells_its_customer_once_by_their_channel() {
     let driver = runtime();
     let notifier = Notifier::default();
     let notify_url = driver.block_on(async {
@@ -99,8 +100,26 @@ fn a_ready_cloud_order_texts_its_customer_once() {
             Some(json!({"items": [{"id": "sku-chips", "name": "Chips", "category": "food", "price_minor": 25_000,
                                    "tax_mode": "inclusive", "tax_rates": [{"code": "VAT16", "rate_bps": 1600}]}]})), None).await;
         assert_eq!(status, 200, "{body}");
+        // Bad contacts are refused, naming the field, and nothing is placed.
+        for (customer, field) in [
+            (json!({"email": "not-an-address"}), "customer.email"),
+            (json!({"phone": "+254700000001", "notify_by": ["fax"]}), "customer.notify_by[0]"),
+            (json!({"phone": "+254700000001", "notify_by": ["sms", "sms"]}), "customer.notify_by[1]"),
+            (json!({"push_token": "x".repeat(600)}), "customer.push_token"),
+        ] {
+            let (status, error) = hub_request(&client, reqwest::Method::POST, hub.url("/v1/duka/pos/outlets/cbd/orders"), &shop,
+                Some(json!({"channel": "click_and_collect", "external_ref": "BAD-1", "customer": customer,
+                            "lines": [{"item_id": "sku-chips", "quantity": 1}]})), None).await;
+            assert_eq!((status, error["field"].as_str()), (400, Some(field)), "{error}");
+        }
         let mut placed = Vec::new();
-        for (reference, customer) in [("WEB-1", json!({"name": "Achieng", "phone": "+254712345678"})), ("WEB-2", json!({"name": "Walk-in"}))] {
+        for (reference, customer) in [
+            ("WEB-1", json!({"name": "Achieng", "phone": "+254712345678"})),
+            ("WEB-2", json!({"name": "Walk-in"})),
+            ("WEB-3", json!({"name": "Baraka", "email": "baraka@example.co.ke"})),
+            ("WEB-4", json!({"name": "Chebet", "phone": "+254722000000", "push_token": "fcm-token-chebet",
+                             "email": "chebet@example.co.ke", "notify_by": ["push", "sms"]})),
+        ] {
             let (status, order) = hub_request(&client, reqwest::Method::POST, hub.url("/v1/duka/pos/outlets/cbd/orders"), &shop,
                 Some(json!({"channel": "click_and_collect", "external_ref": reference, "customer": customer,
                             "lines": [{"item_id": "sku-chips", "quantity": 1}]})), None).await;
@@ -109,7 +128,7 @@ fn a_ready_cloud_order_texts_its_customer_once() {
         }
         eventually(Duration::from_secs(20), "the orders reach the kitchen's outlet", || async {
             let (_, list) = terminal.get("/v1/cloud-orders").await;
-            (list.as_array().map_or(0, Vec::len) == 2).then_some(())
+            (list.as_array().map_or(0, Vec::len) == 4).then_some(())
         })
         .await;
         let (status, session) = terminal
@@ -120,22 +139,34 @@ fn a_ready_cloud_order_texts_its_customer_once() {
             cook(&terminal, order).await;
         }
 
-        let sent = eventually(Duration::from_secs(30), "the customer is told", || async {
-            let state: Option<String> = sqlx::query_scalar("SELECT state FROM notifications").fetch_optional(&pool).await.unwrap();
-            (state.as_deref() == Some("sent")).then_some(())
-        });
-        sent.await;
+        // The email and the push token stay at the hub.
+        let (_, at_the_till) = terminal.get("/v1/cloud-orders").await;
+        assert!(!at_the_till.to_string().contains("example.co.ke") && !at_the_till.to_string().contains("fcm-token"), "{at_the_till}");
+
+        eventually(Duration::from_secs(30), "every customer is told", || async {
+            let sent: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications WHERE state = 'sent'").fetch_one(&pool).await.unwrap();
+            (sent == 3).then_some(())
+        })
+        .await;
         let calls = notifier.calls.lock().unwrap().clone();
-        assert_eq!(calls.len(), 2, "one failure, one retry: {calls:?}");
-        let key = calls[0].1.clone();
-        for (tenant, call_key, body) in &calls {
-            assert_eq!((tenant.as_str(), call_key.as_str()), ("duka", key.as_str()), "one message, one key");
-            assert_eq!(body["to"], "+254712345678");
-            assert_eq!((body["channel"].as_str(), body["template"].as_str()), (Some("sms"), Some("order_ready")));
-            assert_eq!(body["data"]["external_ref"], "WEB-1");
+        assert_eq!(calls.len(), 4, "one failure and its retry, and two more: {calls:?}");
+        let mut by_reference: std::collections::BTreeMap<String, Vec<(String, Value)>> = Default::default();
+        for (tenant, key, body) in &calls {
+            assert_eq!(tenant, "duka");
+            assert_eq!(body["template"], "order_ready");
             assert!(body["data"]["order_number"].as_u64().unwrap() > 900_000, "{body}");
+            by_reference.entry(body["data"]["external_ref"].as_str().unwrap().to_owned()).or_default().push((key.clone(), body.clone()));
         }
+        let told = |reference: &str| -> (Option<String>, Option<String>) {
+            let messages = &by_reference[reference];
+            assert!(messages.iter().all(|(key, _)| *key == messages[0].0), "one message, one key: {messages:?}");
+            (messages[0].1["channel"].as_str().map(str::to_owned), messages[0].1["to"].as_str().map(str::to_owned))
+        };
+        assert_eq!(told("WEB-1"), (Some("sms".into()), Some("+254712345678".into())));
+        assert_eq!(told("WEB-3"), (Some("email".into()), Some("baraka@example.co.ke".into())), "no phone: by email");
+        assert_eq!(told("WEB-4"), (Some("push".into()), Some("fcm-token-chebet".into())), "the customer's first choice");
+        assert!(!by_reference.contains_key("WEB-2"), "no contact, no message");
         let queued: i64 = sqlx::query_scalar("SELECT count(*) FROM notifications").fetch_one(&pool).await.unwrap();
-        assert_eq!(queued, 1, "the order without a number sends nothing");
+        assert_eq!(queued, 3, "one message per order with a contact");
     });
 }

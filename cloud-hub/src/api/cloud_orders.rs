@@ -36,6 +36,14 @@ pub struct CustomerRequest {
     /// Where a delivery order goes; handed to logistics with the order, never sent to the
     /// outlet.
     pub address: Option<String>,
+    /// For the "order ready" email; kept at the hub.
+    pub email: Option<String>,
+    /// The shop app's push token for this customer's device; kept at the hub.
+    pub push_token: Option<String>,
+    /// How the customer wants to be told the order is ready, in order of preference: `sms`,
+    /// `email`, `push`. The first with a contact given is used, once. Default: sms, email,
+    /// push.
+    pub notify_by: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -158,16 +166,23 @@ fn place_request(request: PlaceCloudOrderRequest) -> Result<PlaceOrder, ApiError
             amount_minor: prepaid.amount_minor,
         }),
     };
-    let (customer_name, customer_phone, delivery_address) = match request.customer {
-        Some(customer) => (customer.name, customer.phone, customer.address),
-        None => (None, None, None),
-    };
+    let customer = request.customer.unwrap_or(CustomerRequest {
+        name: None,
+        phone: None,
+        address: None,
+        email: None,
+        push_token: None,
+        notify_by: None,
+    });
     Ok(PlaceOrder {
         channel,
         external_ref: request.external_ref,
-        customer_name,
-        customer_phone,
-        delivery_address,
+        customer_name: customer.name,
+        customer_phone: customer.phone,
+        customer_email: customer.email,
+        customer_push_token: customer.push_token,
+        notify_by: customer.notify_by,
+        delivery_address: customer.address,
         notes: request.notes,
         lines,
         prepaid,

@@ -25,6 +25,12 @@ pub const EXTERNAL_REF_CHARS_MAX: usize = 64;
 pub const CUSTOMER_NAME_CHARS_MAX: usize = 80;
 pub const CUSTOMER_PHONE_CHARS_MAX: usize = 20;
 pub const NOTES_CHARS_MAX: usize = 500;
+/// Longest email address (RFC 5321's limit on a path).
+pub const CUSTOMER_EMAIL_CHARS_MAX: usize = 254;
+/// Longest push token. Why 512: APNs and FCM tokens are well under it.
+pub const PUSH_TOKEN_CHARS_MAX: usize = 512;
+/// The channels a customer may be told by (the notifications service's).
+pub const NOTIFY_CHANNELS: [&str; 3] = ["sms", "email", "push"];
 pub const CANCEL_REASON_CHARS_MAX: usize = 200;
 
 /// One line as the web shop or platform asks for it.
@@ -48,6 +54,11 @@ pub struct PlaceOrder {
     pub external_ref: String,
     pub customer_name: Option<String>,
     pub customer_phone: Option<String>,
+    /// Kept at the hub, for the "order ready" message.
+    pub customer_email: Option<String>,
+    pub customer_push_token: Option<String>,
+    /// Channels to tell the customer by, in order of preference (`sms`, `email`, `push`).
+    pub notify_by: Option<Vec<String>>,
     /// A delivery order's destination (kept at the hub for logistics).
     pub delivery_address: Option<String>,
     pub notes: Option<String>,
@@ -132,6 +143,47 @@ pub async fn place(
         &request.customer_phone,
         CUSTOMER_PHONE_CHARS_MAX,
     )?;
+    let customer_email = check_text(
+        "customer.email",
+        &request.customer_email,
+        CUSTOMER_EMAIL_CHARS_MAX,
+    )?;
+    if let Some(email) = &customer_email {
+        let shaped = email
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+            && !email.chars().any(char::is_whitespace);
+        if !shaped {
+            return Err(invalid("customer.email", "an email address, name@domain"));
+        }
+    }
+    let customer_push_token = check_text(
+        "customer.push_token",
+        &request.customer_push_token,
+        PUSH_TOKEN_CHARS_MAX,
+    )?;
+    let notify_by = match &request.notify_by {
+        None => None,
+        Some(channels) => {
+            let mut chosen: Vec<String> = Vec::with_capacity(channels.len());
+            for (index, channel) in channels.iter().enumerate() {
+                if !NOTIFY_CHANNELS.contains(&channel.as_str()) || chosen.contains(channel) {
+                    return Err(invalid(
+                        format!("customer.notify_by[{index}]"),
+                        "sms, email or push, each at most once",
+                    ));
+                }
+                chosen.push(channel.clone());
+            }
+            if chosen.is_empty() {
+                return Err(invalid(
+                    "customer.notify_by",
+                    "name at least one channel, or leave it out",
+                ));
+            }
+            Some(chosen)
+        }
+    };
     let notes = check_text("notes", &request.notes, NOTES_CHARS_MAX)?;
     let delivery_address = check_text(
         "customer.address",
@@ -245,6 +297,11 @@ pub async fn place(
             order: &order,
             channel: request.channel,
             delivery_address: delivery_address.as_deref(),
+            contact: cloud_orders::CustomerContact {
+                email: customer_email.as_deref(),
+                push_token: customer_push_token.as_deref(),
+                notify_by: notify_by.as_deref(),
+            },
             wire: &wire,
             events: &created,
         },

@@ -65,9 +65,19 @@ pub struct NewCloudOrder<'a> {
     pub order: &'a Order,
     pub channel: CloudChannel,
     pub delivery_address: Option<&'a str>,
+    /// How to reach the customer beyond the phone number (kept at the hub).
+    pub contact: CustomerContact<'a>,
     pub wire: &'a CloudOrderV1,
     /// `pos.order.created` (and whatever else the new order raises).
     pub events: &'a [OutboxEvent],
+}
+
+/// A cloud order customer's email, push token and preferred channels, kept at the hub only.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CustomerContact<'a> {
+    pub email: Option<&'a str>,
+    pub push_token: Option<&'a str>,
+    pub notify_by: Option<&'a [String]>,
 }
 
 /// Why a cloud order was not stored.
@@ -150,8 +160,9 @@ pub async fn insert(
     .map_err(StoreError::from)?;
     sqlx::query(
         "INSERT INTO cloud_orders (tenant_id, order_id, outlet_id, channel, external_ref,
-            customer_name, customer_phone, notes, delivery_address)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            customer_name, customer_phone, notes, delivery_address, customer_email,
+            customer_push_token, notify_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(new.tenant.0)
     .bind(order.id.0)
@@ -162,6 +173,9 @@ pub async fn insert(
     .bind(&new.wire.customer_phone)
     .bind(&new.wire.notes)
     .bind(new.delivery_address)
+    .bind(new.contact.email)
+    .bind(new.contact.push_token)
+    .bind(new.contact.notify_by)
     .execute(&mut *tx)
     .await
     .map_err(|error| match StoreError::from(error) {

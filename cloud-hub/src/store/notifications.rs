@@ -4,8 +4,9 @@
 use super::{StoreError, TenantId};
 use uuid::Uuid;
 
-/// Queues "your order is ready" for the customer of a cloud order who left a phone number
-/// (nothing for other orders); `id` is the ready event's, so a re-sent op queues once.
+/// Queues "your order is ready" for the customer of a cloud order, by the first channel of
+/// their preference (default sms, email, push) they left a contact for; nothing for an order
+/// without one. `id` is the ready event's, so a re-sent op queues once.
 pub async fn queue_order_ready(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
@@ -16,12 +17,22 @@ pub async fn queue_order_ready(
     sqlx::query(
         "INSERT INTO notifications (tenant_id, id, outlet_id, order_id, channel, recipient,
             template, data)
-         SELECT c.tenant_id, $2, c.outlet_id, c.order_id, 'sms', c.customer_phone, 'order_ready',
+         SELECT c.tenant_id, $2, c.outlet_id, c.order_id, way.channel, way.recipient,
+                'order_ready',
                 jsonb_build_object('order_number', $3::bigint, 'external_ref', c.external_ref,
                                    'customer_name', c.customer_name, 'outlet', o.code,
                                    'outlet_name', o.name)
          FROM cloud_orders c JOIN outlets o ON o.tenant_id = c.tenant_id AND o.id = c.outlet_id
-         WHERE c.tenant_id = $1 AND c.order_id = $4 AND c.customer_phone IS NOT NULL
+         CROSS JOIN LATERAL (
+            SELECT p.channel, p.preference,
+                   CASE p.channel WHEN 'sms' THEN c.customer_phone
+                                  WHEN 'email' THEN c.customer_email
+                                  WHEN 'push' THEN c.customer_push_token END AS recipient
+            FROM unnest(coalesce(c.notify_by, ARRAY['sms', 'email', 'push']))
+                 WITH ORDINALITY AS p(channel, preference)) way
+         WHERE c.tenant_id = $1 AND c.order_id = $4 AND way.recipient IS NOT NULL
+         ORDER BY way.preference
+         LIMIT 1
          ON CONFLICT DO NOTHING",
     )
     .bind(tenant.0)
