@@ -55,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 20;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 21;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -126,6 +126,13 @@ pub enum FeedBody {
     LoyaltyMemberSet(LoyaltyMemberV1),
     /// A voucher the outlet may take, or, once used or cancelled, may no longer take.
     VoucherSet(VoucherV1),
+    /// The hub's answer to a gift-card hold the outlet asked for (`GiftCardOpV1::HoldRequested`).
+    GiftCardHoldDecided {
+        hold_id: [u8; 16],
+        approved: bool,
+        /// Why it was declined (empty when approved).
+        reason: String,
+    },
 }
 
 /// Wire form of [`shared_model::loyalty::LoyaltyProgram`].
@@ -660,13 +667,11 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::VoucherSet(VoucherV1 {
-            code: "VCH-2026".into(),
-            currency: "KES".into(),
-            value_minor: 50_000,
-            active: true,
-            expires_at_ms: None,
-        });
+        let last_known = FeedBody::GiftCardHoldDecided {
+            hold_id: [3; 16],
+            approved: false,
+            reason: "the card holds 1000 KES".into(),
+        };
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

@@ -299,6 +299,25 @@ pub enum GiftCardOpV1 {
         currency: String,
         redeemed_at_ms: i64,
     },
+    // Appended with online holds; append only.
+    /// The till asks the hub to take `amount_minor` off the card now (beyond what it may take
+    /// offline). The hub answers with `FeedBody::GiftCardHoldDecided`; an approved hold is the
+    /// ledger's redemption, with `hold_id` as its entry id (and the payment's id).
+    HoldRequested {
+        hold_id: [u8; 16],
+        code: String,
+        order_id: [u8; 16],
+        amount_minor: i64,
+        currency: String,
+        requested_at_ms: i64,
+    },
+    /// The till will not use the hold (the cashier gave up, or the order no longer takes the
+    /// payment): the hub gives the value back if it had approved it.
+    HoldReleased {
+        hold_id: [u8; 16],
+        code: String,
+        released_at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -242,6 +242,25 @@ fn op_bodies() -> Vec<(String, OpBody)> {
         }),
     ));
     bodies.push((
+        "op.gift_card.hold_requested".into(),
+        OpBody::GiftCard(sync_protocol::op::GiftCardOpV1::HoldRequested {
+            hold_id: [6; 16],
+            code: "GIFT-7Q2K".into(),
+            order_id: [1; 16],
+            amount_minor: 300_000,
+            currency: "KES".into(),
+            requested_at_ms: 19,
+        }),
+    ));
+    bodies.push((
+        "op.gift_card.hold_released".into(),
+        OpBody::GiftCard(sync_protocol::op::GiftCardOpV1::HoldReleased {
+            hold_id: [6; 16],
+            code: "GIFT-7Q2K".into(),
+            released_at_ms: 20,
+        }),
+    ));
+    bodies.push((
         "op.day_closed".into(),
         OpBody::DayClosed(sync_protocol::op::DayClosedV1 {
             z_number: 3,
@@ -500,6 +519,14 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 allowance_points: 1_250,
                 outlet_burned_points: 300,
             }),
+        ),
+        (
+            "feed.gift_card_hold_decided".into(),
+            FeedBody::GiftCardHoldDecided {
+                hold_id: [6; 16],
+                approved: true,
+                reason: String::new(),
+            },
         ),
         (
             "feed.voucher_set".into(),

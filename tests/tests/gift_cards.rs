@@ -133,6 +133,19 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
     // Both outlets lose the hub and keep selling on the card.
     hub.kill();
     driver.block_on(async {
+        // Once a till knows the hub is gone, nothing beyond its allowance can be taken (online,
+        // it would ask the hub for a hold).
+        for terminal in [&mall, &cbd] {
+            eventually(
+                Duration::from_secs(30),
+                "the till notices the hub is gone",
+                || async {
+                    let (_, status) = terminal.get("/v1/sync/status").await;
+                    (status["connected"] == false).then_some(())
+                },
+            )
+            .await;
+        }
         let (status, paid) = redeem(&mall, &mall_order, 150_000).await;
         assert_eq!(status, 201, "{paid}");
         // Beyond the allowance: refused, and the order is as it was.
@@ -235,12 +248,11 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
             )
             .await;
         }
-        let (status, refused) = redeem(&cbd, &cbd_order, 100).await;
-        assert_eq!(
-            (status, refused["code"].as_str()),
-            (409, Some("gift_card_allowance_exceeded")),
-            "{refused}"
-        );
+        // Online, a till asks the hub beyond its allowance; the hub declines a spent card.
+        let (status, held) = redeem(&cbd, &cbd_order, 100).await;
+        assert_eq!(status, 202, "{held}");
+        let declined = decided_hold(&cbd, held["hold"]["id"].as_str().unwrap()).await;
+        assert_eq!(declined["state"], "declined", "{declined}");
 
         // A top-up of 1,300.00 brings it to 800.00: that is what each outlet may take now.
         let (status, card) = hub_request(
@@ -307,4 +319,107 @@ fn two_outlets_offline_at_once_overspend_a_card_only_within_their_allowances_and
             "{error}"
         );
     });
+}
+
+/// A hold's state at the till, once it is no longer pending.
+async fn decided_hold(terminal: &Terminal<'_>, hold: &str) -> Value {
+    eventually(
+        Duration::from_secs(20),
+        "the hub decides the hold",
+        || async {
+            let (_, answer) = terminal.get(&format!("/v1/gift-card-holds/{hold}")).await;
+            (answer["state"] != "pending").then_some(answer)
+        },
+    )
+    .await
+}
+
+#[test]
+fn beyond_its_offline_allowance_a_card_pays_through_a_hold_the_hub_decides_on_its_balance() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "zawadi", "mall");
+    let manager = driver.block_on(dev_token(&pool, "zawadi", "manager"));
+    let client = reqwest::Client::new();
+    let edge = RunningEdge::start(data.path(), &till);
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
+    let card_at_hub = || async {
+        let (_, card) = hub_request(
+            &client,
+            reqwest::Method::GET,
+            hub.url(&format!("/v1/zawadi/pos/gift-cards/{CARD}")),
+            &manager,
+            None,
+            None,
+        )
+        .await;
+        card
+    };
+    driver.block_on(async {
+        let (status, body) = hub_request(&client, reqwest::Method::PUT, hub.url("/v1/zawadi/pos/outlets/mall/catalog/items"), &manager,
+            Some(json!({"items": [{"id": "sku-hamper", "name": "Hamper", "category": "gifts", "price_minor": 50_000,
+                                   "tax_mode": "inclusive", "tax_rates": [{"code": "VAT16", "rate_bps": 1600}]}]})), None).await;
+        assert_eq!(status, 200, "{body}");
+        // 5,000.00 on the card; the till may take 1,000.00 of it without asking.
+        let (status, card) = hub_request(&client, reqwest::Method::POST, hub.url("/v1/zawadi/pos/gift-cards"), &manager,
+            Some(json!({"code": CARD, "currency": "KES", "amount_minor": 500_000, "offline_allowance_minor": 100_000})), None).await;
+        assert_eq!(status, 201, "{card}");
+        eventually(Duration::from_secs(20), "the allowance reaches the till", || async {
+            let (_, status) = terminal.get("/v1/sync/status").await;
+            (remaining(&terminal).await == Some(100_000) && status["connected"] == true).then_some(())
+        })
+        .await;
+
+        // 3,000.00 in one go: more than the till may take alone, so the hub is asked.
+        let order = order_of(&terminal, 6).await;
+        let (status, held) = redeem(&terminal, &order, 300_000).await;
+        assert_eq!((status, held["hold"]["state"].as_str()), (202, Some("pending")), "{held}");
+        let hold = held["hold"]["id"].as_str().unwrap().to_owned();
+        let decided = decided_hold(&terminal, &hold).await;
+        assert_eq!(decided["state"], "paid", "{decided}");
+        let (_, paid) = terminal.get(&format!("/v1/orders/{order}")).await;
+        assert_eq!(paid["paid_minor"], 300_000, "{paid}");
+        // The ledger took it once: the hold is the redemption the till's op names again.
+        let card = eventually(Duration::from_secs(20), "the till's redemption reaches the ledger", || async {
+            let card = card_at_hub().await;
+            let redeems = card["ledger"].as_array().unwrap().iter().filter(|e| e["kind"] == "redeem").count();
+            (redeems == 1 && card["balance_minor"] == 200_000).then_some(card)
+        })
+        .await;
+        assert_eq!(card["ledger"].as_array().unwrap().iter().filter(|e| e["kind"] == "redeem").count(), 1, "{card}");
+
+        // 2,500.00 more than the card holds: declined, saying why; nothing taken.
+        let order = order_of(&terminal, 5).await;
+        let (status, held) = redeem(&terminal, &order, 250_000).await;
+        assert_eq!(status, 202, "{held}");
+        let decided = decided_hold(&terminal, held["hold"]["id"].as_str().unwrap()).await;
+        assert_eq!(decided["state"], "declined", "{decided}");
+        assert!(decided["reason"].as_str().unwrap().contains("2000"), "{decided}");
+        let (_, unpaid) = terminal.get(&format!("/v1/orders/{order}")).await;
+        assert_eq!(unpaid["paid_minor"], 0);
+
+        // A hold the cashier gives up on costs the card nothing, whether the hub had answered.
+        let (status, held) = redeem(&terminal, &order, 150_000).await;
+        assert_eq!(status, 202, "{held}");
+        let hold = held["hold"]["id"].as_str().unwrap().to_owned();
+        terminal.post(&format!("/v1/gift-card-holds/{hold}/cancel"), json!({})).await;
+        let final_state = decided_hold(&terminal, &hold).await;
+        assert!(matches!(final_state["state"].as_str(), Some("cancelled") | Some("paid")), "{final_state}");
+        if final_state["state"] == "paid" {
+            // The approval beat the cancel: it was taken as a payment, like any approved hold.
+            return;
+        }
+        eventually(Duration::from_secs(20), "the card holds what it held", || async {
+            (card_at_hub().await["balance_minor"] == 200_000).then_some(())
+        })
+        .await;
+        let (_, unpaid) = terminal.get(&format!("/v1/orders/{order}")).await;
+        assert_eq!(unpaid["paid_minor"], 0);
+    });
+    drop(edge);
 }

@@ -444,3 +444,194 @@ pub fn overspent_event(
         redemption.redeemed_at_ms,
     )
 }
+
+/// A hold an outlet asked for, or released, as ingest decoded it.
+#[derive(Debug, Clone)]
+pub struct HoldOp {
+    pub tenant: TenantId,
+    pub outlet_id: Uuid,
+    pub device_id: Uuid,
+    pub hold_id: Uuid,
+    pub code: String,
+    pub at_ms: i64,
+    /// `Some((order, amount, currency))` for a request, `None` for a release.
+    pub request: Option<(Uuid, i64, String)>,
+}
+
+/// Decides the outlets' hold requests against each card's balance, and releases the holds they
+/// give back, in op order (a release after its request within one group finds it decided).
+/// Each decision goes down the asking outlet's feed; every outlet's allowance follows the card.
+pub async fn enter_holds(tx: &mut sqlx::PgConnection, ops: &[HoldOp]) -> Result<(), StoreError> {
+    for op in ops {
+        match &op.request {
+            Some((order_id, amount_minor, currency)) => {
+                decide_hold(&mut *tx, op, *order_id, *amount_minor, currency).await?;
+            }
+            None => release_hold(&mut *tx, op).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn decide_hold(
+    tx: &mut sqlx::PgConnection,
+    op: &HoldOp,
+    order_id: Uuid,
+    amount_minor: i64,
+    currency: &str,
+) -> Result<(), StoreError> {
+    let decided: Option<String> =
+        sqlx::query_scalar("SELECT state FROM gift_card_holds WHERE tenant_id = $1 AND id = $2")
+            .bind(op.tenant.0)
+            .bind(op.hold_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if decided.is_some() {
+        return Ok(()); // decided before: a re-sent op
+    }
+    let card = lock_card(tx, op.tenant, &op.code).await?;
+    let refusal = match &card {
+        None => Some("the hub knows no such gift card".to_owned()),
+        Some(card) if card.state != "active" => Some(format!("the card is {}", card.state)),
+        Some(card) if card.expires_at_ms.is_some_and(|at| op.at_ms >= at) => {
+            Some("the card expired".to_owned())
+        }
+        Some(card) if card.currency != currency => Some(format!(
+            "the card is in {}, the order in {currency}",
+            card.currency
+        )),
+        Some(_) if amount_minor <= 0 => Some("the amount must be positive".to_owned()),
+        Some(card) if card.balance_minor < amount_minor => Some(format!(
+            "the card holds {} {}",
+            card.balance_minor.max(0),
+            card.currency
+        )),
+        Some(_) => None,
+    };
+    sqlx::query(
+        "INSERT INTO gift_card_holds (tenant_id, id, card_id, code, outlet_id, order_id, device_id,
+            amount_minor, state, reason, requested_at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(op.tenant.0)
+    .bind(op.hold_id)
+    .bind(card.as_ref().map(|card| card.id))
+    .bind(&op.code)
+    .bind(op.outlet_id)
+    .bind(order_id)
+    .bind(op.device_id)
+    .bind(amount_minor)
+    .bind(if refusal.is_some() {
+        "declined"
+    } else {
+        "approved"
+    })
+    .bind(refusal.as_deref().unwrap_or_default())
+    .bind(op.at_ms)
+    .execute(&mut *tx)
+    .await?;
+    if let (None, Some(mut card)) = (&refusal, card) {
+        // The hold is the redemption: the till's own redemption op later carries the same id.
+        card.balance_minor -= amount_minor;
+        sqlx::query(
+            "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
+                balance_after_minor, outlet_id, order_id, device_id, at_ms)
+             VALUES ($1, $2, $3, 'redeem', $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(op.tenant.0)
+        .bind(op.hold_id)
+        .bind(card.id)
+        .bind(-amount_minor)
+        .bind(card.balance_minor)
+        .bind(op.outlet_id)
+        .bind(order_id)
+        .bind(op.device_id)
+        .bind(op.at_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
+             WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(op.tenant.0)
+        .bind(card.id)
+        .bind(card.balance_minor)
+        .execute(&mut *tx)
+        .await?;
+        send_allowances(tx, op.tenant, &card).await?;
+    }
+    let body = FeedBody::GiftCardHoldDecided {
+        hold_id: *op.hold_id.as_bytes(),
+        approved: refusal.is_none(),
+        reason: refusal.unwrap_or_default(),
+    }
+    .encode();
+    super::feed::append(
+        &mut *tx,
+        op.tenant,
+        op.outlet_id,
+        &[("gift_card.hold".into(), op.hold_id.to_string(), body)],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn release_hold(tx: &mut sqlx::PgConnection, op: &HoldOp) -> Result<(), StoreError> {
+    let hold: Option<(Option<Uuid>, i64, String, Uuid)> = sqlx::query_as(
+        "SELECT card_id, amount_minor, state, order_id FROM gift_card_holds
+         WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+    )
+    .bind(op.tenant.0)
+    .bind(op.hold_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((Some(_), amount_minor, state, order_id)) = hold else {
+        return Ok(()); // never decided (or for no card): nothing was taken
+    };
+    if state != "approved" {
+        return Ok(()); // declined, or released before
+    }
+    let Some(mut card) = lock_card(tx, op.tenant, &op.code).await? else {
+        return Ok(());
+    };
+    card.balance_minor += amount_minor;
+    sqlx::query(
+        "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
+            balance_after_minor, outlet_id, order_id, device_id, at_ms)
+         VALUES ($1, $2, $3, 'release', $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(op.tenant.0)
+    .bind(crate::events::derived_id(
+        op.hold_id,
+        "gift_card.hold.release",
+    ))
+    .bind(card.id)
+    .bind(amount_minor)
+    .bind(card.balance_minor)
+    .bind(op.outlet_id)
+    .bind(order_id)
+    .bind(op.device_id)
+    .bind(op.at_ms)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(op.tenant.0)
+    .bind(card.id)
+    .bind(card.balance_minor)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE gift_card_holds SET state = 'released', released_at_ms = $3
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(op.tenant.0)
+    .bind(op.hold_id)
+    .bind(op.at_ms)
+    .execute(&mut *tx)
+    .await?;
+    send_allowances(tx, op.tenant, &card).await?;
+    Ok(())
+}

@@ -134,6 +134,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tips/payouts", get(tips::payouts).post(tips::pay_out))
         .route("/v1/tips/rule", axum::routing::put(tips::set_rule))
         .route("/v1/gift-cards/{code}", get(gift_cards::get))
+        .route("/v1/gift-card-holds/{id}", get(gift_cards::get_hold))
+        .route(
+            "/v1/gift-card-holds/{id}/cancel",
+            post(gift_cards::cancel_hold),
+        )
         .route("/v1/cloud-orders", get(cloud_orders::list))
         .route("/v1/refund-requests", get(cloud_orders::refund_requests))
         .route("/v1/payment-intents", get(payments::list))

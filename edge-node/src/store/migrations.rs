@@ -178,6 +178,12 @@ const MIGRATIONS: &[&str] = &[
         currency TEXT NOT NULL, summary TEXT NOT NULL, closed_by TEXT NOT NULL,
         closed_at_ms INTEGER NOT NULL);
      CREATE INDEX orders_by_updated ON orders (updated_at_ms);",
+    // 20: gift-card holds asked of the hub for more than the outlet may take offline
+    "CREATE TABLE gift_card_holds (
+        id TEXT PRIMARY KEY, code TEXT NOT NULL, order_id TEXT NOT NULL,
+        amount_minor INTEGER NOT NULL, terminal_id TEXT NOT NULL, state TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '', requested_at_ms INTEGER NOT NULL,
+        decided_at_ms INTEGER);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

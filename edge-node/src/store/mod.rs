@@ -12,7 +12,7 @@ mod drawers;
 pub use drawers::DrawerChangeError;
 mod gift_cards;
 mod hub_docs;
-pub use gift_cards::{GiftCardPaymentError, GiftCardView};
+pub use gift_cards::{GiftCardHold, GiftCardPaymentError, GiftCardView, HoldCancelError};
 mod kitchen;
 mod loyalty;
 pub use loyalty::{LoyaltyPaymentError, MemberView, VoucherView};
@@ -664,6 +664,20 @@ impl Store {
                 }
                 FeedBody::GiftCardAllowanceSet(wire) => {
                     gift_cards::set_allowance_tx(&tx, wire, now_ms)?;
+                }
+                FeedBody::GiftCardHoldDecided {
+                    hold_id,
+                    approved,
+                    reason,
+                } => {
+                    gift_cards::apply_hold_decision_tx(
+                        &tx,
+                        self.node_id,
+                        *hold_id,
+                        *approved,
+                        reason,
+                        now_ms,
+                    )?;
                 }
                 FeedBody::CloudOrderPlaced(wire) => {
                     cloud_orders::place_tx(&tx, wire, now_ms)?;

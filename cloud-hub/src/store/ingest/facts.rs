@@ -474,3 +474,60 @@ pub(super) async fn enter_day_reports(
     }
     crate::store::outbox::insert_many(&mut *tx, &events).await
 }
+
+/// Decides the group's gift-card hold requests and enters their releases, in op order.
+pub(super) async fn enter_gift_card_holds(
+    tx: &mut sqlx::PgConnection,
+    accepted: &[Accepted<'_>],
+) -> Result<(), StoreError> {
+    use crate::store::gift_cards::{HoldOp, enter_holds};
+    use sync_protocol::op::GiftCardOpV1;
+    let ops: Vec<HoldOp> = accepted
+        .iter()
+        .flat_map(|batch| {
+            batch.picked(|_, decoded| {
+                let Decoded::GiftCardHold(op) = decoded else {
+                    return None;
+                };
+                let hold = |hold_id: &[u8; 16], code: &str, at_ms: i64, request| HoldOp {
+                    tenant: batch.device.tenant_id,
+                    outlet_id: batch.device.outlet_id,
+                    device_id: batch.device.id,
+                    hold_id: Uuid::from_bytes(*hold_id),
+                    code: code.to_owned(),
+                    at_ms,
+                    request,
+                };
+                match op {
+                    GiftCardOpV1::HoldRequested {
+                        hold_id,
+                        code,
+                        order_id,
+                        amount_minor,
+                        currency,
+                        requested_at_ms,
+                    } => Some(hold(
+                        hold_id,
+                        code,
+                        *requested_at_ms,
+                        Some((Uuid::from_bytes(*order_id), *amount_minor, currency.clone())),
+                    )),
+                    GiftCardOpV1::HoldReleased {
+                        hold_id,
+                        code,
+                        released_at_ms,
+                    } => Some(hold(hold_id, code, *released_at_ms, None)),
+                    GiftCardOpV1::Redeemed { .. } => None,
+                }
+            })
+        })
+        .collect();
+    if ops.is_empty() {
+        return Ok(());
+    }
+    // Cards are locked in (tenant, code) order, as redemptions lock them, so two writers never
+    // wait on each other in a circle; the sort is stable, so a hold's release stays after it.
+    let mut ops = ops;
+    ops.sort_by(|a, b| (a.tenant.0, &a.code).cmp(&(b.tenant.0, &b.code)));
+    enter_holds(&mut *tx, &ops).await
+}

@@ -187,6 +187,7 @@ async fn project(
     }
     facts::write_ready_events(&mut *tx, accepted).await?;
     facts::apply_cloud_cancels(&mut *tx, accepted).await?;
+    facts::enter_gift_card_holds(&mut *tx, accepted).await?;
     facts::enter_gift_card_redemptions(&mut *tx, accepted).await?;
     facts::enter_loyalty(&mut *tx, accepted).await?;
     facts::enter_day_reports(&mut *tx, accepted).await?;
@@ -381,6 +382,10 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Tab(_) => Ok(Decoded::EdgeFact("tab")),
             OpBody::Drawer(op) => Ok(Decoded::Drawer(op)),
             OpBody::Payment(op) => Ok(Decoded::Payment(op)),
+            OpBody::GiftCard(
+                hold @ (sync_protocol::op::GiftCardOpV1::HoldRequested { .. }
+                | sync_protocol::op::GiftCardOpV1::HoldReleased { .. }),
+            ) => Ok(Decoded::GiftCardHold(hold)),
             OpBody::GiftCard(sync_protocol::op::GiftCardOpV1::Redeemed {
                 entry_id,
                 code,
@@ -445,6 +450,8 @@ enum Decoded {
         currency: String,
         redeemed_at_ms: i64,
     },
+    /// A gift-card hold asked for (decided now against the card's balance) or given back.
+    GiftCardHold(sync_protocol::op::GiftCardOpV1),
     /// Automerge changes to a document the outlet and the hub both edit.
     Doc(sync_protocol::docs::DocChangeV1),
     /// A tip pool an outlet's manager paid out.
@@ -471,7 +478,7 @@ impl Decoded {
             Decoded::Payment(_) => "payment",
             Decoded::OrderReady { .. } => "kitchen",
             Decoded::CloudCancel { .. } => "cloud_order",
-            Decoded::GiftCard { .. } => "gift_card",
+            Decoded::GiftCard { .. } | Decoded::GiftCardHold(_) => "gift_card",
             Decoded::Audit(_) => "audit",
             Decoded::Device(_) => "device",
             Decoded::Doc(_) => "doc",
