@@ -10,30 +10,12 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{TestEdge, edge};
+use common::{TestEdge, edge, serve};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-struct Served {
-    addr: std::net::SocketAddr,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-async fn serve(edge: &TestEdge) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = edge.router.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-    Served {
-        addr,
-        _server: server,
-    }
-}
 
 /// Routes tea to the bar and signs a manager in on an office terminal; returns its token.
 async fn kitchen_with_manager(edge: &TestEdge) -> String {

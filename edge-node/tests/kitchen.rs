@@ -6,7 +6,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{TestEdge, edge};
+use common::{Served, TestEdge, edge, serve};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 use sync_protocol::op::{KitchenEventV1, OpBody};
@@ -283,24 +283,6 @@ async fn bad_routing_rules_are_refused_and_change_nothing() {
 }
 
 // ---- the live stream -------------------------------------------------------------------------
-
-struct Served {
-    addr: std::net::SocketAddr,
-    _server: tokio::task::JoinHandle<()>,
-}
-
-async fn serve(edge: &TestEdge) -> Served {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let router = edge.router.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
-    });
-    Served {
-        addr,
-        _server: server,
-    }
-}
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;

@@ -267,42 +267,51 @@ pub struct Terminal<'a> {
 }
 
 impl Terminal<'_> {
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
+    /// One call to the edge's LAN API with the terminal's token: its status and JSON body
+    /// (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
             .client
-            .post(self.edge.url(path))
-            .bearer_auth(&self.edge.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+            .request(method, self.edge.url(path))
+            .bearer_auth(&self.edge.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
     pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .put(self.edge.url(path))
-            .bearer_auth(&self.edge.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.call(reqwest::Method::PUT, path, Some(body)).await
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
-        let response = self
-            .client
-            .get(self.edge.url(path))
-            .bearer_auth(&self.edge.token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(Value::Null))
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    /// Opens a take-out order with `quantity` of `item_id`; returns its id.
+    pub async fn open_with(&self, item_id: &str, quantity: i64) -> String {
+        let (status, order) = self.post("/v1/orders", json!({"type": "take_out"})).await;
+        assert_eq!(status, 201, "open: {order}");
+        let id = order["id"].as_str().unwrap().to_owned();
+        let (status, order) = self
+            .post(
+                &format!("/v1/orders/{id}/lines"),
+                json!({"item_id": item_id, "quantity": quantity}),
+            )
+            .await;
+        assert_eq!(status, 201, "line: {order}");
+        id
     }
 
     /// One cash sale: open, add `lines` (item, quantity), pay with a round note, close.

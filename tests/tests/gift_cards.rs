@@ -12,19 +12,7 @@ const CARD: &str = "GIFT-7Q2K";
 
 /// An open order of `hampers` × 500.00 at the till.
 async fn order_of(terminal: &Terminal<'_>, hampers: i64) -> String {
-    let (status, order) = terminal
-        .post("/v1/orders", json!({"type": "take_out"}))
-        .await;
-    assert_eq!(status, 201, "{order}");
-    let id = order["id"].as_str().unwrap().to_owned();
-    let (status, order) = terminal
-        .post(
-            &format!("/v1/orders/{id}/lines"),
-            json!({"item_id": "sku-hamper", "quantity": hampers}),
-        )
-        .await;
-    assert_eq!(status, 201, "{order}");
-    id
+    terminal.open_with("sku-hamper", hampers).await
 }
 
 async fn redeem(terminal: &Terminal<'_>, order: &str, amount_minor: i64) -> (u16, Value) {

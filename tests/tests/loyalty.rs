@@ -15,19 +15,7 @@ const VOUCHER: &str = "VCH-FEST-500";
 
 /// An open order of `hampers` × 500.00 at the till.
 async fn order_of(terminal: &Terminal<'_>, hampers: i64) -> String {
-    let (status, order) = terminal
-        .post("/v1/orders", json!({"type": "take_out"}))
-        .await;
-    assert_eq!(status, 201, "{order}");
-    let id = order["id"].as_str().unwrap().to_owned();
-    let (status, order) = terminal
-        .post(
-            &format!("/v1/orders/{id}/lines"),
-            json!({"item_id": "sku-hamper", "quantity": hampers}),
-        )
-        .await;
-    assert_eq!(status, 201, "{order}");
-    id
+    terminal.open_with("sku-hamper", hampers).await
 }
 
 async fn burn(terminal: &Terminal<'_>, order: &str, points: i64) -> (u16, Value) {

@@ -310,6 +310,60 @@ async fn send_allowances(
     Ok(())
 }
 
+/// An entry an outlet's till caused on a card (a redemption, a hold, a hold given back).
+struct OutletEntry<'a> {
+    id: Uuid,
+    kind: &'a str,
+    /// Signed: a redemption is negative.
+    amount_minor: i64,
+    outlet_id: Uuid,
+    order_id: Uuid,
+    device_id: Uuid,
+    at_ms: i64,
+}
+
+/// Writes `entry` on `card` and moves its balance (the caller holds the card's row lock);
+/// `false`, moving nothing, if an entry with its id was written before.
+async fn enter_outlet_entry(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    card: &mut GiftCard,
+    entry: &OutletEntry<'_>,
+) -> Result<bool, StoreError> {
+    let balance_after = card.balance_minor + entry.amount_minor;
+    let inserted = sqlx::query(
+        "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
+            balance_after_minor, outlet_id, order_id, device_id, at_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.0)
+    .bind(entry.id)
+    .bind(card.id)
+    .bind(entry.kind)
+    .bind(entry.amount_minor)
+    .bind(balance_after)
+    .bind(entry.outlet_id)
+    .bind(entry.order_id)
+    .bind(entry.device_id)
+    .bind(entry.at_ms)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(false);
+    }
+    card.balance_minor = balance_after;
+    sqlx::query(
+        "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
+         WHERE tenant_id = $1 AND id = $2",
+    )
+    .bind(tenant.0)
+    .bind(card.id)
+    .bind(card.balance_minor)
+    .execute(&mut *tx)
+    .await?;
+    Ok(true)
+}
+
 /// A redemption an outlet reported, as ingest decoded it.
 #[derive(Debug, Clone)]
 pub struct Redemption {
@@ -354,37 +408,26 @@ pub async fn enter_redemptions(
             .await?;
             continue;
         };
-        let balance_after = found.balance_minor - redemption.amount_minor;
-        let inserted = sqlx::query(
-            "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
-                balance_after_minor, outlet_id, order_id, device_id, at_ms)
-             VALUES ($1, $2, $3, 'redeem', $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        let entered = enter_outlet_entry(
+            &mut *tx,
+            redemption.tenant,
+            &mut found,
+            &OutletEntry {
+                id: redemption.entry_id,
+                kind: "redeem",
+                amount_minor: -redemption.amount_minor,
+                outlet_id: redemption.outlet_id,
+                order_id: redemption.order_id,
+                device_id: redemption.device_id,
+                at_ms: redemption.redeemed_at_ms,
+            },
         )
-        .bind(redemption.tenant.0)
-        .bind(redemption.entry_id)
-        .bind(found.id)
-        .bind(-redemption.amount_minor)
-        .bind(balance_after)
-        .bind(redemption.outlet_id)
-        .bind(redemption.order_id)
-        .bind(redemption.device_id)
-        .bind(redemption.redeemed_at_ms)
-        .execute(&mut *tx)
         .await?;
-        if inserted.rows_affected() == 0 {
+        if !entered {
             continue; // entered before: a re-sent op
         }
+        let balance_after = found.balance_minor;
         let overspent_minor = (-balance_after).min(redemption.amount_minor);
-        found.balance_minor = balance_after;
-        sqlx::query(
-            "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(redemption.tenant.0)
-        .bind(found.id)
-        .bind(found.balance_minor)
-        .execute(&mut *tx)
-        .await?;
         if overspent_minor > 0 {
             record_replay(
                 &mut *tx,
@@ -532,31 +575,20 @@ async fn decide_hold(
     .await?;
     if let (None, Some(mut card)) = (&refusal, card) {
         // The hold is the redemption: the till's own redemption op later carries the same id.
-        card.balance_minor -= amount_minor;
-        sqlx::query(
-            "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
-                balance_after_minor, outlet_id, order_id, device_id, at_ms)
-             VALUES ($1, $2, $3, 'redeem', $4, $5, $6, $7, $8, $9)",
+        enter_outlet_entry(
+            &mut *tx,
+            op.tenant,
+            &mut card,
+            &OutletEntry {
+                id: op.hold_id,
+                kind: "redeem",
+                amount_minor: -amount_minor,
+                outlet_id: op.outlet_id,
+                order_id,
+                device_id: op.device_id,
+                at_ms: op.at_ms,
+            },
         )
-        .bind(op.tenant.0)
-        .bind(op.hold_id)
-        .bind(card.id)
-        .bind(-amount_minor)
-        .bind(card.balance_minor)
-        .bind(op.outlet_id)
-        .bind(order_id)
-        .bind(op.device_id)
-        .bind(op.at_ms)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
-             WHERE tenant_id = $1 AND id = $2",
-        )
-        .bind(op.tenant.0)
-        .bind(card.id)
-        .bind(card.balance_minor)
-        .execute(&mut *tx)
         .await?;
         send_allowances(tx, op.tenant, &card).await?;
     }
@@ -594,34 +626,20 @@ async fn release_hold(tx: &mut sqlx::PgConnection, op: &HoldOp) -> Result<(), St
     let Some(mut card) = lock_card(tx, op.tenant, &op.code).await? else {
         return Ok(());
     };
-    card.balance_minor += amount_minor;
-    sqlx::query(
-        "INSERT INTO gift_card_ledger (tenant_id, id, card_id, kind, amount_minor,
-            balance_after_minor, outlet_id, order_id, device_id, at_ms)
-         VALUES ($1, $2, $3, 'release', $4, $5, $6, $7, $8, $9)",
+    enter_outlet_entry(
+        &mut *tx,
+        op.tenant,
+        &mut card,
+        &OutletEntry {
+            id: crate::events::derived_id(op.hold_id, "gift_card.hold.release"),
+            kind: "release",
+            amount_minor,
+            outlet_id: op.outlet_id,
+            order_id,
+            device_id: op.device_id,
+            at_ms: op.at_ms,
+        },
     )
-    .bind(op.tenant.0)
-    .bind(crate::events::derived_id(
-        op.hold_id,
-        "gift_card.hold.release",
-    ))
-    .bind(card.id)
-    .bind(amount_minor)
-    .bind(card.balance_minor)
-    .bind(op.outlet_id)
-    .bind(order_id)
-    .bind(op.device_id)
-    .bind(op.at_ms)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        "UPDATE gift_cards SET balance_minor = $3, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2",
-    )
-    .bind(op.tenant.0)
-    .bind(card.id)
-    .bind(card.balance_minor)
-    .execute(&mut *tx)
     .await?;
     sqlx::query(
         "UPDATE gift_card_holds SET state = 'released', released_at_ms = $3

@@ -157,3 +157,23 @@ impl TestEdge {
             .collect()
     }
 }
+
+/// The edge's router on a real socket on 127.0.0.1, for clients that need one (a WebSocket, a
+/// browser).
+pub struct Served {
+    pub addr: std::net::SocketAddr,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+pub async fn serve(edge: &TestEdge) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = edge.router.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router).await.unwrap();
+    });
+    Served {
+        addr,
+        _server: server,
+    }
+}
