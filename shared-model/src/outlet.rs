@@ -6,8 +6,10 @@
 //! outlet in a zone with daylight saving has its offset updated at the hub when the clocks move
 //! (East Africa, the first market, has none).
 
+use crate::cash_rounding::CashRounding;
 use crate::order::Tender;
-use crate::pricebook::PriceContext;
+use crate::pricebook::{PriceContext, WeeklyWindow};
+use crate::tax::TaxPolicy;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -17,6 +19,8 @@ pub const UTC_OFFSET_MINUTES_MAX: i32 = 14 * 60;
 pub const RECEIPT_TEXT_CHARS_MAX: usize = 500;
 /// Longest time-zone name or region code, in characters.
 pub const NAME_CHARS_MAX: usize = 64;
+/// Most opening windows an outlet has. Why 21: three a day (breakfast, lunch, dinner) all week.
+pub const OPERATING_WINDOWS_MAX: usize = 21;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutletConfig {
@@ -44,6 +48,17 @@ pub struct OutletConfig {
     /// the link is down; `None`: the defaults of [`OfflineCardLimits::DEFAULT`].
     #[serde(default)]
     pub offline_card: Option<OfflineCardLimits>,
+    /// How cash is collected when the smallest coins are gone (e.g. to the whole shilling):
+    /// the till adds a cash-rounding line before a cash payment; `None`: cash to the cent.
+    #[serde(default)]
+    pub cash_rounding: Option<CashRounding>,
+    /// How taxes are rounded on this outlet's orders; `None`: per line, half up.
+    #[serde(default)]
+    pub tax_policy: Option<TaxPolicy>,
+    /// When the outlet trades, on its own clock; empty: always. Orders from the cloud are
+    /// refused outside these hours.
+    #[serde(default)]
+    pub operating_hours: Vec<WeeklyWindow>,
 }
 
 /// The risk an outlet accepts on card payments taken offline (store-and-forward): the card
@@ -130,6 +145,10 @@ pub enum OutletConfigError {
     Threshold,
     #[error("offline_card limits must be 0 or more, and max_age_hours 1 to 168")]
     OfflineCard,
+    #[error(
+        "operating_hours: at most {OPERATING_WINDOWS_MAX} windows, each on at least one day, minutes 0 to 1440"
+    )]
+    OperatingHours,
 }
 
 impl OutletConfigError {
@@ -141,6 +160,7 @@ impl OutletConfigError {
             OutletConfigError::DuplicateTender => "accepted_tenders",
             OutletConfigError::Threshold => "cash_exception_threshold_minor",
             OutletConfigError::OfflineCard => "offline_card",
+            OutletConfigError::OperatingHours => "operating_hours",
         }
     }
 }
@@ -185,6 +205,9 @@ impl OutletConfig {
             receipt_footer: String::new(),
             cash_exception_threshold_minor: None,
             offline_card: None,
+            cash_rounding: None,
+            tax_policy: None,
+            operating_hours: Vec::new(),
         }
     }
 
@@ -236,7 +259,34 @@ impl OutletConfig {
         if tenders.len() != self.accepted_tenders.len() {
             return Err(OutletConfigError::DuplicateTender);
         }
+        let window_ok = |window: &WeeklyWindow| {
+            window.days_mask & WeeklyWindow::EVERY_DAY != 0
+                && window.days_mask & !WeeklyWindow::EVERY_DAY == 0
+                && window.start_minute < 1_440
+                && window.end_minute <= 1_440
+        };
+        if self.operating_hours.len() > OPERATING_WINDOWS_MAX
+            || !self.operating_hours.iter().all(window_ok)
+        {
+            return Err(OutletConfigError::OperatingHours);
+        }
         Ok(())
+    }
+
+    /// Whether the outlet trades at `utc_ms` (always, with no hours set).
+    pub fn is_open_at(&self, utc_ms: i64) -> bool {
+        if self.operating_hours.is_empty() {
+            return true;
+        }
+        let minute = crate::pricebook::minute_of_week(utc_ms, self.utc_offset_minutes);
+        self.operating_hours
+            .iter()
+            .any(|window| window.contains(minute))
+    }
+
+    /// The cash rounding rule (none: to the cent).
+    pub fn cash_rounding(&self) -> CashRounding {
+        self.cash_rounding.unwrap_or_else(CashRounding::none)
     }
 
     /// Whether the outlet takes `tender`.
@@ -260,6 +310,32 @@ impl OutletConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outlet_is_open_within_its_hours_on_its_own_clock() {
+        let mut config = OutletConfig::in_zone("Africa/Nairobi", 180);
+        // 2026-12-07 is a Monday. 06:00 UTC = 09:00 Nairobi.
+        let monday_0600_utc = 1_796_623_200_000;
+        assert!(config.is_open_at(monday_0600_utc), "no hours: always open");
+        config.operating_hours = vec![WeeklyWindow {
+            days_mask: WeeklyWindow::WEEKDAYS,
+            start_minute: 8 * 60,
+            end_minute: 22 * 60,
+        }];
+        assert_eq!(config.validate(), Ok(()));
+        assert!(config.is_open_at(monday_0600_utc));
+        assert!(
+            !config.is_open_at(monday_0600_utc - 2 * 3_600_000),
+            "07:00 local"
+        );
+        // Saturday, same time.
+        assert!(!config.is_open_at(monday_0600_utc - 2 * 86_400_000));
+        config.operating_hours[0].days_mask = 0;
+        assert_eq!(
+            config.validate().map_err(|e| e.field()),
+            Err("operating_hours")
+        );
+    }
 
     #[test]
     fn a_valid_profile_passes_and_each_bad_field_is_named() {

@@ -55,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 21;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 22;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -133,6 +133,99 @@ pub enum FeedBody {
         /// Why it was declined (empty when approved).
         reason: String,
     },
+    /// The rest of the outlet's profile (cash rounding, tax rounding, operating hours), sent
+    /// right after every `OutletConfigSet`: an edge that does not know this kind keeps the
+    /// profile `OutletConfigSet` carries.
+    OutletProfileSet(OutletProfileV1),
+}
+
+/// Wire form of the profile parts of [`shared_model::outlet::OutletConfig`] that
+/// [`OutletConfigV1`] does not carry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutletProfileV1 {
+    /// Step in minor units (100: whole shillings) and how to round.
+    pub cash_rounding: Option<(i64, CashRoundingModeV1)>,
+    /// How tax is rounded: half-even (not half-up), and per invoice (not per line).
+    pub tax_half_even: bool,
+    pub tax_per_invoice: bool,
+    pub operating_hours: Vec<WeeklyWindowV1>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CashRoundingModeV1 {
+    Nearest,
+    Down,
+    Up,
+}
+
+impl From<&OutletConfig> for OutletProfileV1 {
+    fn from(config: &OutletConfig) -> Self {
+        use shared_model::cash_rounding::CashRoundingMode;
+        use shared_model::tax::{RoundingMode, TaxRoundingLevel};
+        let policy = config.tax_policy.unwrap_or_default();
+        OutletProfileV1 {
+            cash_rounding: config.cash_rounding.map(|rule| {
+                (
+                    rule.increment_minor(),
+                    match rule.mode() {
+                        CashRoundingMode::Nearest => CashRoundingModeV1::Nearest,
+                        CashRoundingMode::Down => CashRoundingModeV1::Down,
+                        CashRoundingMode::Up => CashRoundingModeV1::Up,
+                    },
+                )
+            }),
+            tax_half_even: policy.rounding == RoundingMode::HalfEven,
+            tax_per_invoice: policy.level == TaxRoundingLevel::PerInvoice,
+            operating_hours: config
+                .operating_hours
+                .iter()
+                .map(|window| WeeklyWindowV1 {
+                    days_mask: window.days_mask,
+                    start_minute: window.start_minute,
+                    end_minute: window.end_minute,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl OutletProfileV1 {
+    /// Sets these parts of `config`. A cash-rounding step out of range (a newer hub's rule
+    /// this version cannot hold) leaves cash to the cent.
+    pub fn apply_to(&self, config: &mut OutletConfig) {
+        use shared_model::cash_rounding::{CashRounding, CashRoundingMode};
+        use shared_model::tax::{RoundingMode, TaxPolicy, TaxRoundingLevel};
+        config.cash_rounding = self.cash_rounding.and_then(|(increment_minor, mode)| {
+            let mode = match mode {
+                CashRoundingModeV1::Nearest => CashRoundingMode::Nearest,
+                CashRoundingModeV1::Down => CashRoundingMode::Down,
+                CashRoundingModeV1::Up => CashRoundingMode::Up,
+            };
+            CashRounding::new(increment_minor, mode).ok()
+        });
+        let policy = TaxPolicy {
+            rounding: if self.tax_half_even {
+                RoundingMode::HalfEven
+            } else {
+                RoundingMode::HalfUp
+            },
+            level: if self.tax_per_invoice {
+                TaxRoundingLevel::PerInvoice
+            } else {
+                TaxRoundingLevel::PerLine
+            },
+        };
+        config.tax_policy = (policy != TaxPolicy::default()).then_some(policy);
+        config.operating_hours = self
+            .operating_hours
+            .iter()
+            .map(|window| shared_model::pricebook::WeeklyWindow {
+                days_mask: window.days_mask,
+                start_minute: window.start_minute,
+                end_minute: window.end_minute,
+            })
+            .collect();
+    }
 }
 
 /// Wire form of [`shared_model::loyalty::LoyaltyProgram`].
@@ -656,6 +749,10 @@ impl From<&OutletConfigV1> for OutletConfig {
                     max_age_hours: limits.max_age_hours,
                 }
             }),
+            // Carried by `OutletProfileSet`, which follows.
+            cash_rounding: None,
+            tax_policy: None,
+            operating_hours: Vec::new(),
         }
     }
 }
@@ -667,11 +764,12 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::GiftCardHoldDecided {
-            hold_id: [3; 16],
-            approved: false,
-            reason: "the card holds 1000 KES".into(),
-        };
+        let last_known = FeedBody::OutletProfileSet(OutletProfileV1 {
+            cash_rounding: Some((100, CashRoundingModeV1::Nearest)),
+            tax_half_even: false,
+            tax_per_invoice: true,
+            operating_hours: vec![],
+        });
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

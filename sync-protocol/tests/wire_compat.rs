@@ -521,6 +521,19 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
             }),
         ),
         (
+            "feed.outlet_profile_set".into(),
+            FeedBody::OutletProfileSet(sync_protocol::feed::OutletProfileV1 {
+                cash_rounding: Some((100, sync_protocol::feed::CashRoundingModeV1::Nearest)),
+                tax_half_even: true,
+                tax_per_invoice: true,
+                operating_hours: vec![sync_protocol::feed::WeeklyWindowV1 {
+                    days_mask: 0b001_1111,
+                    start_minute: 480,
+                    end_minute: 1_320,
+                }],
+            }),
+        ),
+        (
             "feed.gift_card_hold_decided".into(),
             FeedBody::GiftCardHoldDecided {
                 hold_id: [6; 16],

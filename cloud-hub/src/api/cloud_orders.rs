@@ -216,6 +216,12 @@ fn place_error(error: PlaceOrderError) -> ApiError {
             error.to_string(),
             Some("external_ref"),
         ),
+        error @ PlaceOrderError::OutletClosed => ApiError::new(
+            StatusCode::CONFLICT,
+            "outlet_closed",
+            error.to_string(),
+            None,
+        ),
         PlaceOrderError::Store(error) => error.into(),
     }
 }

@@ -117,6 +117,43 @@ pub struct OutletConfigDto {
     /// one is flagged. Default 1000000 / 5000000 / 24.
     #[serde(default)]
     pub offline_card: Option<OfflineCardLimitsDto>,
+    /// Cash collected to a step when the smallest coins are gone, e.g.
+    /// `{"increment_minor": 100, "mode": "nearest"}` (whole shillings; `down`, `up`); absent:
+    /// cash to the cent.
+    #[serde(default)]
+    pub cash_rounding: Option<CashRoundingDto>,
+    /// How taxes are rounded: `{"rounding": "half_up"|"half_even", "level":
+    /// "per_line"|"per_invoice"}`; absent: per line, half up.
+    #[serde(default)]
+    pub tax_policy: Option<TaxPolicyDto>,
+    /// When the outlet trades, on its clock: `[{"days": ["mon", ...], "start": "08:00", "end":
+    /// "22:00"}]` (an end at or before the start closes the next day); empty: always. Orders
+    /// from the cloud are refused outside them (`outlet_closed`).
+    #[serde(default)]
+    pub operating_hours: Vec<WindowDto>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CashRoundingDto {
+    pub increment_minor: i64,
+    /// `nearest` (default), `down` or `up`.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub mode: shared_model::cash_rounding::CashRoundingMode,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaxPolicyDto {
+    /// `half_up` (default) or `half_even`.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub rounding: shared_model::tax::RoundingMode,
+    /// `per_line` (default) or `per_invoice`.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub level: shared_model::tax::TaxRoundingLevel,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
@@ -171,6 +208,52 @@ fn channel_name(channel: Channel) -> &'static str {
         Channel::Ecommerce => "ecommerce",
         Channel::Wholesale => "wholesale",
     }
+}
+
+/// Weekly windows as the API takes them; errors name `{list}[i].{field}`.
+fn parse_windows(list: &str, dtos: &[WindowDto]) -> Result<Vec<WeeklyWindow>, ApiError> {
+    let mut windows = Vec::with_capacity(dtos.len());
+    for (index, window) in dtos.iter().enumerate() {
+        let field = |name: &str| format!("{list}[{index}].{name}");
+        let mut days_mask = 0_u8;
+        for day in &window.days {
+            let position = DAYS.iter().position(|d| d == day).ok_or_else(|| {
+                ApiError::invalid(&field("days"), "mon, tue, wed, thu, fri, sat, sun")
+            })?;
+            days_mask |= 1 << position;
+        }
+        if days_mask == 0 {
+            return Err(ApiError::invalid(&field("days"), "at least one day"));
+        }
+        let start = parse_time(&window.start)
+            .filter(|minute| *minute < 24 * 60)
+            .ok_or_else(|| ApiError::invalid(&field("start"), "HH:MM, 00:00 to 23:59"))?;
+        let end = parse_time(&window.end)
+            .ok_or_else(|| ApiError::invalid(&field("end"), "HH:MM, 00:00 to 24:00"))?;
+        windows.push(WeeklyWindow {
+            days_mask,
+            start_minute: start,
+            end_minute: end,
+        });
+    }
+    Ok(windows)
+}
+
+/// Weekly windows as the API shows them.
+fn window_dtos(windows: &[WeeklyWindow]) -> Vec<WindowDto> {
+    windows
+        .iter()
+        .map(|w| WindowDto {
+            days: DAYS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| w.days_mask & (1 << i) != 0)
+                .map(|(_, d)| (*d).to_owned())
+                .collect(),
+            start: format_time(w.start_minute),
+            end: format_time(w.end_minute),
+        })
+        .collect()
 }
 
 fn parse_book(id: &str, dto: &PriceBookDto) -> Result<PriceBook, ApiError> {
@@ -229,31 +312,9 @@ fn parse_book(id: &str, dto: &PriceBookDto) -> Result<PriceBook, ApiError> {
                     format!("1 to {WINDOWS_PER_BOOK_MAX} windows"),
                 ));
             }
-            let mut windows = Vec::with_capacity(dto.windows.len());
-            for (index, window) in dto.windows.iter().enumerate() {
-                let field = |name: &str| format!("windows[{index}].{name}");
-                let mut days_mask = 0_u8;
-                for day in &window.days {
-                    let position = DAYS.iter().position(|d| d == day).ok_or_else(|| {
-                        ApiError::invalid(&field("days"), "mon, tue, wed, thu, fri, sat, sun")
-                    })?;
-                    days_mask |= 1 << position;
-                }
-                if days_mask == 0 {
-                    return Err(ApiError::invalid(&field("days"), "at least one day"));
-                }
-                let start = parse_time(&window.start)
-                    .filter(|minute| *minute < 24 * 60)
-                    .ok_or_else(|| ApiError::invalid(&field("start"), "HH:MM, 00:00 to 23:59"))?;
-                let end = parse_time(&window.end)
-                    .ok_or_else(|| ApiError::invalid(&field("end"), "HH:MM, 00:00 to 24:00"))?;
-                windows.push(WeeklyWindow {
-                    days_mask,
-                    start_minute: start,
-                    end_minute: end,
-                });
+            PriceBookScope::TimeWindow {
+                windows: parse_windows("windows", &dto.windows)?,
             }
-            PriceBookScope::TimeWindow { windows }
         }
         _ => {
             return Err(ApiError::invalid(
@@ -331,19 +392,7 @@ fn book_view(book: &PriceBook) -> PriceBookView {
             "region"
         }
         PriceBookScope::TimeWindow { windows } => {
-            dto.windows = windows
-                .iter()
-                .map(|w| WindowDto {
-                    days: DAYS
-                        .iter()
-                        .enumerate()
-                        .filter(|(i, _)| w.days_mask & (1 << i) != 0)
-                        .map(|(_, d)| (*d).to_owned())
-                        .collect(),
-                    start: format_time(w.start_minute),
-                    end: format_time(w.end_minute),
-                })
-                .collect();
+            dto.windows = window_dtos(windows);
             "time_window"
         }
         PriceBookScope::Membership { plan } => {
@@ -388,6 +437,20 @@ fn parse_config(dto: &OutletConfigDto) -> Result<OutletConfig, ApiError> {
                 outstanding_max_minor: limits.outstanding_max_minor,
                 max_age_hours: limits.max_age_hours,
             }),
+        cash_rounding: dto
+            .cash_rounding
+            .map(|rule| {
+                shared_model::cash_rounding::CashRounding::new(rule.increment_minor, rule.mode)
+                    .map_err(|error| {
+                        ApiError::invalid("cash_rounding.increment_minor", error.to_string())
+                    })
+            })
+            .transpose()?,
+        tax_policy: dto.tax_policy.map(|policy| shared_model::tax::TaxPolicy {
+            rounding: policy.rounding,
+            level: policy.level,
+        }),
+        operating_hours: parse_windows("operating_hours", &dto.operating_hours)?,
     };
     config
         .validate()
@@ -413,6 +476,15 @@ fn config_dto(config: &OutletConfig) -> OutletConfigDto {
             outstanding_max_minor: limits.outstanding_max_minor,
             max_age_hours: limits.max_age_hours,
         }),
+        cash_rounding: config.cash_rounding.map(|rule| CashRoundingDto {
+            increment_minor: rule.increment_minor(),
+            mode: rule.mode(),
+        }),
+        tax_policy: config.tax_policy.map(|policy| TaxPolicyDto {
+            rounding: policy.rounding,
+            level: policy.level,
+        }),
+        operating_hours: window_dtos(&config.operating_hours),
     }
 }
 

@@ -84,6 +84,8 @@ pub enum PlaceOrderError {
     PrepaidMismatch { total_minor: i64 },
     #[error("an order with external reference {0} already exists")]
     DuplicateExternalRef(String),
+    #[error("the outlet is closed now (see its operating hours)")]
+    OutletClosed,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -212,6 +214,9 @@ pub async fn place(
                 fixed_offset_minutes(&outlet.timezone).unwrap_or(0),
             ),
         };
+    if !config.is_open_at(now_ms) {
+        return Err(PlaceOrderError::OutletClosed);
+    }
     let rules = PricingRules {
         price_books: crate::store::outlet_settings::price_books(
             &mut *tx,
@@ -237,6 +242,17 @@ pub async fn place(
     let mut order = Order::from_opened(&opened)
         .ok_or_else(|| StoreError::Corrupt("an opening event did not open".into()))?;
     let mut facts = vec![opened];
+    // Taxed as the outlet taxes its own orders.
+    if let Some(policy) = config
+        .tax_policy
+        .filter(|policy| *policy != shared_model::tax::TaxPolicy::default())
+    {
+        let event = order.set_tax_policy(policy).map_err(|error| {
+            StoreError::Corrupt(format!("a new order refused its tax policy: {error}"))
+        })?;
+        apply(&mut order, &event)?;
+        facts.push(event);
+    }
     for (index, line) in request.lines.iter().enumerate() {
         let field = format!("lines[{index}]");
         let item = catalog

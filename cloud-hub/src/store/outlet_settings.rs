@@ -5,7 +5,7 @@ use super::feed::{append, feed_head};
 use super::{StoreError, TenantId};
 use shared_model::outlet::OutletConfig;
 use shared_model::pricebook::PriceBook;
-use sync_protocol::feed::{FeedBody, OutletConfigV1, PriceBookV1};
+use sync_protocol::feed::{FeedBody, OutletConfigV1, OutletProfileV1, PriceBookV1};
 use uuid::Uuid;
 
 /// What a write did: whether it changed anything, and the feed position that carries it.
@@ -187,11 +187,16 @@ pub async fn set_outlet_config(
     .fetch_one(&mut *tx)
     .await?;
     let body = FeedBody::OutletConfigSet(OutletConfigV1::from(config)).encode();
+    // The rest of the profile follows at once, for edges that know it.
+    let profile = FeedBody::OutletProfileSet(OutletProfileV1::from(config)).encode();
     let seq = append(
         &mut tx,
         tenant,
         outlet_id,
-        &[("outlet.config_set".into(), "config".into(), body)],
+        &[
+            ("outlet.config_set".into(), "config".into(), body),
+            ("outlet.profile_set".into(), "profile".into(), profile),
+        ],
     )
     .await?;
     tx.commit().await?;

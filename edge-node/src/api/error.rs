@@ -251,6 +251,8 @@ impl From<OrderError> for ApiError {
                 message,
                 Some("barcode"),
             ),
+            OrderError::CashRounding(_) => conflict("cash_rounding_refused"),
+            OrderError::TaxPolicy(_) => conflict("tax_policy_refused"),
             OrderError::TenderNeedsItsRoute(_) => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "tender_needs_its_route",

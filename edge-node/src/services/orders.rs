@@ -66,6 +66,10 @@ pub enum OrderError {
     Line(#[from] LineRequestError),
     #[error("this outlet does not take that tender (see its configuration at the hub)")]
     TenderNotAccepted,
+    #[error(transparent)]
+    CashRounding(#[from] shared_model::order::CashRoundingError),
+    #[error(transparent)]
+    TaxPolicy(#[from] shared_model::order::TaxPolicyError),
     #[error(
         "{} is taken through its own route, against what the hub allows (gift-card-payments, loyalty-payments, voucher-payments)",
         .0.as_str()
@@ -306,22 +310,35 @@ impl OrderService {
         let store = self.store.clone();
         let currency = self.currency;
         let order_id = OrderId(Uuid::now_v7());
-        run(move || {
-            store.commit_order_change(order_id, now_ms, |_, numbers| {
+        super::blocking_with(move || {
+            // The outlet's tax rounding (if not the default) is fixed on the order from the start.
+            let policy = store
+                .outlet_config()?
+                .and_then(|config| config.tax_policy)
+                .filter(|policy| *policy != shared_model::tax::TaxPolicy::default());
+            let committed = store.commit_order_events(order_id, now_ms, |_, numbers| {
                 if let Some(server) = server {
                     numbers.assign_server(order_id, server, None)?;
                 }
-                Ok::<_, OrderError>(OrderEvent::Opened {
+                let opened = OrderEvent::Opened {
                     order_id,
                     number: numbers.take()?,
                     order_type,
                     currency,
                     opened_at_ms: now_ms,
-                })
-            })
+                };
+                let mut events = vec![opened];
+                if let Some(policy) = policy {
+                    let order = Order::from_opened(&events[0]).ok_or_else(|| {
+                        OrderError::Store(StoreError::Corrupt("an order did not open".into()))
+                    })?;
+                    events.push(order.set_tax_policy(policy)?);
+                }
+                Ok::<_, OrderError>((events, Vec::new()))
+            })?;
+            Ok::<_, StoreError>(committed.map(|(order, _)| order))
         })
-        .await
-        .map(|(order, _)| order)
+        .await?
     }
 
     /// Hands an order (a table's bill, a bar tab) to another staff member who takes orders. The
@@ -817,21 +834,38 @@ impl OrderService {
         if tender.held_in_ledger() {
             return Err(OrderError::TenderNeedsItsRoute(tender));
         }
-        let (order, _) = run(move || {
-            if let Some(config) = store.outlet_config()?
-                && !config.accepts(tender)
+        let order = super::blocking_with(move || {
+            let config = store.outlet_config()?;
+            if config
+                .as_ref()
+                .is_some_and(|config| !config.accepts(tender))
             {
                 return Ok(Err(OrderError::TenderNotAccepted));
             }
-            store.commit_order_change(order_id, now_ms, |order, context| {
+            // Cash is collected to the outlet's rounding step (e.g. whole shillings): a rounding
+            // line first, in the same commit, so the change is counted from what is due.
+            let rounding = config
+                .map(|config| config.cash_rounding())
+                .filter(|rule| tender == Tender::Cash && rule.increment_minor() > 1);
+            let committed = store.commit_order_events(order_id, now_ms, |order, context| {
                 if let Some(terminal) = terminal {
                     context.record_in_drawer_of(terminal);
                 }
                 let order = order.ok_or(OrderError::NotFound)?;
-                Ok(order.take_payment(payment_id, tender, tendered_minor, now_ms)?)
-            })
+                let mut events = Vec::new();
+                let mut due = order.clone();
+                if let Some(rule) = &rounding
+                    && let Some(event) = order.round_for_cash(rule, now_ms)?
+                {
+                    due = after(order, &event)?;
+                    events.push(event);
+                }
+                events.push(due.take_payment(payment_id, tender, tendered_minor, now_ms)?);
+                Ok((events, Vec::new()))
+            })?;
+            Ok::<_, StoreError>(committed.map(|(order, _)| order))
         })
-        .await?;
+        .await??;
         let change_due_minor = order
             .payments
             .iter()

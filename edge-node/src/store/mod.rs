@@ -659,6 +659,27 @@ impl Store {
                         params![doc],
                     )?;
                 }
+                FeedBody::OutletProfileSet(profile) => {
+                    let doc: Option<String> = tx
+                        .query_row("SELECT doc FROM outlet_config WHERE id = 1", [], |row| {
+                            row.get(0)
+                        })
+                        .optional()?;
+                    let Some(doc) = doc else {
+                        tracing::warn!("an outlet profile came before its configuration; ignored");
+                        cursor = seq;
+                        continue;
+                    };
+                    let mut config: shared_model::outlet::OutletConfig = serde_json::from_str(&doc)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    profile.apply_to(&mut config);
+                    let doc = serde_json::to_string(&config)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    tx.execute(
+                        "UPDATE outlet_config SET doc = ?1 WHERE id = 1",
+                        params![doc],
+                    )?;
+                }
                 FeedBody::PaymentIntentUpdated(update) => {
                     payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
                 }
