@@ -211,6 +211,8 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/staff-sessions", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/staff-sessions?active=true", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/z-reports", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/z-reports/1", None),
             (Method::GET, "/v1/{tenant}/pos/loyalty/program", None),
@@ -311,6 +313,8 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "loyalty_ledger",
         "vouchers",
         "day_reports",
+        "staff_sessions",
+        "gift_card_holds",
     ] {
         let dump: Option<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT string_agg(t::text, E'\\n' ORDER BY t::text) FROM {table} t WHERE tenant_id = $1"

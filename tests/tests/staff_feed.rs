@@ -72,6 +72,28 @@ fn a_pin_set_at_the_hub_signs_in_at_the_edge_and_a_hub_logout_ends_the_session()
         .await;
         let current = || http.get(edge.url("/v1/staff/sessions/current")).bearer_auth(&edge.token).send();
         assert_eq!(current().await.unwrap().status().as_u16(), 200);
+        // The hub sees who is signed in where.
+        let sessions_url = hub.url("/v1/acme/pos/outlets/nbo-cbd/staff-sessions");
+        let sessions = |active: bool| {
+            let url = if active { format!("{sessions_url}?active=true") } else { sessions_url.clone() };
+            let manager = manager.clone();
+            let http = http.clone();
+            async move {
+                let response = http.get(url).bearer_auth(&manager).send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                response.json::<Value>().await.unwrap()
+            }
+        };
+        let active = eventually(Duration::from_secs(30), "the session at the hub", || async {
+            let active = sessions(true).await;
+            (active.as_array().unwrap().len() == 1).then_some(active)
+        })
+        .await;
+        assert_eq!(active[0]["staff_id"], staff_id.to_string());
+        assert_eq!(active[0]["staff_name"], "Wanjiru");
+        assert!(active[0]["started_at_ms"].as_i64().is_some() && active[0]["ended_at_ms"].is_null(), "{active}");
+        let response = http.get(hub.url("/v1/acme/pos/outlets/nbo-cbd/staff-sessions")).bearer_auth(&stranger).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 404, "another tenant sees nothing");
 
         // A forced logout at the hub ends the session at the edge.
         let logout = hub.url(&format!("/v1/acme/pos/outlets/nbo-cbd/staff/{staff_id}/logout"));
@@ -81,6 +103,12 @@ fn a_pin_set_at_the_hub_signs_in_at_the_edge_and_a_hub_logout_ends_the_session()
             (current().await.unwrap().status().as_u16() == 401).then_some(())
         })
         .await;
+        let ended = eventually(Duration::from_secs(30), "the ended session at the hub", || async {
+            let all = sessions(false).await;
+            (sessions(true).await.as_array().unwrap().is_empty()).then_some(all)
+        })
+        .await;
+        assert_eq!(ended[0]["end_reason"], "forced_by_hub", "{ended}");
         pool.close().await;
     });
     edge.kill();

@@ -177,6 +177,10 @@ pub fn router(state: AppState) -> Router {
             post(staff::logout),
         )
         .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/staff-sessions",
+            get(staff::sessions),
+        )
+        .route(
             "/v1/{tenant}/integrations/events",
             get(integrations::events),
         )

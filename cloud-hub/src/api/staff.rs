@@ -254,3 +254,71 @@ pub async fn logout(
         Err(ApiError::not_found())
     }
 }
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsQuery {
+    /// `true`: only the sessions still open (who is signed in now).
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffSessionDto {
+    pub session_id: String,
+    pub staff_id: String,
+    pub staff_name: Option<String>,
+    /// The till, KDS or kiosk it was opened on.
+    pub device_id: Option<String>,
+    pub device_name: Option<String>,
+    pub started_at_ms: Option<i64>,
+    pub ended_at_ms: Option<i64>,
+    /// `sign_out`, `idle_timeout`, `forced`, `replaced` or `forced_by_hub`.
+    pub end_reason: Option<String>,
+    /// Who forced it to end, for a forced logout at the till.
+    pub ended_by: Option<String>,
+}
+
+/// The staff sessions an outlet's tills reported: who is signed in where, and how each session
+/// ended (newest first, at most 200).
+#[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/staff-sessions",
+    params(("tenant" = String, Path), ("outlet" = String, Path), SessionsQuery),
+    responses((status = 200, body = [StaffSessionDto]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    context: TenantContext,
+    Path(path): Path<(String, String)>,
+    query: Result<axum::extract::Query<SessionsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<StaffSessionDto>>, ApiError> {
+    context.require_any_role(&["admin", "manager", "service", "auditor"])?;
+    let axum::extract::Query(query) =
+        query.map_err(|e| ApiError::invalid("active", e.body_text()))?;
+    let mut tx = super::tenant_tx(&state, context.tenant.id).await?;
+    let outlet = super::outlets::resolve(&state, &mut tx, &context, &path.1)
+        .await?
+        .id;
+    let sessions = crate::store::staff_sessions::list(
+        &mut tx,
+        context.tenant.id,
+        outlet,
+        query.active.unwrap_or(false),
+    )
+    .await?;
+    super::commit(tx).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|session| StaffSessionDto {
+                session_id: session.id.to_string(),
+                staff_id: session.staff_id.to_string(),
+                staff_name: session.staff_name,
+                device_id: session.device_id.map(|id| id.to_string()),
+                device_name: session.device_name,
+                started_at_ms: session.started_at_ms,
+                ended_at_ms: session.ended_at_ms,
+                end_reason: session.end_reason,
+                ended_by: session.ended_by.map(|id| id.to_string()),
+            })
+            .collect(),
+    ))
+}

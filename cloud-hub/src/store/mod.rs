@@ -24,6 +24,7 @@ pub mod providers;
 pub mod scoped;
 pub mod secrets;
 pub mod service_calls;
+pub mod staff_sessions;
 pub mod subscriptions;
 pub mod tenants;
 pub mod tip_payouts;

@@ -8,8 +8,8 @@ use crate::store::{StoreError, devices::DeviceIdentity};
 use shared_model::OrderEvent;
 use uuid::Uuid;
 
-/// Writes what one batch's edge facts change beside its orders: the outlet's LAN devices, the
-/// audit log, refunds to send back through the treasury, drawer sessions. Returns the batch's
+/// Writes what one batch's edge facts change beside its orders: the outlet's LAN devices, its
+/// staff sessions, the audit log, refunds to send back through the treasury, drawer sessions. Returns the batch's
 /// drawer anomalies.
 pub(super) async fn apply_edge_facts(
     tx: &mut sqlx::PgConnection,
@@ -22,6 +22,13 @@ pub(super) async fn apply_edge_facts(
     });
     if !devices.is_empty() {
         crate::store::lan_devices::apply(&mut *tx, tenant, outlet, &devices).await?;
+    }
+    let staff = batch.picked(|_, decoded| match decoded {
+        Decoded::Staff(event) => Some(event),
+        _ => None,
+    });
+    if !staff.is_empty() {
+        crate::store::staff_sessions::apply(&mut *tx, tenant, outlet, &staff).await?;
     }
     let audited = batch.picked(|_, decoded| match decoded {
         Decoded::Audit(entry) => Some(entry),

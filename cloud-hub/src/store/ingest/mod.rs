@@ -367,7 +367,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
                 .map_err(|e| e.to_string()),
             OpBody::Audit(entry) => Ok(Decoded::Audit(entry)),
             OpBody::Device(event) => Ok(Decoded::Device(event)),
-            OpBody::Staff(_) => Ok(Decoded::EdgeFact("staff")),
+            OpBody::Staff(event) => Ok(Decoded::Staff(event)),
             OpBody::Kitchen(sync_protocol::op::KitchenEventV1::OrderReady {
                 order_id,
                 order_number,
@@ -439,6 +439,8 @@ enum Decoded {
     },
     /// A change to the outlet's LAN devices: kept in the hub's device list.
     Device(sync_protocol::op::DeviceEventV1),
+    /// A staff member signed in or out at a till: the hub's list of sessions.
+    Staff(sync_protocol::op::StaffEventV1),
     /// A high-risk action a till audited: written to the tenant's audit log.
     Audit(sync_protocol::op::AuditEventV1),
     /// Value taken off a gift card at an outlet: entered in the ledger.
@@ -481,6 +483,7 @@ impl Decoded {
             Decoded::GiftCard { .. } | Decoded::GiftCardHold(_) => "gift_card",
             Decoded::Audit(_) => "audit",
             Decoded::Device(_) => "device",
+            Decoded::Staff(_) => "staff",
             Decoded::Doc(_) => "doc",
             Decoded::TipPayout(_) => "tips",
             Decoded::Loyalty(_) => "loyalty",
