@@ -1,7 +1,7 @@
 //! Load on one edge: terminals run the whole 5-line cash sale (open, 5 lines, pay, close:
 //! 8 requests) against the real LAN API over HTTP on loopback, at a series of offered rates
 //! (open loop: a new order starts every 1/rate seconds whatever the edge is doing). Every answer
-//! is durable before it is sent (SQLite WAL, `synchronous=FULL`). Prints achieved orders/s and
+//! is durable before it is sent (SQLite WAL and group commit: an fsync started after the change). Prints achieved orders/s and
 //! p50/p99 latency per order and per request, up to saturation.
 //!
 //! `cargo bench -p kibanda-benches --bench edge_load` (`KIBANDA_BENCH_RATES=100,300,600`,

@@ -259,10 +259,36 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/devices/register", post(devices::register))
         .merge(authenticated)
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            durable_answers,
+        ))
         .layer(axum::middleware::from_fn(refuse_card_numbers))
         .layer(DefaultBodyLimit::max(REQUEST_BODY_BYTES_MAX))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Holds the answer to a request that may have changed something until the change is on disk
+/// (group commit: one fsync for every request waiting; see `store::durability`). Reads answer at
+/// once.
+async fn durable_answers(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let reads = matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if reads || response.status().is_client_error() {
+        // A refused request changed nothing.
+        return Ok(response);
+    }
+    let store = state.store.clone();
+    crate::services::blocking(move || store.wait_durable()).await?;
+    Ok(response)
 }
 
 /// JSON keys not searched for card numbers: product barcodes are 13 digits and pass the Luhn

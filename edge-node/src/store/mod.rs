@@ -1,11 +1,14 @@
 //! The edge's SQLite store: the only module with SQL.
 //!
-//! One connection in WAL mode with `synchronous=FULL`: a transaction that returned is on disk,
-//! so an answer sent after a commit survives a power cut. Writes are serialised by the
+//! One connection in WAL mode with `synchronous=NORMAL`, and group commit for answers
+//! ([`durability`]): the LAN API answers a change only after an fsync of the WAL that started
+//! after the change committed, so an answered change survives a power cut, while concurrent
+//! requests share one fsync and none holds the lock while it waits. Writes are serialised by the
 //! connection's mutex, which also serialises two terminals acting on one order.
 
 mod cloud_orders;
 mod day_reports;
+mod durability;
 pub use cloud_orders::{CLOUD_ORDERS_LIST_MAX, CloudCancel, CloudOrder};
 pub use day_reports::{CloseDayError, XReport, ZReport};
 mod drawers;
@@ -54,6 +57,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("could not make the store durable: {0}")]
+    Sync(std::io::Error),
 }
 
 /// What the edge holds after enrolling with a hub.
@@ -91,6 +96,7 @@ pub struct Device {
 pub struct Store {
     connection: Mutex<Connection>,
     node_id: Uuid,
+    durability: durability::GroupSync,
 }
 
 impl Store {
@@ -104,7 +110,8 @@ impl Store {
         }
         let mut connection = Connection::open(path)?;
         connection.pragma_update(None, "journal_mode", "WAL")?;
-        connection.pragma_update(None, "synchronous", "FULL")?;
+        // Commits do not fsync: answers wait for `wait_durable` instead (group commit).
+        connection.pragma_update(None, "synchronous", "NORMAL")?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
         connection.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations::apply(&mut connection)?;
@@ -112,7 +119,15 @@ impl Store {
         Ok(Store {
             connection: Mutex::new(connection),
             node_id,
+            durability: durability::GroupSync::new(path),
         })
+    }
+
+    /// Returns once every change committed before the call is on disk (an fsync of the WAL
+    /// shared by every caller waiting). The LAN API calls it before answering a change.
+    /// Blocking.
+    pub fn wait_durable(&self) -> Result<(), StoreError> {
+        self.durability.sync().map_err(StoreError::Sync)
     }
 
     /// This edge's node id: the origin of its ops, and its device id once enrolled.
