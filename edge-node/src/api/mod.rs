@@ -30,7 +30,7 @@ use crate::printers::queue::{PrintQueue, PrintQueueLimits};
 use crate::services::kitchen::KitchenService;
 use crate::services::orders::OrderService;
 use crate::services::printing::PrintService;
-use crate::services::staff::{Caller, SESSION_IDLE_TIMEOUT_MS_DEFAULT};
+use crate::services::staff::SESSION_IDLE_TIMEOUT_MS_DEFAULT;
 use crate::services::stream::EventBus;
 use crate::services::tables::TableService;
 use crate::store::{Store, StoreError};
@@ -372,20 +372,15 @@ async fn require_device(
 ) -> Result<Response, ApiError> {
     let token = device_token(request.headers())
         .ok_or_else(|| ApiError::unauthorized("a paired device's bearer token is required"))?;
-    let device = crate::services::devices::authenticate(state.store.clone(), token)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown or disabled device token"))?;
-    let staff = crate::services::staff::current_session(
+    let caller = crate::services::staff::caller(
         state.store.clone(),
-        device.id,
+        token,
         crate::now_ms(),
         state.staff_idle_timeout_ms,
     )
-    .await?;
-    request.extensions_mut().insert(Caller {
-        device: device.clone(),
-        staff,
-    });
-    request.extensions_mut().insert(device);
+    .await?
+    .ok_or_else(|| ApiError::unauthorized("unknown or disabled device token"))?;
+    request.extensions_mut().insert(caller.device.clone());
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
 }

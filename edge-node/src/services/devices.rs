@@ -195,8 +195,13 @@ pub async fn change(
 
 /// The device a bearer token belongs to, if any.
 pub async fn authenticate(store: Arc<Store>, token: String) -> Result<Option<Device>, StoreError> {
-    if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+    let Some(hash) = token_hash_of(&token) else {
         return Ok(None);
-    }
-    super::blocking(move || store.device_by_token_hash(&token_hash(&token))).await
+    };
+    super::blocking(move || store.device_by_token_hash(&hash)).await
+}
+
+/// The stored hash of `token`, if it has a device token's shape.
+pub fn token_hash_of(token: &str) -> Option<[u8; 32]> {
+    (token.starts_with(TOKEN_PREFIX) && token.len() <= 128).then(|| token_hash(token))
 }

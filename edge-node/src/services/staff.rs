@@ -266,6 +266,27 @@ pub async fn current_session(
     super::blocking(move || store.current_session(device_id, now_ms, idle_timeout_ms)).await
 }
 
+/// Who is calling with `token`: the device and the staff member signed in on it (an idle
+/// session is ended here); `None` for an unknown or disabled token. One trip to the store.
+pub async fn caller(
+    store: Arc<Store>,
+    token: String,
+    now_ms: i64,
+    idle_timeout_ms: i64,
+) -> Result<Option<Caller>, StoreError> {
+    let Some(hash) = super::devices::token_hash_of(&token) else {
+        return Ok(None);
+    };
+    super::blocking(move || {
+        let Some(device) = store.device_by_token_hash(&hash)? else {
+            return Ok(None);
+        };
+        let staff = store.current_session(device.id, now_ms, idle_timeout_ms)?;
+        Ok(Some(Caller { device, staff }))
+    })
+    .await
+}
+
 /// A high-risk action's clearance: checked before the change, recorded with it.
 #[derive(Debug, Clone)]
 pub struct Clearance {

@@ -1053,12 +1053,10 @@ pub(crate) fn load_order(
     connection: &Connection,
     id: OrderId,
 ) -> Result<Option<Order>, StoreError> {
+    // The hot statements of a sale are prepared once per connection (`prepare_cached`).
     let doc: Option<String> = connection
-        .query_row(
-            "SELECT doc FROM orders WHERE id = ?1",
-            params![id.to_string()],
-            |row| row.get(0),
-        )
+        .prepare_cached("SELECT doc FROM orders WHERE id = ?1")?
+        .query_row(params![id.to_string()], |row| row.get(0))
         .optional()?;
     doc.map(|doc| parse_json(&doc)).transpose()
 }
@@ -1069,18 +1067,18 @@ pub(crate) fn save_order(
     now_ms: i64,
 ) -> Result<(), StoreError> {
     let doc = serde_json::to_string(order).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO orders (id, number, state, doc, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET state = excluded.state, doc = excluded.doc,
             updated_at_ms = excluded.updated_at_ms",
-        params![
-            order.id.to_string(),
-            order.number as i64,
-            order.state.as_str(),
-            doc,
-            now_ms
-        ],
-    )?;
+    )?
+    .execute(params![
+        order.id.to_string(),
+        order.number as i64,
+        order.state.as_str(),
+        doc,
+        now_ms
+    ])?;
     Ok(())
 }
 
@@ -1104,11 +1102,12 @@ pub(crate) fn append_op_body(
     now_ms: i64,
 ) -> Result<OpRecord, StoreError> {
     let last: Option<(i64, i64, i64, Vec<u8>)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT seq, hlc_wall_ms, hlc_logical, hash FROM ops ORDER BY seq DESC LIMIT 1",
-            [],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )
+        )?
+        .query_row([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
         .optional()?;
     let (seq, mut clock, prev_hash) = match last {
         Some((seq, wall_ms, logical, hash)) => (
@@ -1130,20 +1129,20 @@ pub(crate) fn append_op_body(
         prev_hash,
         body: body.encode(),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO ops (seq, kind, hlc_wall_ms, hlc_logical, prev_hash, hash, body, created_at_ms)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            seq as i64,
-            kind,
-            hlc.wall_ms as i64,
-            i64::from(hlc.logical),
-            prev_hash.as_slice(),
-            op.chain_hash().as_slice(),
-            op.body,
-            now_ms
-        ],
-    )?;
+    )?
+    .execute(params![
+        seq as i64,
+        kind,
+        hlc.wall_ms as i64,
+        i64::from(hlc.logical),
+        prev_hash.as_slice(),
+        op.chain_hash().as_slice(),
+        op.body,
+        now_ms
+    ])?;
     Ok(OpRecord { seq, hlc })
 }
 
