@@ -55,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 22;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 23;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -137,6 +137,9 @@ pub enum FeedBody {
     /// right after every `OutletConfigSet`: an edge that does not know this kind keeps the
     /// profile `OutletConfigSet` carries.
     OutletProfileSet(OutletProfileV1),
+    /// Automerge changes the cloud side made to one of its orders' notes documents (the order
+    /// itself came earlier in the feed).
+    OrderDocChanged(crate::docs::OrderDocChangeV1),
 }
 
 /// Wire form of the profile parts of [`shared_model::outlet::OutletConfig`] that
@@ -764,11 +767,9 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::OutletProfileSet(OutletProfileV1 {
-            cash_rounding: Some((100, CashRoundingModeV1::Nearest)),
-            tax_half_even: false,
-            tax_per_invoice: true,
-            operating_hours: vec![],
+        let last_known = FeedBody::OrderDocChanged(crate::docs::OrderDocChangeV1 {
+            order_id: [3; 16],
+            changes: vec![1, 2, 3],
         });
         let entry = FeedEntry {
             seq: 1,

@@ -105,6 +105,8 @@ pub enum OpBody {
     Loyalty(LoyaltyOpV1),
     /// The outlet's business day closed: its numbered Z report.
     DayClosed(DayClosedV1),
+    /// Automerge changes the outlet made to a cloud order's notes document.
+    OrderDoc(crate::docs::OrderDocChangeV1),
 }
 
 /// A Z report as the outlet closed it (`shared_model::day_report`).

@@ -299,6 +299,13 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             closed_at_ms: 90_001,
         }),
     ));
+    bodies.push((
+        "op.order_doc".into(),
+        OpBody::OrderDoc(sync_protocol::docs::OrderDocChangeV1 {
+            order_id: [8; 16],
+            changes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
+        }),
+    ));
     bodies
 }
 
@@ -549,6 +556,13 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 value_minor: 50_000,
                 active: true,
                 expires_at_ms: Some(1_800_000_000_000),
+            }),
+        ),
+        (
+            "feed.order_doc_changed".into(),
+            FeedBody::OrderDocChanged(sync_protocol::docs::OrderDocChangeV1 {
+                order_id: [8; 16],
+                changes: vec![0x85, 0x6f, 0x4a, 0x83, 4, 5, 6],
             }),
         ),
     ]

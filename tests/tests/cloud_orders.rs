@@ -455,3 +455,326 @@ fn bad_cloud_orders_and_cancels_are_refused_and_change_nothing() {
         assert_eq!(state, None, "no refused cancel was recorded");
     });
 }
+
+/// The notes of both ends, for comparing: instructions, each note's side, author and text,
+/// the promised time and the check-in's bay.
+fn notes_view(notes: &Value) -> Value {
+    json!({
+        "instructions": notes["instructions"],
+        "notes": notes["notes"].as_array().unwrap().iter()
+            .map(|n| json!([n["note_id"], n["side"], n["author"], n["text"]]))
+            .collect::<Vec<_>>(),
+        "promised_ready_ms": notes["promised_ready_ms"],
+        "bay": notes["arrival"]["bay"],
+    })
+}
+
+/// A cloud order's notes are one document the channel and the till both write. Apart (the
+/// hub down, then the edge), the till notes a swap, promises a time and adds to the handoff
+/// instructions, while the web shop checks the customer in at a bay, passes on a request and
+/// edits the same instructions elsewhere; once they meet, both ends read the same notes with
+/// every one of those edits, and the channel hears of the till's through
+/// `pos.order.notes_changed`. Bad input at either end is refused and changes nothing.
+#[test]
+fn notes_written_on_both_sides_while_apart_merge_at_both_ends() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let quic = hub.quic;
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "duka", "cbd");
+    let cashier = {
+        let store = edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE))
+            .unwrap();
+        edge_node::services::staff::create_staff(&store, "Wanjiru", "cashier", "2468", 1).unwrap()
+    };
+    let shop = driver.block_on(dev_token(&pool, "duka", "service"));
+    let manager = driver.block_on(dev_token(&pool, "duka", "manager"));
+    let client = reqwest::Client::new();
+    let notes_url =
+        |hub: &RunningHub, order: &str| hub.url(&format!("/v1/duka/pos/orders/{order}/notes"));
+    let till_note = "0190f000-0000-7000-8000-000000000001";
+
+    let edge = RunningEdge::start(data.path(), &till);
+    let order = driver.block_on(async {
+        let terminal = Terminal {
+            client: &client,
+            edge: &edge,
+        };
+        let (status, body) = hub_request(
+            &client,
+            reqwest::Method::PUT,
+            hub.url("/v1/duka/pos/outlets/cbd/catalog/items"),
+            &manager,
+            Some(json!({"items": [item("sku-latte", 35_000)]})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        let (status, placed) = hub_request(
+            &client,
+            reqwest::Method::POST,
+            hub.url("/v1/duka/pos/outlets/cbd/orders"),
+            &shop,
+            Some(
+                json!({"channel": "click_and_collect", "external_ref": "WEB-90",
+                        "lines": [{"item_id": "sku-latte", "quantity": 1}]}),
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{placed}");
+        let order = placed["order"]["id"].as_str().unwrap().to_owned();
+        // Before anything else reaches the outlet, the shop writes the instructions.
+        let (status, patched) = hub_request(
+            &client,
+            reqwest::Method::PATCH,
+            notes_url(&hub, &order),
+            &shop,
+            Some(json!({"instructions": "Ring the bell"})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert!(patched["feed_through_seq"].as_u64().is_some(), "{patched}");
+        eventually(
+            Duration::from_secs(20),
+            "the outlet has the instructions",
+            || async {
+                let (status, notes) = terminal.get(&format!("/v1/orders/{order}/notes")).await;
+                (status == 200 && notes["instructions"] == "Ring the bell").then_some(())
+            },
+        )
+        .await;
+        let (status, session) = terminal
+            .post(
+                "/v1/staff/sessions",
+                json!({"staff_id": cashier.id.to_string(), "pin": "2468"}),
+            )
+            .await;
+        assert_eq!(status, 201, "{session}");
+        order
+    });
+
+    // The hub goes away; the till writes.
+    hub.kill();
+    let at_till = driver.block_on(async {
+        let terminal = Terminal {
+            client: &client,
+            edge: &edge,
+        };
+        let path = format!("/v1/orders/{order}/notes");
+        let note = json!({"text": "Oat milk is out: soy instead", "note_id": till_note});
+        let (status, first) = terminal.post(&path, note.clone()).await;
+        assert_eq!(status, 201, "{first}");
+        assert_eq!(first["notes"][0]["author"], "Wanjiru", "{first}");
+        assert_eq!(first["notes"][0]["side"], "outlet", "{first}");
+        // The terminal retries the same note: still one.
+        let (status, again) = terminal.post(&path, note).await;
+        assert_eq!(
+            (status, again["notes"].as_array().unwrap().len()),
+            (201, 1),
+            "{again}"
+        );
+        let (status, patched) = terminal
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                Some(json!({"instructions": "Ring the bell twice",
+                            "promised_ready_ms": 1_900_000_000_000_i64})),
+            )
+            .await;
+        assert_eq!(status, 200, "{patched}");
+        // Bad input: refused, field named, nothing changed.
+        for (body, field) in [
+            (json!({"text": "   "}), Some("text")),
+            (json!({"text": "x".repeat(501)}), Some("text")),
+        ] {
+            let (status, error) = terminal.post(&path, body).await;
+            assert_eq!((status, error["field"].as_str()), (422, field), "{error}");
+        }
+        for (body, field) in [
+            (
+                json!({"instructions": "x".repeat(501)}),
+                Some("instructions"),
+            ),
+            (
+                json!({"arrival": {"bay": "a very long bay name indeed"}}),
+                Some("arrival.bay"),
+            ),
+            (json!({"promised_ready_ms": -5}), Some("promised_ready_ms")),
+        ] {
+            let (status, error) = terminal
+                .call(reqwest::Method::PATCH, &path, Some(body))
+                .await;
+            assert_eq!((status, error["field"].as_str()), (422, field), "{error}");
+        }
+        let (status, error) = terminal
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                Some(json!({"colour": "red"})),
+            )
+            .await;
+        assert!(status == 400 || status == 422, "{status} {error}");
+        let (status, error) = terminal
+            .get(&format!("/v1/orders/{}/notes", uuid::Uuid::now_v7()))
+            .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (404, Some("cloud_order_not_found"))
+        );
+        let (_, now) = terminal.get(&path).await;
+        assert_eq!(notes_view(&now), notes_view(&patched));
+        now
+    });
+    assert_eq!(at_till["instructions"], "Ring the bell twice");
+    edge.kill();
+
+    // The hub comes back before the edge does; the web shop writes.
+    let hub = RunningHub::start(&db.url, quic);
+    driver.block_on(async {
+        let url = notes_url(&hub, &order);
+        let (status, noted) = hub_request(
+            &client,
+            reqwest::Method::POST,
+            url.clone(),
+            &shop,
+            Some(json!({"author": "Web shop", "text": "Customer asks for extra napkins"})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 201, "{noted}");
+        let (status, patched) = hub_request(
+            &client,
+            reqwest::Method::PATCH,
+            url.clone(),
+            &shop,
+            Some(json!({"instructions": "Please ring the bell", "arrival": {"bay": "3"}})),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{patched}");
+        assert_eq!(patched["arrival"]["bay"], "3");
+        // Bad input and other tenants' callers change nothing.
+        for (body, field) in [
+            (json!({"author": "", "text": "hi"}), "author"),
+            (json!({"author": "Web", "text": "x".repeat(501)}), "text"),
+        ] {
+            let (status, error) = hub_request(
+                &client,
+                reqwest::Method::POST,
+                url.clone(),
+                &shop,
+                Some(body),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (status, error["field"].as_str()),
+                (400, Some(field)),
+                "{error}"
+            );
+        }
+        let (status, error) = hub_request(
+            &client,
+            reqwest::Method::PATCH,
+            url.clone(),
+            &shop,
+            Some(json!({"instructions": "x", "status": "done"})),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("invalid_body")),
+            "{error}"
+        );
+        let stranger = dev_token(&pool, "duka", "cashier").await;
+        let (status, _) = hub_request(
+            &client,
+            reqwest::Method::GET,
+            url.clone(),
+            &stranger,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, 403);
+        let (status, _) = hub_request(
+            &client,
+            reqwest::Method::GET,
+            notes_url(&hub, &uuid::Uuid::now_v7().to_string()),
+            &shop,
+            None,
+            None,
+        )
+        .await;
+        assert_eq!(status, 404);
+        let (_, unchanged) =
+            hub_request(&client, reqwest::Method::GET, url, &shop, None, None).await;
+        assert_eq!(notes_view(&unchanged), notes_view(&patched));
+    });
+
+    // They meet: both ends read the same notes, with every edit from both sides.
+    let edge = RunningEdge::start(data.path(), &till);
+    driver.block_on(async {
+        let terminal = Terminal {
+            client: &client,
+            edge: &edge,
+        };
+        let merged = eventually(Duration::from_secs(30), "both ends agree", || async {
+            let (_, at_hub) = hub_request(
+                &client,
+                reqwest::Method::GET,
+                notes_url(&hub, &order),
+                &shop,
+                None,
+                None,
+            )
+            .await;
+            let (_, at_edge) = terminal.get(&format!("/v1/orders/{order}/notes")).await;
+            (at_hub["notes"].as_array().map_or(0, Vec::len) == 2
+                && notes_view(&at_hub) == notes_view(&at_edge))
+            .then_some(at_hub)
+        })
+        .await;
+        assert_eq!(
+            merged["instructions"], "Please ring the bell twice",
+            "{merged}"
+        );
+        assert_eq!(merged["promised_ready_ms"], 1_900_000_000_000_i64);
+        assert_eq!(merged["arrival"]["bay"], "3");
+        let texts: Vec<&str> = merged["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Oat milk is out: soy instead",
+                "Customer asks for extra napkins"
+            ]
+        );
+        // The channel heard of the till's edits, with its own reference.
+        let told: Vec<Value> = sqlx::query_scalar(
+            "SELECT payload FROM outbox WHERE event_type = 'pos.order.notes_changed'
+               AND payload->'data'->>'order_id' = $1",
+        )
+        .bind(&order)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        // One event per merge that moved the document (the till's two edits usually arrive
+        // in one batch).
+        assert!(!told.is_empty() && told.len() <= 2, "{told:?}");
+        assert!(
+            told.iter()
+                .all(|event| event["data"]["external_ref"] == "WEB-90"),
+            "{told:?}"
+        );
+        assert_eq!(told[0]["data"]["notes"]["notes"][0]["note_id"], till_note);
+    });
+}

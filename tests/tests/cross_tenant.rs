@@ -91,6 +91,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
         assert_eq!(status, 201, "{placed}");
         let placed: Value = serde_json::from_str(&placed).unwrap();
         let cloud_order_id = placed["order"]["id"].as_str().unwrap().to_owned();
+        let (status, noted) = call(Method::POST, format!("/v1/alpha/pos/orders/{cloud_order_id}/notes"), alpha.clone(),
+            Some(json!({"author": "Alpha Author", "text": "Alpha note secret"}))).await;
+        assert_eq!(status, 201, "{noted}");
         sqlx::query(
             "INSERT INTO offline_event_replay (tenant_id, id, outlet_id, order_id, rule, resolution, detail, occurred_at_ms)
              VALUES ($1, $2, $3, $4, 'paid_order_late_cancel', 'refund_requested', '{\"cancel_reason\": \"Alpha reason\"}', 1)",
@@ -169,6 +172,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             "Alpha reason".into(), "ALPHA-GIFT-1".into(), "777000".into(), "Alpha audit reason".into(), "Alpha till".into(),
             transfer_id.to_string(), "Alpha transfer note".into(), "ALPHA-T1".into(), "Alpha Terrace".into(), "Alpha Promo Secret".into(), "ALPHACODE".into(), "alpha-sku-low".into(), "ALPHA-TASK-1".into(),
             "ALPHA-MEMBER-1".into(), "Alpha Member Secret".into(), "ALPHA-VCH-1".into(),
+            "Alpha Author".into(), "Alpha note secret".into(),
         ];
         let before = snapshot(&pool, alpha_id).await;
 
@@ -205,6 +209,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::POST, "/v1/{tenant}/pos/outlets/{outlet}/orders", Some(json!({"channel": "delivery", "external_ref": "HIJACK-1", "lines": [{"item_id": "sku-alpha-secret", "quantity": 1}]}))),
             (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/cancel", Some(json!({"reason": "hijack"}))),
             (Method::GET, "/v1/{tenant}/pos/offline-event-replay", None),
+            (Method::GET, "/v1/{tenant}/pos/orders/{cloud}/notes", None),
+            (Method::POST, "/v1/{tenant}/pos/orders/{cloud}/notes", Some(json!({"author": "x", "text": "hijack"}))),
+            (Method::PATCH, "/v1/{tenant}/pos/orders/{cloud}/notes", Some(json!({"instructions": "hijack"}))),
             (Method::GET, "/v1/{tenant}/pos/orders/{id}/refunds", None),
             (Method::GET, "/v1/{tenant}/pos/audit-log", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/devices", None),
@@ -304,6 +311,7 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "deliveries",
         "service_calls",
         "outlet_docs",
+        "order_docs",
         "promotions",
         "item_modifiers",
         "tip_payouts",

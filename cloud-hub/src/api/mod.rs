@@ -16,6 +16,7 @@ pub mod integrations;
 pub mod loyalty;
 pub mod middleware;
 pub mod openapi;
+pub mod order_notes;
 pub mod orders;
 pub mod outlet_settings;
 pub mod outlets;
@@ -95,6 +96,12 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/{tenant}/pos/orders/{id}/cancel",
             post(cloud_orders::cancel),
+        )
+        .route(
+            "/v1/{tenant}/pos/orders/{id}/notes",
+            get(order_notes::get)
+                .post(order_notes::add)
+                .patch(order_notes::patch),
         )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/orders",

@@ -52,8 +52,12 @@ pub const LOYALTY_OVERSPENT: &str = "pos.loyalty.overspent";
 pub const LOYALTY_POINTS_CHANGED: &str = "pos.loyalty.points_changed";
 /// A single-use voucher was taken twice (two outlets offline at once, or after a cancel).
 pub const VOUCHER_DOUBLE_REDEEMED: &str = "pos.voucher.double_redeemed";
+/// The outlet wrote to a cloud order's notes (a message on the thread, the handoff
+/// instructions, the promised ready time, the customer's check-in): the document as merged.
+pub const ORDER_NOTES_CHANGED: &str = "pos.order.notes_changed";
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     ORDER_CREATED,
+    ORDER_NOTES_CHANGED,
     DAY_CLOSED,
     LOYALTY_OVERSPENT,
     LOYALTY_POINTS_CHANGED,
@@ -192,6 +196,27 @@ pub fn tips_paid_out_event(
             "shares": payout.shares.iter().map(|share| serde_json::json!({
                 "staff_id": Uuid::from_bytes(share.staff_id).to_string(),
                 "amount_minor": share.amount_minor})).collect::<Vec<_>>()}),
+    )
+}
+
+/// `pos.order.notes_changed` for a cloud order whose notes the outlet changed (id stable per
+/// merged state, so re-merging the same changes raises it once).
+pub fn order_notes_changed_event(
+    tenant_slug: &str,
+    outlet_code: &str,
+    merged: &crate::store::order_notes::MergedNotes,
+) -> OutboxEvent {
+    event(
+        tenant_slug,
+        outlet_code,
+        merged.state_id,
+        ORDER_NOTES_CHANGED,
+        crate::now_ms(),
+        serde_json::json!({
+            "order_id": merged.order.order_id.to_string(),
+            "external_ref": merged.order.external_ref,
+            "notes": crate::services::order_notes::OrderNotesDto::from(&merged.notes),
+        }),
     )
 }
 

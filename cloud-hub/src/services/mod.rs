@@ -3,3 +3,4 @@
 pub mod admin;
 pub mod cloud_orders;
 pub mod enrollment;
+pub mod order_notes;

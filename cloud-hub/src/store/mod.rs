@@ -13,6 +13,7 @@ pub mod ingest;
 pub mod lan_devices;
 pub mod loyalty;
 pub mod notifications;
+pub mod order_notes;
 pub mod orders;
 pub mod outbound;
 pub mod outbox;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 /// The hub's automerge actor for an outlet's documents: one per outlet, stable across hub
 /// replicas (the row lock below serialises the hub's own writes to a document).
-fn hub_actor(outlet_id: Uuid) -> [u8; 16] {
+pub(super) fn hub_actor(outlet_id: Uuid) -> [u8; 16] {
     let digest = Sha256::new()
         .chain_update(outlet_id.as_bytes())
         .chain_update(b"kibanda-hub")

@@ -171,6 +171,12 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/orders/{id}/refunds", post(orders::refund))
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
+        .route(
+            "/v1/orders/{id}/notes",
+            get(cloud_orders::notes)
+                .post(cloud_orders::add_note)
+                .patch(cloud_orders::patch_notes),
+        )
         .route("/v1/sync/status", get(sync::status))
         // staff and the audit trail
         .route("/v1/staff", get(staff::list).post(staff::add))

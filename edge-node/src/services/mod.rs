@@ -4,6 +4,7 @@ pub mod catalog;
 pub mod devices;
 pub mod drawers;
 pub mod kitchen;
+pub mod order_notes;
 pub mod orders;
 pub mod payments;
 pub mod printing;

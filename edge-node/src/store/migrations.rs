@@ -184,6 +184,9 @@ const MIGRATIONS: &[&str] = &[
         amount_minor INTEGER NOT NULL, terminal_id TEXT NOT NULL, state TEXT NOT NULL,
         reason TEXT NOT NULL DEFAULT '', requested_at_ms INTEGER NOT NULL,
         decided_at_ms INTEGER);",
+    // 21: each cloud order's notes document (automerge, saved whole), which the hub also edits
+    "CREATE TABLE order_docs (order_id TEXT PRIMARY KEY, bytes BLOB NOT NULL,
+        updated_at_ms INTEGER NOT NULL);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -20,6 +20,8 @@ mod kitchen;
 mod loyalty;
 pub use loyalty::{LoyaltyPaymentError, MemberView, VoucherView};
 mod migrations;
+mod order_notes;
+pub use order_notes::NotesRefusal;
 mod payments;
 pub use payments::{
     IntentRequestError, OfflineCardError, OfflineCardRisk, PaymentIntent, ReceiptError,
@@ -764,6 +766,9 @@ impl Store {
                 }
                 FeedBody::VoucherSet(wire) => {
                     loyalty::set_voucher_tx(&tx, wire, now_ms)?;
+                }
+                FeedBody::OrderDocChanged(change) => {
+                    order_notes::apply_hub_changes_tx(&tx, self.node_id, change, now_ms)?;
                 }
                 FeedBody::StaffLoggedOut { staff_id } => {
                     end_sessions_of_staff_tx(

@@ -50,6 +50,31 @@ pub(super) async fn apply_edge_facts(
         _ => None,
     });
     crate::store::outlet_docs::merge_from_outlet(&mut *tx, tenant, outlet, &docs).await?;
+    let order_docs = batch.picked(|_, decoded| match decoded {
+        Decoded::OrderDoc(change) => Some(change),
+        _ => None,
+    });
+    if !order_docs.is_empty() {
+        let merged =
+            crate::store::order_notes::merge_from_outlet(&mut *tx, tenant, outlet, &order_docs)
+                .await?;
+        if !merged.is_empty() {
+            let names = outlet_names(&mut *tx, std::iter::once((tenant.0, outlet))).await?;
+            let (slug, code) = names
+                .get(&(tenant.0, outlet))
+                .ok_or_else(|| StoreError::Corrupt("a device's outlet has no tenant".into()))?;
+            let events: Vec<_> = merged
+                .iter()
+                .map(|notes| {
+                    (
+                        tenant,
+                        crate::events::order_notes_changed_event(slug, code, notes),
+                    )
+                })
+                .collect();
+            crate::store::outbox::insert_many(&mut *tx, &events).await?;
+        }
+    }
     let payouts = batch.picked(|_, decoded| match decoded {
         Decoded::TipPayout(payout) => Some(payout),
         _ => None,

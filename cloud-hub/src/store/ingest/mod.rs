@@ -402,6 +402,7 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
                 redeemed_at_ms,
             }),
             OpBody::Doc(change) => Ok(Decoded::Doc(change)),
+            OpBody::OrderDoc(change) => Ok(Decoded::OrderDoc(change)),
             OpBody::TipPayout(payout) => Ok(Decoded::TipPayout(payout)),
             OpBody::Loyalty(op) => Ok(Decoded::Loyalty(op)),
             OpBody::DayClosed(report) => Ok(Decoded::DayClosed(report)),
@@ -456,6 +457,8 @@ enum Decoded {
     GiftCardHold(sync_protocol::op::GiftCardOpV1),
     /// Automerge changes to a document the outlet and the hub both edit.
     Doc(sync_protocol::docs::DocChangeV1),
+    /// Automerge changes to a cloud order's notes (the outlet's side of the thread).
+    OrderDoc(sync_protocol::docs::OrderDocChangeV1),
     /// A tip pool an outlet's manager paid out.
     TipPayout(sync_protocol::op::TipPayoutV1),
     /// A loyalty member named on an order, points burned, a voucher redeemed.
@@ -485,6 +488,7 @@ impl Decoded {
             Decoded::Device(_) => "device",
             Decoded::Staff(_) => "staff",
             Decoded::Doc(_) => "doc",
+            Decoded::OrderDoc(_) => "order_doc",
             Decoded::TipPayout(_) => "tips",
             Decoded::Loyalty(_) => "loyalty",
             Decoded::DayClosed(_) => "day_closed",
