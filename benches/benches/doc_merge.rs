@@ -1,4 +1,5 @@
-//! Merge cost of the automerge documents Kibanda syncs (the floor plan, `sync_protocol::docs`).
+//! Merge cost of the automerge documents Kibanda syncs (the floor plan and each cloud order's
+//! notes, `sync_protocol::docs`).
 //!
 //! Criterion measures, on a 100-table plan with a year of edits behind it:
 //! - `edit_one_table`: a manager re-seats one table (diff against the plan, commit, changes out);
@@ -7,13 +8,16 @@
 //! - `load_saved_plan`: a restart loads the saved document.
 //!
 //! Before the criterion runs it prints the figures `docs/figures.md` records: edits applied per
-//! second, the saved document's size and the resident memory one loaded document adds.
+//! second, the saved document's size and the resident memory one loaded document adds, for a
+//! floor plan and for a busy cloud order's notes (a long conversation both sides write).
 #![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Instant;
-use sync_protocol::docs::{FloorPlanDoc, PlanTable};
+use sync_protocol::docs::{
+    Arrival, CloudOrderDoc, FloorPlanDoc, NoteSide, NotesField, OrderNote, PlanTable,
+};
 
 fn plan(tables: u32, seats_bump: u32) -> Vec<PlanTable> {
     (0..tables)
@@ -90,8 +94,82 @@ fn print_figures() {
     drop(held);
 }
 
+/// A cloud order's notes written from both sides: 60 messages, 40 edits of the instructions
+/// and 20 changes of the promise and check-in, each side's edit shipped as its own change and
+/// applied by the other, as the feed and the op log carry them.
+fn print_notes_figures() {
+    let order = [9; 16];
+    let mut hub = CloudOrderDoc::seeded(order, [1; 16]).unwrap();
+    let mut edge = CloudOrderDoc::seeded(order, [2; 16]).unwrap();
+    let (mut applied, mut bytes, mut edits) = (std::time::Duration::ZERO, 0_usize, 0_u32);
+    let mut instructions = String::from("Ring the bell");
+    for n in 0..120_u32 {
+        let (writer, reader, side) = if n % 2 == 0 {
+            (&mut hub, &mut edge, NoteSide::Hub)
+        } else {
+            (&mut edge, &mut hub, NoteSide::Outlet)
+        };
+        let heads = writer.heads();
+        match n % 6 {
+            0..=2 => writer
+                .add_note(&OrderNote {
+                    id: format!("note-{n}"),
+                    side,
+                    author: "Amina".into(),
+                    text: format!("Message {n}: running about ten minutes late, sorry"),
+                    at_ms: i64::from(n),
+                })
+                .unwrap(),
+            3 | 4 => {
+                instructions.push_str(&format!(" #{n}"));
+                writer.set_instructions(&instructions).unwrap();
+            }
+            _ => {
+                if side == NoteSide::Hub {
+                    writer
+                        .set(NotesField::Arrival(Some(Arrival {
+                            at_ms: i64::from(n),
+                            bay: Some(format!("{}", n % 9)),
+                        })))
+                        .unwrap();
+                } else {
+                    writer
+                        .set(NotesField::PromisedReady(Some(i64::from(n) * 1_000)))
+                        .unwrap();
+                }
+            }
+        }
+        let change = writer.changes_since(&heads);
+        bytes += change.len();
+        let started = Instant::now();
+        reader.apply(&change).unwrap();
+        applied += started.elapsed();
+        edits += 1;
+    }
+    assert_eq!(hub.read(), edge.read());
+    let saved = hub.save();
+    let before = resident_kib();
+    let held: Vec<CloudOrderDoc> = (0..200)
+        .map(|_| CloudOrderDoc::load(&saved, [3; 16]).unwrap())
+        .collect();
+    let per_doc_kib = resident_kib().saturating_sub(before) as f64 / held.len() as f64;
+    println!(
+        "doc_merge: order notes: applied {edits} single-edit changes ({:.0} bytes/edit) in {:.1} ms = {:.0} edits/s",
+        bytes as f64 / f64::from(edits),
+        applied.as_secs_f64() * 1e3,
+        f64::from(edits) / applied.as_secs_f64()
+    );
+    println!(
+        "doc_merge: order notes with {} messages save to {} bytes; one loaded copy adds ~{per_doc_kib:.0} KiB resident",
+        hub.read().notes.len(),
+        saved.len()
+    );
+    drop(held);
+}
+
 fn bench(c: &mut Criterion) {
     print_figures();
+    print_notes_figures();
     let base = aged_doc(1_000);
     let mut base = base;
     let saved = base.save();
