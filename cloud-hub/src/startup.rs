@@ -32,7 +32,7 @@ impl Hub {
         sync_protocol::quic::install_crypto_provider();
         let _ = crate::metrics::handle();
         let pool = crate::store::connect(&config.database_url, config.db_connections_max).await?;
-        let ca = Arc::new(HubCa::load_or_create(&pool).await?);
+        let ca = Arc::new(HubCa::load_or_create(&pool, &config.master_keys).await?);
         let dev_key = DevKey::load_or_create(&pool).await?;
         if config.auth.allow_dev_tokens {
             tracing::warn!(

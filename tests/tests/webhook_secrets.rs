@@ -1,7 +1,8 @@
 //! Webhook signing secrets at rest: with a master key configured, an endpoint's secret is sealed
 //! before it is stored (nowhere in the table in clear), and deliveries are still signed with
 //! it — the receiver verifies them with the secret it was given once. A secret stored in clear
-//! by a hub that had no key is sealed when the hub starts with one.
+//! by a hub that had no key is sealed when the hub starts with one. The device CA's key follows
+//! the same rule.
 #![allow(clippy::unwrap_used)]
 
 use axum::body::Bytes;
@@ -121,5 +122,71 @@ fn sealed_webhook_secrets_still_sign_deliveries() {
         );
         let event: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(event["type"], "pos.subscription.renewal_due");
+    });
+}
+
+/// The device CA's key at rest: in clear only while the hub has no master key; sealed as soon
+/// as a hub starts with one (the same CA: same certificate, same key), re-sealed under the new
+/// key after a rotation, and a hub without the key it was sealed with refuses to start rather
+/// than mint a new CA.
+#[test]
+fn the_device_ca_key_is_sealed_at_rest_and_follows_rotation() {
+    use cloud_hub::pki::HubCa;
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let key = |id: &str, byte: u8| {
+        format!(
+            "{id}:{}",
+            base64::engine::general_purpose::STANDARD.encode([byte; 32])
+        )
+    };
+    driver.block_on(async {
+        let pool = cloud_hub::store::connect(&db.url, 4).await.unwrap();
+        let stored = || async {
+            sqlx::query_scalar::<_, String>(
+                "SELECT value FROM hub_secrets WHERE name = 'device_ca_v1'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        };
+        let first = HubCa::load_or_create(&pool, &MasterKeys::none())
+            .await
+            .unwrap();
+        assert!(
+            stored().await.contains("PRIVATE KEY"),
+            "no key: kept in clear"
+        );
+
+        let k1 = MasterKeys::parse(Some(&key("k1", 1)), None).unwrap();
+        let sealed = HubCa::load_or_create(&pool, &k1).await.unwrap();
+        let text = stored().await;
+        assert!(
+            !text.contains("PRIVATE KEY") && !text.contains("key_pem"),
+            "{text}"
+        );
+        assert!(text.contains("\"k1\""), "{text}");
+        assert_eq!(sealed.cert_der(), first.cert_der());
+        assert_eq!(sealed.public_key_raw(), first.public_key_raw());
+        // Loading again under the same key writes nothing.
+        HubCa::load_or_create(&pool, &k1).await.unwrap();
+        assert_eq!(stored().await, text);
+
+        // Rotation: k2 current, k1 previous; then k2 alone opens it.
+        let rotated = MasterKeys::parse(Some(&key("k2", 2)), Some(&key("k1", 1))).unwrap();
+        let after = HubCa::load_or_create(&pool, &rotated).await.unwrap();
+        assert!(stored().await.contains("\"k2\""));
+        assert_eq!(after.public_key_raw(), first.public_key_raw());
+        let k2 = MasterKeys::parse(Some(&key("k2", 2)), None).unwrap();
+        let again = HubCa::load_or_create(&pool, &k2).await.unwrap();
+        assert_eq!(again.cert_der(), first.cert_der());
+
+        // Without the key (or with the old one only): refused, the stored CA untouched.
+        let before = stored().await;
+        for keys in [MasterKeys::none(), k1] {
+            let error = HubCa::load_or_create(&pool, &keys).await.err().unwrap();
+            assert!(error.to_string().contains("sealed"), "{error}");
+        }
+        assert_eq!(stored().await, before);
     });
 }

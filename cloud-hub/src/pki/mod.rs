@@ -4,7 +4,14 @@
 //! The CA key lives in `hub_secrets` so every hub replica signs with the same CA. Edges trust
 //! only this CA (received at enrollment), and the hub trusts only device certificates it
 //! issued, identified afterwards by their SHA-256 fingerprint.
+//!
+//! With a master key configured (`KIBANDA_MASTER_KEY`) the CA key is stored sealed
+//! (`crate::envelope`: AES-256-GCM under its own data key, wrapped by the master key, bound to
+//! this secret's name), so a copy of the database alone cannot mint device certificates. A key
+//! stored in clear by a hub that had no master key is sealed when a hub starts with one, and
+//! re-wrapped after a master-key rotation (old key as previous, new as current).
 
+use crate::envelope::{EnvelopeError, MasterKeys, Sealed};
 use crate::store::{StoreError, secrets};
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -35,12 +42,78 @@ pub enum PkiError {
     Corrupt(String),
     #[error("public key is not an uncompressed P-256 point")]
     BadPublicKey,
+    #[error("the device CA key is sealed and does not open: {0}")]
+    Sealed(#[from] EnvelopeError),
 }
+
+/// Associated data of the sealed CA key: its secret's name, so the blob opens nowhere else.
+const CA_AAD: &[u8] = b"hub_secrets/device_ca_v1";
 
 #[derive(Serialize, Deserialize)]
 struct StoredCa {
-    key_pem: String,
+    /// The key in clear (a hub with no master key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_pem: Option<String>,
+    /// The key sealed under a master key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed_key: Option<SealedKey>,
     cert_der_hex: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedKey {
+    key_id: String,
+    wrapped_key_hex: String,
+    ciphertext_hex: String,
+}
+
+impl SealedKey {
+    fn from_sealed(sealed: Sealed) -> SealedKey {
+        SealedKey {
+            key_id: sealed.key_id,
+            wrapped_key_hex: hex::encode(sealed.wrapped_key),
+            ciphertext_hex: hex::encode(sealed.ciphertext),
+        }
+    }
+
+    fn to_sealed(&self) -> Result<Sealed, PkiError> {
+        let bytes = |text: &str| hex::decode(text).map_err(|e| PkiError::Corrupt(e.to_string()));
+        Ok(Sealed {
+            key_id: self.key_id.clone(),
+            wrapped_key: bytes(&self.wrapped_key_hex)?,
+            ciphertext: bytes(&self.ciphertext_hex)?,
+        })
+    }
+}
+
+/// How the stored CA should be written under `keys`: `None` if it already is (sealed under the
+/// current key, or in clear when there is no key to seal with).
+fn restored(
+    stored: &StoredCa,
+    key_pem: &str,
+    keys: &MasterKeys,
+) -> Result<Option<StoredCa>, PkiError> {
+    let Some(current) = keys.current_id() else {
+        return Ok(None);
+    };
+    if stored
+        .sealed_key
+        .as_ref()
+        .is_some_and(|sealed| sealed.key_id == current)
+    {
+        return Ok(None);
+    }
+    Ok(Some(StoredCa {
+        key_pem: None,
+        sealed_key: Some(SealedKey::from_sealed(
+            keys.seal(key_pem.as_bytes(), CA_AAD)?,
+        )),
+        cert_der_hex: stored.cert_der_hex.clone(),
+    }))
+}
+
+fn encode(stored: &StoredCa) -> Result<String, PkiError> {
+    serde_json::to_string(stored).map_err(|e| PkiError::Corrupt(e.to_string()))
 }
 
 pub struct HubCa {
@@ -90,28 +163,58 @@ impl PublicKeyData for RawP256PublicKey {
 }
 
 impl HubCa {
-    /// Loads the CA from the database, creating it on first use (first writer wins).
-    pub async fn load_or_create(pool: &PgPool) -> Result<HubCa, PkiError> {
-        let stored = match secrets::get(pool, CA_SECRET).await? {
+    /// Loads the CA from the database, creating it on first use (first writer wins). Its key
+    /// is sealed under `keys`' current master key when there is one (and re-sealed here if it
+    /// was stored in clear or under an older key).
+    pub async fn load_or_create(pool: &PgPool, keys: &MasterKeys) -> Result<HubCa, PkiError> {
+        let text = match secrets::get(pool, CA_SECRET).await? {
             Some(value) => value,
             None => {
                 let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
                 let cert = ca_params().self_signed(&key)?;
-                let fresh = serde_json::to_string(&StoredCa {
-                    key_pem: key.serialize_pem(),
+                let key_pem = key.serialize_pem();
+                let sealed_key = match keys.current_id() {
+                    Some(_) => Some(SealedKey::from_sealed(
+                        keys.seal(key_pem.as_bytes(), CA_AAD)?,
+                    )),
+                    None => None,
+                };
+                let fresh = encode(&StoredCa {
+                    key_pem: sealed_key.is_none().then_some(key_pem),
+                    sealed_key,
                     cert_der_hex: hex::encode(cert.der()),
-                })
-                .map_err(|e| PkiError::Corrupt(e.to_string()))?;
+                })?;
                 secrets::get_or_insert(pool, CA_SECRET, &fresh).await?
             }
         };
         let stored: StoredCa =
-            serde_json::from_str(&stored).map_err(|e| PkiError::Corrupt(e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| PkiError::Corrupt(e.to_string()))?;
+        let key_pem = match (&stored.sealed_key, &stored.key_pem) {
+            (Some(sealed), _) => String::from_utf8(keys.open(&sealed.to_sealed()?, CA_AAD)?)
+                .map_err(|e| PkiError::Corrupt(e.to_string()))?,
+            (None, Some(pem)) => pem.clone(),
+            (None, None) => return Err(PkiError::Corrupt("the stored CA has no key".into())),
+        };
+        if let Some(rewritten) = restored(&stored, &key_pem, keys)? {
+            // Another replica may have done the same meanwhile: either write is the same key.
+            if secrets::replace(pool, CA_SECRET, &text, &encode(&rewritten)?).await? {
+                tracing::info!("device CA key sealed under the current master key");
+            }
+        } else if stored.sealed_key.is_none() {
+            tracing::warn!(
+                "the device CA key is stored in clear: configure KIBANDA_MASTER_KEY to seal it"
+            );
+        }
         Ok(HubCa {
-            key: KeyPair::from_pem(&stored.key_pem)?,
+            key: KeyPair::from_pem(&key_pem)?,
             cert_der: hex::decode(&stored.cert_der_hex)
                 .map_err(|e| PkiError::Corrupt(e.to_string()))?,
         })
+    }
+
+    /// The CA's public key (uncompressed P-256 point): the same however the key is stored.
+    pub fn public_key_raw(&self) -> &[u8] {
+        self.key.public_key_raw()
     }
 
     pub fn cert_der(&self) -> &[u8] {

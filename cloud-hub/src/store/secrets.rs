@@ -1,4 +1,5 @@
-//! Hub-wide secrets: the device CA and the dev-token signing key.
+//! Hub-wide secrets: the device CA (its key sealed under the master key when one is
+//! configured, see `crate::pki`) and the dev-token signing key.
 //!
 //! Stored in PostgreSQL so every hub replica (and the admin commands) share them. They are
 //! created once, race-free: the first writer wins and everyone reads the winner.
@@ -27,4 +28,17 @@ pub async fn get_or_insert(pool: &PgPool, name: &str, value: &str) -> Result<Str
     get(pool, name)
         .await?
         .ok_or_else(|| StoreError::Corrupt(format!("secret {name} vanished")))
+}
+
+/// Replaces `name`'s value with `new` only if it still is `old` (another replica may have
+/// changed it meanwhile); returns whether it did.
+pub async fn replace(pool: &PgPool, name: &str, old: &str, new: &str) -> Result<bool, StoreError> {
+    let updated = sqlx::query("UPDATE hub_secrets SET value = $3 WHERE name = $1 AND value = $2")
+        .bind(name)
+        .bind(old)
+        .bind(new)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    Ok(updated == 1)
 }
