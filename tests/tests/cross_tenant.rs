@@ -215,6 +215,9 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
             (Method::GET, "/v1/{tenant}/pos/orders/{id}/refunds", None),
             (Method::GET, "/v1/{tenant}/pos/audit-log", None),
             (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}/devices", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets", None),
+            (Method::GET, "/v1/{tenant}/pos/outlets/{outlet}", None),
+            (Method::POST, "/v1/{tenant}/pos/outlets/{outlet}/enrollment-codes", Some(json!({"ttl_minutes": 5}))),
             (Method::GET, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1", None),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/top-ups", Some(json!({"amount_minor": 1}))),
             (Method::POST, "/v1/{tenant}/pos/gift-cards/ALPHA-GIFT-1/expire", None),
@@ -259,7 +262,7 @@ fn another_tenants_token_sees_and_changes_nothing_on_any_endpoint() {
                 tried += 1;
                 // Bravo's own lists answer, empty of alpha; everything else is not found.
                 let is_list = tenant == "bravo" && *method == Method::GET
-                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log", "/pos/stock-alerts", "/pos/promotions"]
+                    && ["/pos/orders", "/integrations/events", "/pos/devices", "/pos/webhooks", "/pos/webhooks/deliveries", "/pos/sync/devices", "/pos/offline-event-replay", "/pos/audit-log", "/pos/stock-alerts", "/pos/promotions", "/pos/outlets"]
                         .iter().any(|suffix| path.ends_with(suffix));
                 // A body naming alpha's outlets is, to bravo, a body naming outlets it does not
                 // have: a validation error, and nothing is created.
@@ -294,6 +297,8 @@ async fn snapshot(pool: &sqlx::PgPool, tenant: Uuid) -> Vec<String> {
         "outlet_configs",
         "outlet_staff",
         "devices",
+        "enrollment_codes",
+        "outlets",
         "orders",
         "payment_intents",
         "webhook_endpoints",

@@ -99,6 +99,22 @@ fn unknown_tenants_and_outlets_are_fetched_from_the_registry_or_refused() {
         );
         // The tenant itself was known to the registry, so it exists now; the outlet does not.
         assert_eq!((count("tenants").await, count("outlets").await), (1, 0));
+        // Registering it over the API does not get round the registry either.
+        let (status, error) = hub_request(
+            &client,
+            reqwest::Method::PUT,
+            hub.url("/v1/newco/pos/outlets/ghost"),
+            &newco,
+            Some(json!({"name": "Ghost", "timezone": "Africa/Nairobi", "currency": "KES"})),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (404, Some("unknown_to_registry")),
+            "{error}"
+        );
+        assert_eq!(count("outlets").await, 0);
 
         // Known there: created from the record, and the upload goes through.
         let (status, body) = call(
@@ -129,6 +145,37 @@ fn unknown_tenants_and_outlets_are_fetched_from_the_registry_or_refused() {
         )
         .await;
         assert_eq!(status, 200, "{body}");
+        assert_eq!(count("outlets").await, 1);
+        // Registered over the API under the registry's identifier: its record stands (a
+        // currency other than the registry's is refused), and the name may be the back office's.
+        let register = |body: Value| {
+            hub_request(
+                &client,
+                reqwest::Method::PUT,
+                hub.url("/v1/newco/pos/outlets/nbo-1"),
+                &newco,
+                Some(body),
+                None,
+            )
+        };
+        let (status, error) = register(
+            json!({"name": "Nairobi One", "timezone": "Africa/Nairobi", "currency": "USD"}),
+        )
+        .await;
+        assert_eq!(
+            (status, error["field"].as_str()),
+            (409, Some("currency")),
+            "{error}"
+        );
+        let (status, body) = register(
+            json!({"name": "Nairobi 1 (CBD)", "timezone": "Africa/Nairobi", "currency": "KES"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["name"].as_str()),
+            (200, Some("Nairobi 1 (CBD)")),
+            "{body}"
+        );
         assert_eq!(count("outlets").await, 1);
 
         // A tenant the registry does not know.

@@ -248,6 +248,15 @@ pub fn router(state: AppState) -> Router {
             get(subscription::get_subscription).put(subscription::put_subscription),
         )
         .route("/v1/{tenant}/pos/devices", get(devices::list))
+        .route("/v1/{tenant}/pos/outlets", get(outlets::list))
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}",
+            get(outlets::get).put(outlets::register),
+        )
+        .route(
+            "/v1/{tenant}/pos/outlets/{outlet}/enrollment-codes",
+            post(outlets::enrollment_code),
+        )
         .route(
             "/v1/{tenant}/pos/outlets/{outlet}/devices",
             get(devices::lan_devices),

@@ -2,7 +2,7 @@
 
 use crate::store::devices::insert_enrollment_code;
 use crate::store::tenants::{
-    Outlet, Tenant, insert_outlet, insert_tenant, outlet_by_code, tenant_by_slug,
+    Outlet, Tenant, insert_outlet, insert_tenant, outlet_by_code, rename_outlet, tenant_by_slug,
 };
 use crate::store::{StoreError, TenantId};
 use rand::RngCore;
@@ -33,6 +33,12 @@ pub enum AdminError {
     UnknownTenant(String),
     #[error("no outlet {code:?} in tenant {tenant:?}")]
     UnknownOutlet { tenant: String, code: String },
+    /// A registered outlet's field that cannot change this way.
+    #[error("{field}: {message}")]
+    Fixed {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -159,13 +165,22 @@ pub async fn create_enrollment_code(
         tenant: tenant.slug.clone(),
         code: outlet_code.to_owned(),
     })?;
+    enrollment_code_for(pool, &outlet, ttl).await
+}
+
+/// A one-time enrollment code for `outlet`, valid for `ttl`.
+pub async fn enrollment_code_for(
+    pool: &PgPool,
+    outlet: &Outlet,
+    ttl: Duration,
+) -> Result<(EnrollmentCode, OffsetDateTime), AdminError> {
     let mut random = [0_u8; 10];
     rand::rng().fill_bytes(&mut random);
     let code = EnrollmentCode::from_random(random);
     let expires_at = OffsetDateTime::now_utc() + ttl;
     insert_enrollment_code(
         pool,
-        tenant.id,
+        outlet.tenant_id,
         Uuid::now_v7(),
         code.code_id(),
         code.as_secret(),
@@ -174,4 +189,76 @@ pub async fn create_enrollment_code(
     )
     .await?;
     Ok((code, expires_at))
+}
+
+/// What registering an outlet did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    Created,
+    Renamed,
+    Unchanged,
+}
+
+/// Registers outlet `code` of `tenant` under the business registry's identifier, or confirms
+/// it: a new code is created; a known one may be renamed. Its currency (money has been taken
+/// in it) and its time zone (from then on set in the outlet's profile, which the edge
+/// follows) do not change here.
+pub async fn register_outlet(
+    pool: &PgPool,
+    tenant: &Tenant,
+    code: &str,
+    name: &str,
+    timezone: &str,
+    currency: &str,
+) -> Result<(Outlet, Registration), AdminError> {
+    let code = parse_identifier("code", code)?;
+    let name = parse_name("name", name)?;
+    let timezone = parse_timezone(timezone)?;
+    let currency = shared_model::Currency::parse(currency)
+        .map_err(|e| invalid("currency", e.to_string()))?
+        .code()
+        .to_owned();
+    let existing = outlet_by_code(
+        &mut *pool.acquire().await.map_err(StoreError::from)?,
+        tenant.id,
+        &code,
+    )
+    .await?;
+    let Some(mut outlet) = existing else {
+        return match create_outlet(pool, &tenant.slug, &code, &name, &timezone, &currency).await {
+            Ok(outlet) => Ok((outlet, Registration::Created)),
+            // Registered by a concurrent call meanwhile: confirm against that one.
+            Err(AdminError::OutletExists { .. }) => {
+                Box::pin(register_outlet(
+                    pool, tenant, &code, &name, &timezone, &currency,
+                ))
+                .await
+            }
+            Err(error) => Err(error),
+        };
+    };
+    if outlet.currency != currency {
+        return Err(AdminError::Fixed {
+            field: "currency",
+            message: format!(
+                "the outlet trades in {}; its currency cannot change",
+                outlet.currency
+            ),
+        });
+    }
+    if outlet.timezone != timezone {
+        return Err(AdminError::Fixed {
+            field: "timezone",
+            message: format!(
+                "the outlet was registered in {}; change its time zone in its profile (PUT .../config)",
+                outlet.timezone
+            ),
+        });
+    }
+    if outlet.name == name {
+        return Ok((outlet, Registration::Unchanged));
+    }
+    rename_outlet(pool, tenant.id, outlet.id, &name).await?;
+    outlet.name = name;
+    Ok((outlet, Registration::Renamed))
 }

@@ -121,3 +121,74 @@ pub async fn outlet_by_id(
     .await?;
     Ok(row.map(outlet_from_row))
 }
+
+pub async fn rename_outlet(
+    pool: &PgPool,
+    tenant: TenantId,
+    id: Uuid,
+    name: &str,
+) -> Result<(), StoreError> {
+    sqlx::query("UPDATE outlets SET name = $3 WHERE tenant_id = $1 AND id = $2")
+        .bind(tenant.0)
+        .bind(id)
+        .bind(name)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// An outlet as its tenant's back office lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutletSummary {
+    pub code: String,
+    pub name: String,
+    pub timezone: String,
+    pub currency: String,
+    pub created_at: time::OffsetDateTime,
+    /// Enrolled edge devices whose certificate still works.
+    pub edge_devices: i64,
+    /// When any of its edges last spoke to the hub.
+    pub last_seen_at: Option<time::OffsetDateTime>,
+}
+
+/// The tenant's outlets by code, or only the one with id `only`.
+pub async fn outlet_summaries(
+    conn: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    only: Option<Uuid>,
+) -> Result<Vec<OutletSummary>, StoreError> {
+    type Row = (
+        String,
+        String,
+        String,
+        String,
+        time::OffsetDateTime,
+        i64,
+        Option<time::OffsetDateTime>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT o.code, o.name, o.timezone, o.currency, o.created_at,
+                count(d.id) FILTER (WHERE d.revoked_at IS NULL), max(d.last_seen_at)
+         FROM outlets o
+         LEFT JOIN devices d ON d.tenant_id = o.tenant_id AND d.outlet_id = o.id
+         WHERE o.tenant_id = $1 AND ($2::uuid IS NULL OR o.id = $2)
+         GROUP BY o.tenant_id, o.id
+         ORDER BY o.code",
+    )
+    .bind(tenant.0)
+    .bind(only)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| OutletSummary {
+            code: row.0,
+            name: row.1,
+            timezone: row.2,
+            currency: row.3,
+            created_at: row.4,
+            edge_devices: row.5,
+            last_seen_at: row.6,
+        })
+        .collect())
+}
