@@ -328,3 +328,143 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
         assert_eq!(events, 1);
     });
 }
+
+/// A tip pool handed out in cash at close leaves the manager's drawer as a pay-out in the same
+/// commit, so the drawer still counts to the cent; without a drawer, or without the cash in it,
+/// nothing is recorded. The hub sees the same drawer.
+#[test]
+fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "baraka", "cbd");
+    let store =
+        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap();
+    let now = edge_node::now_ms();
+    let amina =
+        edge_node::services::staff::create_staff(&store, "Amina", "server", "1111", now).unwrap();
+    let manager =
+        edge_node::services::staff::create_staff(&store, "Wanjiru", "manager", "9999", now)
+            .unwrap();
+    let (floor, _) = edge_node::services::devices::pair(&store, "floor", now).unwrap();
+    let shift = Uuid::now_v7();
+    store
+        .start_session(shift, amina.id, floor.id, now - 6 * HOUR_MS)
+        .unwrap();
+    store
+        .end_session(shift, SessionEnd::SignOut, now - HOUR_MS)
+        .unwrap();
+    drop(store);
+    let edge = RunningEdge::start(data.path(), &till);
+    let client = reqwest::Client::new();
+    let terminal = Terminal {
+        client: &client,
+        edge: &edge,
+    };
+    driver.block_on(async {
+        let (status, _) = terminal
+            .post(
+                "/v1/staff/sessions",
+                json!({"staff_id": manager.id.to_string(), "pin": "9999"}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        // A card tip of 9,000 taken during the shift.
+        let (card_order, card_payment) = paid_chai(&terminal, "card").await;
+        let (status, _) = terminal
+            .post(
+                &format!("/v1/orders/{card_order}/tips"),
+                json!({"amount_minor": 9_000, "payment_id": card_payment}),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let to_ms = edge_node::now_ms();
+        let payout = json!({"from_ms": now - 8 * HOUR_MS, "to_ms": to_ms, "in_cash_from_drawer": true});
+
+        // No drawer open at this terminal: refused, nothing recorded.
+        let (status, error) = terminal.post("/v1/tips/payouts", payout.clone()).await;
+        assert_eq!((status, error["code"].as_str()), (409, Some("no_open_drawer")), "{error}");
+        // A drawer with 5,000 in it cannot hand out 9,000.
+        let (status, _) = terminal.post("/v1/drawer", json!({"float_minor": 5_000})).await;
+        assert_eq!(status, 201);
+        let (status, error) = terminal.post("/v1/tips/payouts", payout.clone()).await;
+        assert_eq!((status, error["code"].as_str()), (409, Some("not_enough_cash")), "{error}");
+        let (_, listed) = terminal.get("/v1/tips/payouts").await;
+        assert_eq!(listed, json!([]), "a refused cash payout records nothing");
+        let (_, report) = terminal.get("/v1/drawer").await;
+        assert_eq!(report["paid_out_minor"], 0, "{report}");
+
+        // With change brought from the safe it goes through, in one commit with the pay-out.
+        let (status, _) = terminal
+            .post("/v1/drawer/pay-ins", json!({"amount_minor": 10_000, "reason": "change from the safe"}))
+            .await;
+        assert_eq!(status, 200);
+        let (status, paid) = terminal.post("/v1/tips/payouts", payout.clone()).await;
+        assert_eq!(status, 201, "{paid}");
+        assert_eq!(paid["tips_minor"], 9_000);
+        let session = paid["paid_from_drawer_session"].as_str().unwrap().to_owned();
+        let (_, report) = terminal.get("/v1/drawer").await;
+        assert_eq!(report["paid_out_minor"], 9_000, "{report}");
+        let expected_cash = report["expected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["tender"] == "cash")
+            .map(|e| e["amount_minor"].as_i64().unwrap())
+            .unwrap();
+        assert_eq!(expected_cash, 5_000 + 10_000 - 9_000);
+        let (_, listed) = terminal.get("/v1/tips/payouts").await;
+        assert_eq!(listed[0]["paid_from_drawer_session"], session.as_str(), "{listed}");
+        // Paid once: the same period again is refused and the drawer does not move.
+        let (status, error) = terminal.post("/v1/tips/payouts", payout).await;
+        assert_eq!((status, error["code"].as_str()), (409, Some("tips_already_paid_out")), "{error}");
+        let (_, report) = terminal.get("/v1/drawer").await;
+        assert_eq!(report["paid_out_minor"], 9_000);
+
+        // The count at close: 6,000 in cash is exactly what the drawer should hold.
+        let (status, _) = terminal
+            .post(
+                "/v1/drawer/count",
+                json!({"counts": [{"tender": "cash", "counted_minor": 6_000}, {"tender": "card", "counted_minor": 24_000}]}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, closed) = terminal.post("/v1/drawer/close", json!({})).await;
+        assert_eq!(status, 200, "{closed}");
+        let cash = closed["counted"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["tender"] == "cash")
+            .unwrap()
+            .clone();
+        assert_eq!(cash["variance_minor"], 0, "{closed}");
+
+        // The hub folds the same drawer: the tip-out is a pay-out there too.
+        let api = dev_token(&pool, "baraka", "manager").await;
+        let drawers = eventually(
+            std::time::Duration::from_secs(30),
+            "the closed drawer at the hub",
+            || async {
+                let (_, list) = hub_request(
+                    &client,
+                    reqwest::Method::GET,
+                    hub.url("/v1/baraka/pos/outlets/cbd/drawers"),
+                    &api,
+                    None,
+                    None,
+                )
+                .await;
+                list["drawers"]
+                    .as_array()
+                    .is_some_and(|l| l.len() == 1 && l[0]["state"] == "closed")
+                    .then_some(list)
+            },
+        )
+        .await;
+        assert_eq!(drawers["drawers"][0]["session_id"], session.as_str());
+        assert_eq!(drawers["drawers"][0]["paid_out_minor"], 9_000, "{drawers}");
+        assert_eq!(drawers["totals"]["paid_out_minor"], 9_000, "{drawers}");
+    });
+}

@@ -73,6 +73,9 @@ impl From<TipPoolError> for ApiError {
                 error.to_string(),
                 None,
             ),
+            TipPoolError::Drawer(refused) => {
+                crate::services::drawers::DrawerServiceError::Change(refused).into()
+            }
             TipPoolError::Access(error) => error.into(),
             TipPoolError::Store(error) => error.into(),
         }
@@ -159,6 +162,11 @@ pub struct PayoutRequest {
     /// The period to close, `[from_ms, to_ms)`; it must be over.
     pub from_ms: i64,
     pub to_ms: i64,
+    /// Hand the shares out in cash from this terminal's open drawer: the total leaves the
+    /// drawer as a pay-out in the same commit (refused, with nothing recorded, when the
+    /// terminal has no open drawer or not enough cash in it). Otherwise they go to payroll.
+    #[serde(default)]
+    pub in_cash_from_drawer: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -171,6 +179,8 @@ pub struct TipPayoutDto {
     /// The manager who closed the period.
     pub by_staff_id: String,
     pub paid_at_ms: i64,
+    /// The drawer session it was handed out from in cash; `null`: left to payroll.
+    pub paid_from_drawer_session: Option<String>,
 }
 
 /// Pays out a period's tip pool: shares it by the outlet's rule and records who gets what,
@@ -190,6 +200,7 @@ pub async fn pay_out(
         &caller,
         request.from_ms,
         request.to_ms,
+        request.in_cash_from_drawer,
         now_ms(),
     )
     .await?;
@@ -212,6 +223,7 @@ pub async fn pay_out(
                 .collect(),
             by_staff_id: row.by_staff_id.to_string(),
             paid_at_ms: row.paid_at_ms,
+            paid_from_drawer_session: row.drawer_session_id,
         }),
     ))
 }
@@ -241,6 +253,7 @@ pub async fn payouts(State(state): State<AppState>) -> Result<Json<Vec<TipPayout
                     .collect(),
                 by_staff_id: row.by_staff_id.to_string(),
                 paid_at_ms: row.paid_at_ms,
+                paid_from_drawer_session: row.drawer_session_id,
             })
             .collect(),
     ))

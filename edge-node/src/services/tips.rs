@@ -2,7 +2,7 @@
 //! outlet's rule (time worked, or points per role × time worked), every cent allocated.
 
 use super::staff::{AccessError, Caller};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TipPayoutOutcome};
 use shared_model::staff::Action;
 use shared_model::tips::{TipOut, TipPoolRule, share};
 use std::sync::Arc;
@@ -22,6 +22,9 @@ pub enum TipPoolError {
     NothingToPay,
     #[error("an earlier payout already covers part of this period")]
     AlreadyPaidOut,
+    /// Paid in cash, but this terminal's drawer could not hand it out.
+    #[error(transparent)]
+    Drawer(crate::store::DrawerChangeError),
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
@@ -84,12 +87,15 @@ pub async fn pool(
 
 /// Closes the pool of `[from_ms, to_ms)` (a manager's decision, at the end of a shift or week):
 /// shares it by the outlet's rule and records who gets what, once, as a fact for the hub and
-/// payroll. A period overlapping an earlier payout is refused.
+/// payroll. A period overlapping an earlier payout is refused. `in_cash_from_drawer`: the
+/// total is handed out from this terminal's open drawer, as a pay-out in the same commit, so
+/// the drawer's expected cash (and its count at close) already allows for it.
 pub async fn pay_out(
     store: Arc<Store>,
     caller: &Caller,
     from_ms: i64,
     to_ms: i64,
+    in_cash_from_drawer: bool,
     now_ms: i64,
 ) -> Result<(crate::store::TipPayoutRow, TipPool), TipPoolError> {
     let manager = caller.require(Action::ManageStaff)?.staff_id;
@@ -117,7 +123,7 @@ pub async fn pay_out(
         by_staff_id: *manager.as_bytes(),
         paid_at_ms: now_ms,
     };
-    let row = crate::store::TipPayoutRow {
+    let mut row = crate::store::TipPayoutRow {
         id: uuid::Uuid::from_bytes(payout.payout_id),
         from_ms,
         to_ms,
@@ -125,9 +131,13 @@ pub async fn pay_out(
         shares: serde_json::Value::Null,
         by_staff_id: manager,
         paid_at_ms: now_ms,
+        drawer_session_id: None,
     };
-    if !super::blocking(move || store.record_tip_payout(&payout)).await? {
-        return Err(TipPoolError::AlreadyPaidOut);
+    let drawer = in_cash_from_drawer.then_some(caller.device.id);
+    match super::blocking(move || store.record_tip_payout(&payout, drawer)).await? {
+        TipPayoutOutcome::Recorded { drawer_session } => row.drawer_session_id = drawer_session,
+        TipPayoutOutcome::AlreadyPaidOut => return Err(TipPoolError::AlreadyPaidOut),
+        TipPayoutOutcome::DrawerRefused(refused) => return Err(TipPoolError::Drawer(refused)),
     }
     Ok((row, pool))
 }

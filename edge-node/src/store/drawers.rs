@@ -109,6 +109,31 @@ pub(super) fn record_refund_tx(
     append(tx, node_id, session.id, &event, now_ms)
 }
 
+/// Pays `amount_minor` of cash out of the terminal's open drawer inside the caller's
+/// transaction (a cash tip-out), with its op; the session's id, or why the drawer refused.
+pub(super) fn pay_out_tx(
+    tx: &Transaction<'_>,
+    node_id: Uuid,
+    terminal: Uuid,
+    amount_minor: i64,
+    reason: &str,
+    now_ms: i64,
+) -> Result<Result<DrawerSessionId, DrawerChangeError>, StoreError> {
+    let Some(mut session) = load_open(tx, terminal)? else {
+        return Ok(Err(DrawerChangeError::NoOpenDrawer));
+    };
+    let event = match session.pay_out(amount_minor, reason, now_ms) {
+        Ok(event) => event,
+        Err(error) => return Ok(Err(error.into())),
+    };
+    session
+        .apply(&event)
+        .map_err(|e| StoreError::Corrupt(format!("decided drawer event does not apply: {e}")))?;
+    save(tx, &session)?;
+    append(tx, node_id, session.id, &event, now_ms)?;
+    Ok(Ok(session.id))
+}
+
 /// Expected cash of the terminal's open drawer, in the caller's transaction.
 pub(super) fn open_cash_tx(
     tx: &Transaction<'_>,

@@ -187,6 +187,8 @@ const MIGRATIONS: &[&str] = &[
     // 21: each cloud order's notes document (automerge, saved whole), which the hub also edits
     "CREATE TABLE order_docs (order_id TEXT PRIMARY KEY, bytes BLOB NOT NULL,
         updated_at_ms INTEGER NOT NULL);",
+    // 22: a tip payout handed out in cash names the drawer session it was paid from
+    "ALTER TABLE tip_payouts ADD COLUMN drawer_session_id TEXT;",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

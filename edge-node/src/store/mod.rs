@@ -30,7 +30,7 @@ mod printing;
 mod staff;
 mod tables;
 mod tips;
-pub use tips::TipPayoutRow;
+pub use tips::{TipPayoutOutcome, TipPayoutRow};
 
 pub use kitchen::*;
 pub use printing::*;

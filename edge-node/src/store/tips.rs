@@ -79,8 +79,14 @@ impl Store {
 
 impl Store {
     /// Records a period's tip payout and its op, unless an earlier payout covers any of the
-    /// period (`Ok(false)`): a pool is paid out once.
-    pub fn record_tip_payout(&self, payout: &TipPayoutV1) -> Result<bool, StoreError> {
+    /// period: a pool is paid out once. Paid in cash from `from_drawer` (a terminal), the
+    /// total leaves that terminal's open drawer as a pay-out in the same transaction, or
+    /// nothing is recorded.
+    pub fn record_tip_payout(
+        &self,
+        payout: &TipPayoutV1,
+        from_drawer: Option<uuid::Uuid>,
+    ) -> Result<TipPayoutOutcome, StoreError> {
         let mut connection = self.lock();
         let tx = connection.transaction()?;
         let overlapping: Option<i64> = tx
@@ -91,8 +97,26 @@ impl Store {
             )
             .optional()?;
         if overlapping.is_some() {
-            return Ok(false);
+            return Ok(TipPayoutOutcome::AlreadyPaidOut);
         }
+        let payout_id = uuid::Uuid::from_bytes(payout.payout_id);
+        let drawer_session = match from_drawer {
+            None => None,
+            Some(terminal) => {
+                let reason = format!("tips paid out in cash (payout {payout_id})");
+                match super::drawers::pay_out_tx(
+                    &tx,
+                    self.node_id,
+                    terminal,
+                    payout.tips_minor,
+                    &reason,
+                    payout.paid_at_ms,
+                )? {
+                    Ok(session) => Some(session.to_string()),
+                    Err(refused) => return Ok(TipPayoutOutcome::DrawerRefused(refused)),
+                }
+            }
+        };
         let shares = serde_json::to_string(
             &payout
                 .shares
@@ -105,16 +129,18 @@ impl Store {
         )
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         tx.execute(
-            "INSERT INTO tip_payouts (id, from_ms, to_ms, tips_minor, shares, by_staff_id, paid_at_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO tip_payouts (id, from_ms, to_ms, tips_minor, shares, by_staff_id,
+                paid_at_ms, drawer_session_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
-                uuid::Uuid::from_bytes(payout.payout_id).to_string(),
+                payout_id.to_string(),
                 payout.from_ms,
                 payout.to_ms,
                 payout.tips_minor,
                 shares,
                 uuid::Uuid::from_bytes(payout.by_staff_id).to_string(),
-                payout.paid_at_ms
+                payout.paid_at_ms,
+                drawer_session
             ],
         )?;
         append_op_body(
@@ -125,14 +151,15 @@ impl Store {
             payout.paid_at_ms,
         )?;
         tx.commit()?;
-        Ok(true)
+        Ok(TipPayoutOutcome::Recorded { drawer_session })
     }
 
     /// The payouts recorded here, newest period first.
     pub fn tip_payouts(&self, limit: usize) -> Result<Vec<TipPayoutRow>, StoreError> {
         let connection = self.lock();
         let mut statement = connection.prepare(
-            "SELECT id, from_ms, to_ms, tips_minor, shares, by_staff_id, paid_at_ms
+            "SELECT id, from_ms, to_ms, tips_minor, shares, by_staff_id, paid_at_ms,
+                    drawer_session_id
              FROM tip_payouts ORDER BY from_ms DESC LIMIT ?1",
         )?;
         let rows = statement
@@ -145,21 +172,25 @@ impl Store {
                     row.get::<_, String>(4)?,
                     row.get::<_, String>(5)?,
                     row.get::<_, i64>(6)?,
+                    row.get::<_, Option<String>>(7)?,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter()
-            .map(|(id, from_ms, to_ms, tips_minor, shares, by, paid_at_ms)| {
-                Ok(TipPayoutRow {
-                    id: parse_uuid(&id)?,
-                    from_ms,
-                    to_ms,
-                    tips_minor,
-                    shares: parse_json(&shares)?,
-                    by_staff_id: parse_uuid(&by)?,
-                    paid_at_ms,
-                })
-            })
+            .map(
+                |(id, from_ms, to_ms, tips_minor, shares, by, paid_at_ms, drawer)| {
+                    Ok(TipPayoutRow {
+                        id: parse_uuid(&id)?,
+                        from_ms,
+                        to_ms,
+                        tips_minor,
+                        shares: parse_json(&shares)?,
+                        by_staff_id: parse_uuid(&by)?,
+                        paid_at_ms,
+                        drawer_session_id: drawer,
+                    })
+                },
+            )
             .collect()
     }
 }
@@ -174,4 +205,18 @@ pub struct TipPayoutRow {
     pub shares: serde_json::Value,
     pub by_staff_id: uuid::Uuid,
     pub paid_at_ms: i64,
+    /// The drawer session the payout was handed out from in cash, if it was.
+    pub drawer_session_id: Option<String>,
+}
+
+/// What recording a tip payout did.
+#[derive(Debug)]
+pub enum TipPayoutOutcome {
+    Recorded {
+        drawer_session: Option<String>,
+    },
+    /// An earlier payout covers part of the period.
+    AlreadyPaidOut,
+    /// Paid in cash, but the terminal's drawer could not pay it.
+    DrawerRefused(super::DrawerChangeError),
 }
