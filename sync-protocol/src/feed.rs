@@ -55,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 23;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 24;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -140,7 +140,26 @@ pub enum FeedBody {
     /// Automerge changes the cloud side made to one of its orders' notes documents (the order
     /// itself came earlier in the feed).
     OrderDocChanged(crate::docs::OrderDocChangeV1),
+    /// The treasury's last word on a refund the till gave on a tender it processes (card,
+    /// M-Pesa): the money is back with the customer, or it is not and the till must refund
+    /// them by hand. Sent once, when the hub settles the refund.
+    TreasuryRefundSettled(TreasuryRefundSettledV1),
 }
+
+/// Wire form of a settled treasury refund.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreasuryRefundSettledV1 {
+    pub refund_id: [u8; 16],
+    pub order_id: [u8; 16],
+    /// `true`: processed (the money is back); `false`: failed.
+    pub processed: bool,
+    /// What the treasury said, for the cashier (at most [`REFUND_DETAIL_CHARS_MAX`]).
+    pub detail: String,
+    pub settled_at_ms: i64,
+}
+
+/// Longest refund detail sent to a till.
+pub const REFUND_DETAIL_CHARS_MAX: usize = 300;
 
 /// Wire form of the profile parts of [`shared_model::outlet::OutletConfig`] that
 /// [`OutletConfigV1`] does not carry.
@@ -767,9 +786,12 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::OrderDocChanged(crate::docs::OrderDocChangeV1 {
-            order_id: [3; 16],
-            changes: vec![1, 2, 3],
+        let last_known = FeedBody::TreasuryRefundSettled(TreasuryRefundSettledV1 {
+            refund_id: [3; 16],
+            order_id: [4; 16],
+            processed: true,
+            detail: "back with the customer".into(),
+            settled_at_ms: 1,
         });
         let entry = FeedEntry {
             seq: 1,

@@ -565,6 +565,16 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 changes: vec![0x85, 0x6f, 0x4a, 0x83, 4, 5, 6],
             }),
         ),
+        (
+            "feed.treasury_refund_settled".into(),
+            FeedBody::TreasuryRefundSettled(sync_protocol::feed::TreasuryRefundSettledV1 {
+                refund_id: [9; 16],
+                order_id: [10; 16],
+                processed: false,
+                detail: "declined: card closed".into(),
+                settled_at_ms: 1_800_000_000_000,
+            }),
+        ),
     ]
 }
 

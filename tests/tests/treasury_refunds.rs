@@ -131,6 +131,11 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         }
         let id = refund["id"].as_str().unwrap().to_owned();
         assert_eq!(refund["provider_ref"], format!("trf-{id}"));
+        // At the till the card refund waits for the treasury's word.
+        let (status, at_till) = terminal.get(&format!("/v1/orders/{order}/refunds")).await;
+        assert_eq!(status, 200, "{at_till}");
+        assert_eq!((at_till[0]["id"].as_str(), at_till[0]["settlement"].as_str(), at_till[0]["amount_minor"].as_i64()),
+            (Some(id.as_str()), Some("pending"), Some(60_000)), "{at_till}");
         let calls = treasury.refunds.lock().unwrap().clone();
         assert_eq!(calls.len(), 2, "{calls:?}");
         assert!(calls.iter().all(|(key, body)| *key == id && body["amount_minor"] == 60_000 && body["tender"] == "card" && body["order_id"] == order.as_str()));
@@ -143,6 +148,15 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         assert_eq!(again["outcome"], "duplicate", "{again}");
         let (_, late) = treasury_callback(&client, &hub, "duka", json!({"event_id": "evt-r2", "type": "refund_failed", "refund_id": id, "reason": "card closed"}), SECRET).await;
         assert_eq!((late["outcome"].as_str(), late["state"].as_str()), (Some("ignored"), Some("processed")), "{late}");
+        // The till hears it once: the cashier can tell the customer the money is back (the
+        // later failure, ignored at the hub, never reaches it).
+        let settled = eventually(Duration::from_secs(20), "the refund's outcome at the till", || async {
+            let (_, at_till) = terminal.get(&format!("/v1/orders/{order}/refunds")).await;
+            (at_till[0]["settlement"] != "pending").then_some(at_till)
+        })
+        .await;
+        assert_eq!((settled[0]["settlement"].as_str(), settled[0]["detail"].as_str()),
+            (Some("processed"), Some("the money is back with the customer")), "{settled}");
         let (status, forged) = {
             let raw = serde_json::to_vec(&json!({"event_id": "evt-r3", "type": "refund_failed", "refund_id": id})).unwrap();
             let response = client.post(hub.url("/v1/duka/pos/integrations/treasury/events"))
@@ -167,6 +181,10 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         assert_eq!(refunds.as_array().unwrap().len(), 1, "{refunds}");
         assert_eq!(refunds[0]["state"], "processed");
         assert_eq!(treasury.refunds.lock().unwrap().len(), 2, "no further treasury call");
+        let (_, at_till) = terminal.get(&format!("/v1/orders/{order}/refunds")).await;
+        let settlements: Vec<(&str, &str)> = at_till.as_array().unwrap().iter()
+            .map(|r| (r["tender"].as_str().unwrap(), r["settlement"].as_str().unwrap())).collect();
+        assert_eq!(settlements, [("card", "processed"), ("cash", "at_the_till")], "{at_till}");
 
         // The audit log at the hub: both refunds, who asked and which manager allowed them.
         let audit_url = hub.url("/v1/duka/pos/audit-log?action=refund");
@@ -223,5 +241,40 @@ fn a_card_refund_goes_back_through_the_treasury_once_and_never_to_another_tender
         }
         let distinct: std::collections::HashSet<&String> = seen.iter().collect();
         assert_eq!((seen.len(), distinct.len()), (3, 3), "{seen:?}");
+
+        // A refund the treasury cannot make: the till is told to refund the customer by hand.
+        let (_, second) = terminal.post("/v1/orders", json!({"type": "take_out"})).await;
+        let second = second["id"].as_str().unwrap().to_owned();
+        terminal.post(&format!("/v1/orders/{second}/lines"), json!({"item_id": "sku-hamper"})).await;
+        let (status, body) = terminal.post(&format!("/v1/orders/{second}/payments"), json!({"tender": "card", "amount_minor": 50_000})).await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = terminal.post(&format!("/v1/orders/{second}/refunds"),
+            json!({"tender": "card", "reason": "wrong size", "approval": approval})).await;
+        assert_eq!(status, 201, "{body}");
+        let refunds = eventually(Duration::from_secs(30), "the second refund at the treasury", || async {
+            let response = client.get(hub.url(&format!("/v1/duka/pos/orders/{second}/refunds"))).bearer_auth(&jwt).send().await.unwrap();
+            let body: Value = response.json().await.unwrap();
+            (body[0]["state"] == "submitted").then_some(body)
+        })
+        .await;
+        let failed = json!({"event_id": "evt-r9", "type": "refund_failed", "refund_id": refunds[0]["id"], "reason": "card closed"});
+        let (status, answer) = treasury_callback(&client, &hub, "duka", failed, SECRET).await;
+        assert_eq!((status, answer["state"].as_str()), (200, Some("failed")), "{answer}");
+        let settled = eventually(Duration::from_secs(20), "the failure at the till", || async {
+            let (_, at_till) = terminal.get(&format!("/v1/orders/{second}/refunds")).await;
+            (at_till[0]["settlement"] != "pending").then_some(at_till)
+        })
+        .await;
+        assert_eq!(settled[0]["settlement"], "failed", "{settled}");
+        let detail = settled[0]["detail"].as_str().unwrap();
+        assert!(detail.contains("card closed") && detail.contains("by hand"), "{settled}");
+        // The screens were told as it happened, once per refund.
+        let store = edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap();
+        let told = store.stream_events_after(0, 10_000).unwrap().into_iter()
+            .filter(|event| event.kind == "order.refund_settled").count();
+        assert_eq!(told, 2);
+        // An order the till does not have: not found.
+        let (status, _) = terminal.get(&format!("/v1/orders/{}/refunds", uuid::Uuid::now_v7())).await;
+        assert_eq!(status, 404);
     });
 }

@@ -7,6 +7,7 @@
 
 use super::{StoreError, TenantId};
 use shared_model::{OrderEvent, Tender};
+use sync_protocol::feed::{FeedBody, REFUND_DETAIL_CHARS_MAX, TreasuryRefundSettledV1};
 use uuid::Uuid;
 
 /// A refund as the hub tracks it with the treasury.
@@ -38,7 +39,7 @@ pub struct DueRefund {
 
 /// Whether a refund on `tender` goes back through the treasury.
 pub fn through_treasury(tender: Tender) -> bool {
-    matches!(tender, Tender::Card | Tender::Mpesa)
+    tender.refunds_through_treasury()
 }
 
 /// Queues the refunds among `events` (of one device) that go through the treasury, if the
@@ -179,7 +180,9 @@ pub async fn claim_due(
 }
 
 /// Moves a refund on: `state` with `detail` (and the treasury's id when it gave one). A refund
-/// already settled (`processed`, `failed`) does not move again; `false` then.
+/// already settled (`processed`, `failed`) does not move again; `false` then. Settling it
+/// sends the outcome down its outlet's feed in the same transaction, so the till that gave
+/// the refund can tell the customer (or refund them by hand).
 pub async fn settle(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
@@ -188,19 +191,39 @@ pub async fn settle(
     provider_ref: Option<&str>,
     detail: &str,
 ) -> Result<bool, StoreError> {
-    let updated = sqlx::query(
+    let moved: Option<(Uuid, Uuid)> = sqlx::query_as(
         "UPDATE treasury_refunds SET state = $3, provider_ref = coalesce($4, provider_ref),
             detail = $5, updated_at = now()
-         WHERE tenant_id = $1 AND id = $2 AND state NOT IN ('processed', 'failed')",
+         WHERE tenant_id = $1 AND id = $2 AND state NOT IN ('processed', 'failed')
+         RETURNING outlet_id, order_id",
     )
     .bind(tenant.0)
     .bind(id)
     .bind(state)
     .bind(provider_ref)
     .bind(detail)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await?;
-    Ok(updated.rows_affected() == 1)
+    let Some((outlet_id, order_id)) = moved else {
+        return Ok(false);
+    };
+    if matches!(state, "processed" | "failed") {
+        let settled = FeedBody::TreasuryRefundSettled(TreasuryRefundSettledV1 {
+            refund_id: *id.as_bytes(),
+            order_id: *order_id.as_bytes(),
+            processed: state == "processed",
+            detail: detail.chars().take(REFUND_DETAIL_CHARS_MAX).collect(),
+            settled_at_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
+        });
+        super::feed::append(
+            tx,
+            tenant,
+            outlet_id,
+            &[("refund.settled".into(), id.to_string(), settled.encode())],
+        )
+        .await?;
+    }
+    Ok(true)
 }
 
 /// The queue these rows are retried in (`QUEUE.reschedule(...)` puts one back for later).

@@ -169,7 +169,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/settings/discount-policy",
             get(order_adjustments::discount_policy).put(order_adjustments::set_discount_policy),
         )
-        .route("/v1/orders/{id}/refunds", post(orders::refund))
+        .route(
+            "/v1/orders/{id}/refunds",
+            get(orders::refunds).post(orders::refund),
+        )
         .route("/v1/orders/{id}/receipt", get(orders::receipt))
         .route(
             "/v1/orders/{id}/notes",

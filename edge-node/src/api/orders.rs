@@ -279,6 +279,69 @@ pub async fn refund(
     Ok((StatusCode::CREATED, Json(OrderDto::from(&order))))
 }
 
+/// The order's refunds and where each stands: given at the till (cash, gift card, points,
+/// vouchers), or, on card and M-Pesa, `pending` until the treasury's word reaches the till,
+/// then `processed` (the money is back with the customer) or `failed` (refund them by hand).
+#[utoipa::path(get, path = "/v1/orders/{id}/refunds", params(("id" = String, Path)),
+    responses((status = 200, body = [RefundStatusDto]), (status = 404, body = ErrorBody)),
+    security(("device_token" = [])))]
+pub async fn refunds(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Vec<RefundStatusDto>>, ApiError> {
+    let id = order_id(path)?;
+    let order = state.orders.get(id).await?;
+    let store = state.store.clone();
+    let outcomes = crate::services::blocking(move || store.refund_outcomes_of(id.0)).await?;
+    Ok(Json(
+        order
+            .refunds
+            .iter()
+            .map(|refund| {
+                let outcome = outcomes.iter().find(|o| o.refund_id == refund.id.0);
+                let settlement = match (refund.tender.refunds_through_treasury(), outcome) {
+                    (false, _) => "at_the_till",
+                    (true, None) => "pending",
+                    (true, Some(outcome)) if outcome.processed => "processed",
+                    (true, Some(_)) => "failed",
+                };
+                RefundStatusDto {
+                    id: refund.id.to_string(),
+                    tender: refund.tender.as_str().to_owned(),
+                    amount_minor: refund.amount_minor,
+                    line_ids: refund
+                        .line_ids
+                        .iter()
+                        .map(|line| line.0.to_string())
+                        .collect(),
+                    reason: refund.reason.clone(),
+                    refunded_at_ms: refund.refunded_at_ms,
+                    settlement: settlement.to_owned(),
+                    detail: outcome.map(|o| o.detail.clone()),
+                    settled_at_ms: outcome.map(|o| o.settled_at_ms),
+                }
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct RefundStatusDto {
+    pub id: String,
+    pub tender: String,
+    pub amount_minor: i64,
+    /// The lines refunded, when the refund named lines.
+    pub line_ids: Vec<String>,
+    pub reason: String,
+    pub refunded_at_ms: i64,
+    /// `at_the_till` (cash, gift card, points, voucher: done when given), or for card and
+    /// M-Pesa `pending`, `processed` or `failed`.
+    pub settlement: String,
+    /// The treasury's words, once settled.
+    pub detail: Option<String>,
+    pub settled_at_ms: Option<i64>,
+}
+
 #[utoipa::path(get, path = "/v1/orders/{id}/receipt", params(("id" = String, Path)),
     responses((status = 200, body = ReceiptDto), (status = 404, body = ErrorBody)),
     security(("device_token" = [])))]

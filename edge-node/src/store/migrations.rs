@@ -189,6 +189,11 @@ const MIGRATIONS: &[&str] = &[
         updated_at_ms INTEGER NOT NULL);",
     // 22: a tip payout handed out in cash names the drawer session it was paid from
     "ALTER TABLE tip_payouts ADD COLUMN drawer_session_id TEXT;",
+    // 23: the treasury's last word on refunds given here on card or M-Pesa, from the hub
+    "CREATE TABLE refund_outcomes (
+        refund_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, processed INTEGER NOT NULL,
+        detail TEXT NOT NULL, settled_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL);
+     CREATE INDEX refund_outcomes_by_order ON refund_outcomes (order_id);",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

@@ -27,9 +27,11 @@ pub use payments::{
     IntentRequestError, OfflineCardError, OfflineCardRisk, PaymentIntent, ReceiptError,
 };
 mod printing;
+mod refund_outcomes;
 mod staff;
 mod tables;
 mod tips;
+pub use refund_outcomes::RefundOutcome;
 pub use tips::{TipPayoutOutcome, TipPayoutRow};
 
 pub use kitchen::*;
@@ -699,6 +701,9 @@ impl Store {
                 }
                 FeedBody::PaymentIntentUpdated(update) => {
                     payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
+                }
+                FeedBody::TreasuryRefundSettled(wire) => {
+                    refund_outcomes::apply_settled_tx(&tx, wire, now_ms)?;
                 }
                 FeedBody::GiftCardAllowanceSet(wire) => {
                     gift_cards::set_allowance_tx(&tx, wire, now_ms)?;

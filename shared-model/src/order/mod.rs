@@ -191,6 +191,13 @@ pub enum Tender {
 }
 
 impl Tender {
+    /// Whether money refunded on this tender goes back through the treasury (the processor
+    /// returns it to the card or the M-Pesa account) rather than across the counter or to a
+    /// ledger the hub keeps.
+    pub fn refunds_through_treasury(self) -> bool {
+        matches!(self, Tender::Card | Tender::Mpesa)
+    }
+
     pub const ALL: [Tender; 6] = [
         Tender::Cash,
         Tender::Card,
