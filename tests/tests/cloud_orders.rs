@@ -180,6 +180,18 @@ fn a_cloud_order_is_worked_at_the_outlet_and_a_late_cancel_of_a_paid_one_becomes
         assert_eq!(glovo["notes"], "Ring at gate B");
         assert_eq!(glovo["order"]["total_minor"], 59_000);
         assert_eq!(glovo["order"]["lines"].as_array().unwrap().len(), 2);
+        // The rider or the customer at the counter: recalled by name, phone or the platform's
+        // reference.
+        for query in [
+            "customer=achieng",
+            "customer=712345678",
+            "customer=glovo-1001",
+        ] {
+            let (status, found) = terminal.get(&format!("/v1/orders?{query}")).await;
+            assert_eq!(status, 200, "{found}");
+            let ids: Vec<&Value> = found.as_array().unwrap().iter().map(|o| &o["id"]).collect();
+            assert_eq!(ids, [&glovo["order"]["id"]], "{query}: {found}");
+        }
         let (status, at_edge) = terminal.get(&format!("/v1/orders/{collected}")).await;
         assert_eq!(
             (

@@ -58,9 +58,16 @@ pub struct OrderQuery {
     pub state: Option<String>,
     /// Only the orders this staff member serves ("my tables", "my tabs").
     pub server_id: Option<String>,
+    /// Part of the customer's name or phone (cloud orders), a tab's name, a loyalty member's
+    /// name or code, or a cloud order's reference; any case, 2 to 80 characters.
+    pub customer: Option<String>,
 }
 
-/// Order recall: by number and/or state (e.g. every open order), newest first.
+/// Longest customer search text.
+const CUSTOMER_SEARCH_CHARS_MAX: usize = 80;
+
+/// Order recall: by number, state (e.g. every open order), server and/or customer, newest
+/// first.
 #[utoipa::path(get, path = "/v1/orders", params(OrderQuery),
     responses((status = 200, body = [OrderDto]), (status = 422, body = ErrorBody)),
     security(("device_token" = [])))]
@@ -84,7 +91,30 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("server_id", "staff ids are UUIDs"))
         })
         .transpose()?;
-    let orders = state.orders.find(query.number, order_state, server).await?;
+    let customer = match query.customer.as_deref().map(str::trim) {
+        None => None,
+        Some(text)
+            if (2..=CUSTOMER_SEARCH_CHARS_MAX).contains(&text.chars().count())
+                && !text.chars().any(char::is_control) =>
+        {
+            Some(text.to_owned())
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "customer",
+                format!("search with 2 to {CUSTOMER_SEARCH_CHARS_MAX} printable characters"),
+            ));
+        }
+    };
+    let orders = state
+        .orders
+        .find(crate::store::OrderFilter {
+            number: query.number,
+            state: order_state,
+            server,
+            customer,
+        })
+        .await?;
     Ok(Json(orders.iter().map(OrderDto::from).collect()))
 }
 

@@ -5,7 +5,7 @@
 
 use super::staff::{AccessError, Caller, Clearance, OverrideRequest, clear_high_risk};
 use crate::store::AuditEntry;
-use crate::store::{Store, StoreError};
+use crate::store::{OrderFilter, Store, StoreError};
 use shared_model::order::adjustments::DISCOUNT_THRESHOLD_BPS_DEFAULT;
 use shared_model::order::{
     AddLineError, CloseError, DiscountError, DiscountTarget, LineVoidError, MergeError,
@@ -1015,18 +1015,11 @@ impl OrderService {
         .map(|(order, _)| order)
     }
 
-    /// Order recall: by number and/or state, newest first, at most [`ORDERS_LIST_MAX`].
-    pub async fn find(
-        &self,
-        number: Option<u64>,
-        state: Option<shared_model::OrderState>,
-        server: Option<Uuid>,
-    ) -> Result<Vec<Order>, OrderError> {
+    /// Order recall: by number, state, server and/or customer, newest first, at most
+    /// [`ORDERS_LIST_MAX`].
+    pub async fn find(&self, filter: OrderFilter) -> Result<Vec<Order>, OrderError> {
         let store = self.store.clone();
-        Ok(super::blocking(move || {
-            store.orders_matching(number, state.map(|s| s.as_str()), server, ORDERS_LIST_MAX)
-        })
-        .await?)
+        Ok(super::blocking(move || store.orders_matching(&filter, ORDERS_LIST_MAX)).await?)
     }
 
     pub async fn get(&self, order_id: OrderId) -> Result<Order, OrderError> {

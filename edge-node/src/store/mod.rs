@@ -285,25 +285,33 @@ impl Store {
     /// Orders with `number` and/or in `state`, newest first, at most `count_max`.
     pub fn orders_matching(
         &self,
-        number: Option<u64>,
-        state: Option<&str>,
-        server: Option<Uuid>,
+        filter: &OrderFilter,
         count_max: usize,
     ) -> Result<Vec<Order>, StoreError> {
+        let customer = filter.customer.as_deref().map(like_pattern);
         let connection = self.lock();
         let mut statement = connection.prepare_cached(
             "SELECT o.doc FROM orders o LEFT JOIN order_servers s ON s.order_id = o.id
              WHERE (?1 IS NULL OR o.number = ?1) AND (?2 IS NULL OR o.state = ?2)
                AND (?4 IS NULL OR s.staff_id = ?4)
+               AND (?5 IS NULL OR o.id IN (
+                    SELECT order_id FROM cloud_orders
+                    WHERE customer_name LIKE ?5 ESCAPE '\\' OR customer_phone LIKE ?5 ESCAPE '\\'
+                       OR external_ref LIKE ?5 ESCAPE '\\'
+                    UNION SELECT order_id FROM tabs WHERE name LIKE ?5 ESCAPE '\\'
+                    UNION SELECT m.order_id FROM order_members m
+                        LEFT JOIN loyalty_members l ON l.code = m.code
+                    WHERE m.code LIKE ?5 ESCAPE '\\' OR l.name LIKE ?5 ESCAPE '\\'))
              ORDER BY o.number DESC LIMIT ?3",
         )?;
         let docs = statement
             .query_map(
                 params![
-                    number.map(|n| n as i64),
-                    state,
+                    filter.number.map(|n| n as i64),
+                    filter.state.map(|state| state.as_str()),
                     count_max as i64,
-                    server.map(|id| id.to_string())
+                    filter.server.map(|id| id.to_string()),
+                    customer
                 ],
                 |row| row.get::<_, String>(0),
             )?
@@ -1159,6 +1167,33 @@ pub(crate) fn append_op_body(
 /// The documents of a keyed list, without their keys.
 fn values<T>(docs: Vec<(String, T)>) -> Vec<T> {
     docs.into_iter().map(|(_, doc)| doc).collect()
+}
+
+/// What order recall looks for; every field given must match.
+#[derive(Debug, Default, Clone)]
+pub struct OrderFilter {
+    /// The number on the ticket or receipt.
+    pub number: Option<u64>,
+    pub state: Option<shared_model::OrderState>,
+    /// The staff member serving it.
+    pub server: Option<Uuid>,
+    /// Part of the customer's name or phone (a cloud order), of a tab's name, of the loyalty
+    /// member's name or code, or of the cloud order's reference; any case.
+    pub customer: Option<String>,
+}
+
+/// `%text%` for `LIKE ... ESCAPE '\'`, with the text's own wildcards taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 pub(crate) fn parse_uuid(text: &str) -> Result<Uuid, StoreError> {
