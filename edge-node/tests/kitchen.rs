@@ -535,3 +535,89 @@ async fn a_kiosk_is_throttled_when_its_station_is_full_and_a_staff_terminal_is_n
         .await;
     assert_eq!(status, StatusCode::CREATED);
 }
+
+/// Past tickets of `station`, as if the kitchen had worked them: bumped ones with their make
+/// times (ending within the last few minutes), or open ones.
+fn kitchen_history(edge: &TestEdge, station: &str, bumped_make_ms: &[i64], open: usize) {
+    let now = edge_node::now_ms();
+    let db = rusqlite::Connection::open(edge.dir.path().join("edge.sqlite")).unwrap();
+    let insert = |state: &str, created: i64, bumped: Option<i64>| {
+        db.execute(
+            "INSERT INTO kitchen_tickets (id, order_id, order_number, station, state, lines,
+                created_at_ms, bumped_at_ms)
+             VALUES (?1, ?2, 900, ?3, ?4, '[]', ?5, ?6)",
+            rusqlite::params![
+                uuid::Uuid::now_v7().to_string(),
+                uuid::Uuid::now_v7().to_string(),
+                station,
+                state,
+                created,
+                bumped
+            ],
+        )
+        .unwrap();
+    };
+    for (i, make) in bumped_make_ms.iter().enumerate() {
+        let bumped_at = now - 60_000 * (i as i64 + 1);
+        insert("bumped", bumped_at - make, Some(bumped_at));
+    }
+    for _ in 0..open {
+        insert("new", now - 30_000, None);
+    }
+}
+
+#[tokio::test]
+async fn a_sent_order_is_quoted_a_wait_from_the_stations_recent_pace() {
+    let edge = edge();
+    let quote_of = |sent: &Value| sent["quoted_wait_ms"].as_i64().unwrap();
+    let send_one = |item: &'static str| {
+        let edge = &edge;
+        async move {
+            let order = edge.order_with(item).await;
+            let before = edge_node::now_ms();
+            let (status, sent) = edge
+                .call("POST", &format!("/v1/orders/{order}/send"), None)
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{sent}");
+            let ready_in = sent["quoted_ready_at_ms"].as_i64().unwrap() - before;
+            assert!(
+                (0..=2_000).contains(&(ready_in - quote_of(&sent))),
+                "{sent}"
+            );
+            sent
+        }
+    };
+    // A kitchen the till has never watched: the cautious default of ten minutes.
+    let first = send_one("sku-chai").await;
+    assert_eq!(quote_of(&first), 600_000, "{first}");
+    let station = first["tickets"][0]["station"].as_str().unwrap().to_owned();
+
+    // Five bumps in the last quarter hour, typically 4:20 from send to bump (one slow outlier):
+    // five minutes, the one ticket ahead clearing sooner than that.
+    kitchen_history(
+        &edge,
+        &station,
+        &[240_000, 250_000, 260_000, 270_000, 1_200_000],
+        0,
+    );
+    let second = send_one("sku-chai").await;
+    assert_eq!(quote_of(&second), 300_000, "{second}");
+
+    // A rush: ten more tickets open; twelve ahead at five per quarter hour is 36 minutes.
+    kitchen_history(&edge, &station, &[], 10);
+    let third = send_one("sku-chai").await;
+    assert_eq!(quote_of(&third), 36 * 60_000, "{third}");
+
+    // What a kiosk would tell the next customer before ordering: thirteen ahead now.
+    let (status, stations) = edge.call("GET", "/v1/kitchen/stations", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let load = stations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|load| load["station"] == station.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(load["active_tickets"], 13, "{stations}");
+    assert_eq!(load["quoted_wait_ms"], 39 * 60_000, "{stations}");
+}

@@ -12,7 +12,8 @@
 //! the rounding rules; [`catalog`], [`barcode`], [`pricebook`] and [`modifiers`] describe what
 //! is sold and at what price; [`promotions`] takes money off; [`pricing::price_cart`] puts
 //! them together into a receipt; [`order`] is the aggregate and its state machine, built from
-//! [`events`]; [`split`] divides a bill.
+//! [`events`]; [`split`] divides a bill; [`wait_quote`] tells a customer how long the kitchen
+//! will be.
 #![deny(
     clippy::float_arithmetic,
     clippy::float_cmp,
@@ -43,6 +44,7 @@ pub mod split;
 pub mod staff;
 pub mod tax;
 pub mod tips;
+pub mod wait_quote;
 
 pub use allocation::allocate_largest_remainder;
 pub use catalog::{CatalogItem, ItemId, Unit};

@@ -592,6 +592,10 @@ pub struct SendRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SendResponse {
     pub tickets: Vec<TicketDto>,
+    /// The wait to tell the customer, in whole minutes (as milliseconds): the slowest of the
+    /// stations the order went to, from their recent make times and the tickets ahead of it.
+    pub quoted_wait_ms: i64,
+    pub quoted_ready_at_ms: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -762,6 +766,8 @@ pub struct StationLoadDto {
     pub station: String,
     pub active_tickets: u64,
     pub active_tickets_max: Option<u64>,
-    /// Age of the oldest open ticket: what a kiosk quotes a wait from.
+    /// Age of the oldest open ticket.
     pub oldest_ticket_age_ms: Option<i64>,
+    /// The wait a kiosk would quote for an order sent here now (whole minutes, as ms).
+    pub quoted_wait_ms: i64,
 }

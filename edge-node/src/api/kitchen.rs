@@ -64,6 +64,10 @@ pub async fn send(
         .await?;
     state.sync.notify_new_ops();
     state.printing.queue().wake();
+    let mut stations: Vec<String> = tickets.iter().map(|t| t.station.clone()).collect();
+    stations.sort();
+    stations.dedup();
+    let quoted_wait_ms = state.kitchen.quote_wait(order_id, stations, now).await?;
     Ok((
         StatusCode::CREATED,
         Json(SendResponse {
@@ -71,6 +75,8 @@ pub async fn send(
                 .iter()
                 .map(|ticket| TicketDto::from_ticket(ticket, now))
                 .collect(),
+            quoted_wait_ms,
+            quoted_ready_at_ms: now + quoted_wait_ms,
         }),
     ))
 }
@@ -128,22 +134,24 @@ pub async fn set_station_limit(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Each station's open tickets, limit and oldest ticket age (for quoting a wait).
+/// Each station's open tickets, limit, oldest ticket age and the wait a new order sent there
+/// now would be quoted.
 #[utoipa::path(get, path = "/v1/kitchen/stations",
     responses((status = 200, body = [StationLoadDto])), security(("device_token" = [])))]
 pub async fn stations(
     State(state): State<AppState>,
 ) -> Result<Json<Vec<StationLoadDto>>, ApiError> {
     let now = now_ms();
-    let loads = state.kitchen.station_loads().await?;
+    let loads = state.kitchen.station_loads(now).await?;
     Ok(Json(
         loads
             .into_iter()
-            .map(|load| StationLoadDto {
+            .map(|(load, quoted_wait_ms)| StationLoadDto {
                 station: load.station,
                 active_tickets: load.active_tickets,
                 active_tickets_max: load.active_tickets_max,
                 oldest_ticket_age_ms: load.oldest_created_at_ms.map(|at| now - at),
+                quoted_wait_ms,
             })
             .collect(),
     ))

@@ -414,9 +414,42 @@ impl KitchenService {
         Ok(super::blocking(move || store.set_station_limit(&station, limit)).await?)
     }
 
-    pub async fn station_loads(&self) -> Result<Vec<crate::store::StationLoad>, KitchenError> {
+    /// Each station's load, and the wait a new order sent to it now would be quoted.
+    pub async fn station_loads(
+        &self,
+        now_ms: i64,
+    ) -> Result<Vec<(crate::store::StationLoad, i64)>, KitchenError> {
         let store = self.store.clone();
-        Ok(super::blocking(move || store.station_loads()).await?)
+        Ok(super::blocking(move || {
+            store
+                .station_loads()?
+                .into_iter()
+                .map(|load| {
+                    let pace = store.station_pace(&load.station, None, now_ms)?;
+                    Ok((load, shared_model::wait_quote::quote_wait_ms(&pace)))
+                })
+                .collect::<Result<Vec<_>, crate::store::StoreError>>()
+        })
+        .await?)
+    }
+
+    /// The wait to quote for `order_id`, just sent to `stations`: the slowest station's, with
+    /// the tickets already open there ahead of it (see `shared_model::wait_quote`).
+    pub async fn quote_wait(
+        &self,
+        order_id: OrderId,
+        stations: Vec<String>,
+        now_ms: i64,
+    ) -> Result<i64, KitchenError> {
+        let store = self.store.clone();
+        Ok(super::blocking(move || {
+            let paces = stations
+                .iter()
+                .map(|station| store.station_pace(station, Some(order_id), now_ms))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, crate::store::StoreError>(shared_model::wait_quote::quote_order_wait_ms(&paces))
+        })
+        .await?)
     }
 
     /// Active tickets of `station`, or of every station for the expo view.

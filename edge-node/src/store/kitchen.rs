@@ -111,6 +111,10 @@ pub struct PlannedTicket {
     pub lines: Vec<TicketLine>,
 }
 
+/// How far back a station's throughput is counted for wait quotes. Why 15 minutes: long enough
+/// to see a steady pace, short enough to follow a rush as it starts.
+pub const PACE_WINDOW_MS: i64 = 15 * 60_000;
+
 /// One entry of the live stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamEvent {
@@ -192,6 +196,47 @@ impl Store {
             )?,
         };
         Ok(())
+    }
+
+    /// How `station` has been working, for a wait quote: make times of its tickets bumped in
+    /// the last hour (first makes, not remakes; the 30 newest), how many it bumped in the
+    /// last [`PACE_WINDOW_MS`], and its open tickets other than `except_order`'s.
+    pub fn station_pace(
+        &self,
+        station: &str,
+        except_order: Option<OrderId>,
+        now_ms: i64,
+    ) -> Result<shared_model::wait_quote::StationPace, StoreError> {
+        let connection = self.lock();
+        let mut recent = connection.prepare_cached(
+            "SELECT bumped_at_ms - created_at_ms FROM kitchen_tickets
+             WHERE state = 'bumped' AND station = ?1 AND remake_of IS NULL
+               AND bumped_at_ms >= ?2
+             ORDER BY bumped_at_ms DESC LIMIT 30",
+        )?;
+        let recent_make_ms = recent
+            .query_map(params![station, now_ms - 3_600_000], |row| {
+                row.get::<_, i64>(0)
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let bumped_in_window: i64 = connection.query_row(
+            "SELECT count(*) FROM kitchen_tickets
+             WHERE state = 'bumped' AND station = ?1 AND bumped_at_ms >= ?2",
+            params![station, now_ms - PACE_WINDOW_MS],
+            |row| row.get(0),
+        )?;
+        let tickets_ahead: i64 = connection.query_row(
+            "SELECT count(*) FROM kitchen_tickets
+             WHERE state != 'bumped' AND station = ?1 AND (?2 IS NULL OR order_id != ?2)",
+            params![station, except_order.map(|id| id.to_string())],
+            |row| row.get(0),
+        )?;
+        Ok(shared_model::wait_quote::StationPace {
+            recent_make_ms,
+            bumped_in_window: bumped_in_window.max(0) as u64,
+            window_ms: PACE_WINDOW_MS,
+            tickets_ahead: tickets_ahead.max(0) as u64,
+        })
     }
 
     /// Every station with tickets or a limit, with its load.
