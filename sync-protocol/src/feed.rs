@@ -55,7 +55,7 @@ impl FeedEntry {
 }
 
 /// How many [`FeedBody`] kinds this version knows (its variant count).
-pub const FEED_BODY_KINDS_KNOWN: u32 = 24;
+pub const FEED_BODY_KINDS_KNOWN: u32 = 25;
 
 /// postcard's enum discriminant: the varint at the start of the body.
 fn leading_varint(bytes: &[u8]) -> Option<u32> {
@@ -144,6 +144,12 @@ pub enum FeedBody {
     /// M-Pesa): the money is back with the customer, or it is not and the till must refund
     /// them by hand. Sent once, when the hub settles the refund.
     TreasuryRefundSettled(TreasuryRefundSettledV1),
+    /// How many times the tenant's other outlets have used a promotion with a usage limit, as
+    /// the hub last counted (the outlet counts its own); sent whenever that count moves.
+    PromotionUsesSet {
+        promotion_id: String,
+        uses_elsewhere: u32,
+    },
 }
 
 /// Wire form of a settled treasury refund.
@@ -786,13 +792,10 @@ mod tests {
     #[test]
     fn a_kind_from_a_newer_hub_is_told_apart_from_a_corrupt_entry() {
         // Every kind this version knows decodes as known.
-        let last_known = FeedBody::TreasuryRefundSettled(TreasuryRefundSettledV1 {
-            refund_id: [3; 16],
-            order_id: [4; 16],
-            processed: true,
-            detail: "back with the customer".into(),
-            settled_at_ms: 1,
-        });
+        let last_known = FeedBody::PromotionUsesSet {
+            promotion_id: "welcome".into(),
+            uses_elsewhere: 7,
+        };
         let entry = FeedEntry {
             seq: 1,
             body: last_known.encode(),

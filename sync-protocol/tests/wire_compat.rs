@@ -575,6 +575,13 @@ fn feed_bodies() -> Vec<(String, FeedBody)> {
                 settled_at_ms: 1_800_000_000_000,
             }),
         ),
+        (
+            "feed.promotion_uses_set".into(),
+            FeedBody::PromotionUsesSet {
+                promotion_id: "welcome".into(),
+                uses_elsewhere: 42,
+            },
+        ),
     ]
 }
 

@@ -131,3 +131,109 @@ fn head_office_promotions_apply_at_the_till_and_the_hub_agrees() {
     });
     drop(edge);
 }
+
+/// What outlet `data`'s till has been told of the other outlets' uses of `promotion`.
+fn uses_elsewhere(data: &std::path::Path, promotion: &str) -> Option<i64> {
+    let db = rusqlite::Connection::open_with_flags(
+        data.join(edge_node::config::STORE_FILE),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    db.query_row(
+        "SELECT uses FROM promotion_uses_elsewhere WHERE promotion_id = ?1",
+        [promotion],
+        |row| row.get(0),
+    )
+    .ok()
+}
+
+/// A sale of two samosas at `terminal`: the order's id and its discount.
+async fn sale(terminal: &Terminal<'_>) -> (String, i64) {
+    let (_, order) = terminal
+        .post("/v1/orders", json!({"type": "take_out"}))
+        .await;
+    let id = order["id"].as_str().unwrap().to_owned();
+    let (status, order) = terminal
+        .post(
+            &format!("/v1/orders/{id}/lines"),
+            json!({"item_id": "sku-samosa", "quantity": 2}),
+        )
+        .await;
+    assert_eq!(status, 201, "{order}");
+    (id, order["discount_minor"].as_i64().unwrap())
+}
+
+/// A promotion limited to three uses in all: each till counts its own, the hub counts them
+/// all and tells each till the others' uses, so the fourth customer anywhere pays full price;
+/// a voided order gives its use back.
+#[test]
+fn a_usage_limit_is_counted_across_outlets_and_a_void_gives_the_use_back() {
+    let driver = runtime();
+    let db = TestDb::create(&driver);
+    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
+    let (cbd_data, cbd_till) = enrolled_outlet(&driver, &pool, &hub, "duka", "cbd");
+    let (west_data, west_till) = another_enrolled_outlet(&driver, &pool, &hub, "duka", "westlands");
+    let head_office = driver.block_on(dev_token(&pool, "duka", "manager"));
+    let client = reqwest::Client::new();
+    let cbd_edge = RunningEdge::start(cbd_data.path(), &cbd_till);
+    let west_edge = RunningEdge::start(west_data.path(), &west_till);
+    let cbd = Terminal {
+        client: &client,
+        edge: &cbd_edge,
+    };
+    let west = Terminal {
+        client: &client,
+        edge: &west_edge,
+    };
+
+    driver.block_on(async {
+        let (status, body) = hub_request(&client, reqwest::Method::PUT, hub.url("/v1/duka/pos/promotions/launch"), &head_office,
+            Some(json!({"name": "Launch: 20 off", "usage_limit": 3,
+                "rule": {"rule": "amount_off", "target": {"target": "order"}, "amount_minor": 2000}})), None).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["uses"], 0);
+        // Cbd's first two customers (orders before the promotion reached the till had none).
+        eventually(Duration::from_secs(20), "the first use at cbd", || async {
+            (sale(&cbd).await.1 == 2000).then_some(())
+        })
+        .await;
+        assert_eq!(sale(&cbd).await.1, 2000);
+
+        // The hub counts cbd's two uses and tells westlands.
+        eventually(Duration::from_secs(30), "westlands hears of cbd's uses", || async {
+            (uses_elsewhere(west_data.path(), "launch") == Some(2)).then_some(())
+        })
+        .await;
+        // The third use anywhere is westlands'; the fourth customer pays full price.
+        let (third, discount) = sale(&west).await;
+        assert_eq!(discount, 2000);
+        assert_eq!(sale(&west).await.1, 0, "the limit of three is reached");
+        // Cbd, told of westlands' use, stops too.
+        eventually(Duration::from_secs(30), "cbd hears of westlands' use", || async {
+            (uses_elsewhere(cbd_data.path(), "launch") == Some(1)).then_some(())
+        })
+        .await;
+        assert_eq!(sale(&cbd).await.1, 0);
+
+        // Westlands voids the third sale: the use is given back.
+        let (status, body) = west
+            .post(&format!("/v1/orders/{third}/void"), json!({"reason": "customer left"}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(sale(&west).await.1, 2000, "the voided order's use is free again");
+
+        // Head office sees the count: cbd's two and westlands' one.
+        let listed = eventually(Duration::from_secs(30), "the hub's count", || async {
+            let (_, listed) = hub_request(&client, reqwest::Method::GET, hub.url("/v1/duka/pos/promotions"), &head_office, None, None).await;
+            (listed[0]["uses"] == 3).then_some(listed)
+        })
+        .await;
+        assert_eq!(listed[0]["usage_limit"], 3, "{listed}");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM promotion_uses")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 3);
+    });
+}

@@ -73,6 +73,9 @@ pub struct PromotionDto {
     pub valid_from_ms: Option<i64>,
     pub valid_until_ms: Option<i64>,
     pub usage_limit: Option<u32>,
+    /// For a promotion with a usage limit: the uses the hub has counted across the tenant's
+    /// outlets (orders not voided that carry it; tills offline may add theirs later).
+    pub uses: Option<i64>,
     pub membership_plan: Option<String>,
     #[schema(value_type = Vec<Object>)]
     pub windows: Vec<WeeklyWindow>,
@@ -229,9 +232,10 @@ fn promotion(id: &str, request: &PromotionRequest) -> Result<Promotion, ApiError
     })
 }
 
-fn dto(stored: StoredPromotion, outlets: Option<Vec<String>>) -> PromotionDto {
+fn dto(stored: StoredPromotion, outlets: Option<Vec<String>>, uses: i64) -> PromotionDto {
     let promotion = stored.promotion;
     PromotionDto {
+        uses: promotion.usage_limit.map(|_| uses.max(0)),
         id: promotion.id,
         name: promotion.name,
         rule: promotion.rule,
@@ -278,12 +282,14 @@ pub async fn list(
     let tenant = context.tenant.id;
     let mut tx = super::tenant_tx(&state, tenant).await?;
     let mut dtos = Vec::new();
+    let uses = promotions::use_counts(&mut tx, tenant).await?;
     for stored in promotions::list(&mut tx, tenant).await? {
+        let used = uses.get(&stored.promotion.id).copied().unwrap_or(0);
         let outlets = match &stored.outlet_ids {
             Some(ids) => Some(codes_of(&mut tx, tenant, ids).await?),
             None => None,
         };
-        dtos.push(dto(stored, outlets));
+        dtos.push(dto(stored, outlets, used));
     }
     super::commit(tx).await?;
     Ok(Json(dtos))
@@ -330,13 +336,18 @@ pub async fn put(
         Some(ids) => Some(codes_of(&mut tx, tenant, ids).await?),
         None => None,
     };
+    let used = promotions::use_counts(&mut tx, tenant)
+        .await?
+        .get(&stored.promotion.id)
+        .copied()
+        .unwrap_or(0);
     super::commit(tx).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(dto(stored, outlets))))
+    Ok((status, Json(dto(stored, outlets, used))))
 }
 
 /// Withdraws a promotion from every outlet.

@@ -67,19 +67,53 @@ pub async fn put(
     .bind(&stored.outlet_ids)
     .fetch_one(&mut *tx)
     .await?;
+    // A limited promotion goes with the uses the other outlets made of it so far.
+    let per_outlet: Vec<(Uuid, i64)> = if stored.promotion.usage_limit.is_some() {
+        sqlx::query_as(
+            "SELECT outlet_id, count(*) FROM promotion_uses
+             WHERE tenant_id = $1 AND promotion_id = $2 GROUP BY outlet_id",
+        )
+        .bind(tenant.0)
+        .bind(&stored.promotion.id)
+        .fetch_all(&mut *tx)
+        .await?
+    } else {
+        Vec::new()
+    };
+    let total: i64 = per_outlet.iter().map(|(_, n)| n).sum();
     for outlet in outlet_ids(tx, tenant).await? {
         let applies = stored
             .outlet_ids
             .as_ref()
             .is_none_or(|only| only.contains(&outlet));
-        let entry = if applies {
-            upserted(&stored.promotion)
+        let mut entries = Vec::with_capacity(2);
+        if applies {
+            entries.push(upserted(&stored.promotion));
+            if stored.promotion.usage_limit.is_some() {
+                let own = per_outlet
+                    .iter()
+                    .find(|(id, _)| *id == outlet)
+                    .map_or(0, |(_, n)| *n);
+                entries.push(uses_entry(&stored.promotion.id, total - own));
+            }
         } else {
-            removed(&stored.promotion.id)
-        };
-        super::feed::append(tx, tenant, outlet, &[entry]).await?;
+            entries.push(removed(&stored.promotion.id));
+        }
+        super::feed::append(tx, tenant, outlet, &entries).await?;
     }
     Ok(inserted)
+}
+
+fn uses_entry(id: &str, uses_elsewhere: i64) -> (String, String, Vec<u8>) {
+    (
+        "promotion.uses".into(),
+        id.to_owned(),
+        FeedBody::PromotionUsesSet {
+            promotion_id: id.to_owned(),
+            uses_elsewhere: u32::try_from(uses_elsewhere.max(0)).unwrap_or(u32::MAX),
+        }
+        .encode(),
+    )
 }
 
 /// Withdraws a promotion everywhere; `false` if the tenant has no such promotion.
@@ -123,21 +157,194 @@ pub async fn list(
         .collect()
 }
 
+/// Uses counted per promotion (only usage-limited promotions are counted).
+pub async fn use_counts(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT promotion_id, count(*) FROM promotion_uses WHERE tenant_id = $1
+         GROUP BY promotion_id",
+    )
+    .bind(tenant.0)
+    .fetch_all(&mut *tx)
+    .await?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Sends a new outlet the tenant's promotions that apply to every outlet.
 pub async fn seed_outlet(
     tx: &mut sqlx::PgConnection,
     tenant: TenantId,
     outlet_id: Uuid,
 ) -> Result<(), StoreError> {
+    let counts = use_counts(tx, tenant).await?;
     let entries: Vec<_> = list(tx, tenant)
         .await?
         .iter()
         .filter(|stored| stored.outlet_ids.is_none())
-        .map(|stored| upserted(&stored.promotion))
+        .flat_map(|stored| {
+            // With the uses the other outlets already made, so a new outlet does not start
+            // the limit afresh.
+            let uses = stored.promotion.usage_limit.map(|_| {
+                let id = &stored.promotion.id;
+                uses_entry(id, counts.get(id).copied().unwrap_or(0))
+            });
+            std::iter::once(upserted(&stored.promotion)).chain(uses)
+        })
         .collect();
     if entries.is_empty() {
         return Ok(());
     }
     super::feed::append(tx, tenant, outlet_id, &entries).await?;
+    Ok(())
+}
+
+/// An order as ingest left it, for counting the promotions it uses.
+pub struct OrderUses<'a> {
+    pub tenant: TenantId,
+    pub outlet_id: Uuid,
+    pub order: &'a shared_model::Order,
+}
+
+fn uses(state: shared_model::OrderState) -> bool {
+    !matches!(
+        state,
+        shared_model::OrderState::Voided | shared_model::OrderState::Merged
+    )
+}
+
+/// Counts the uses of usage-limited promotions on `orders` (a voided or merged order gives its
+/// use back) and sends each outlet the promotion applies to how many uses the other outlets now
+/// have, when that number moved. Costs one indexed query when the orders' tenants have no
+/// limited promotion.
+pub async fn record_uses(
+    tx: &mut sqlx::PgConnection,
+    orders: &[OrderUses<'_>],
+) -> Result<(), StoreError> {
+    let mut tenants: Vec<Uuid> = orders.iter().map(|o| o.tenant.0).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let limited: Vec<(Uuid, String, Option<Vec<Uuid>>)> = sqlx::query_as(
+        "SELECT tenant_id, id, outlet_ids FROM promotions
+         WHERE tenant_id = ANY($1) AND doc->'usage_limit' IS NOT NULL
+           AND doc->'usage_limit' <> 'null'::jsonb",
+    )
+    .bind(&tenants)
+    .fetch_all(&mut *tx)
+    .await?;
+    if limited.is_empty() {
+        return Ok(());
+    }
+    let is_limited = |tenant: Uuid, id: &str| limited.iter().any(|l| l.0 == tenant && l.1 == id);
+    let relevant: Vec<&OrderUses<'_>> = orders
+        .iter()
+        .filter(|o| limited.iter().any(|l| l.0 == o.tenant.0))
+        .collect();
+    let (order_tenants, order_ids): (Vec<Uuid>, Vec<Uuid>) =
+        relevant.iter().map(|o| (o.tenant.0, o.order.id.0)).unzip();
+    // (tenant, promotion, order, outlet) before and after.
+    type Use = (Uuid, String, Uuid, Uuid);
+    let before: Vec<Use> = sqlx::query_as(
+        "DELETE FROM promotion_uses
+         WHERE (tenant_id, order_id) IN (SELECT * FROM UNNEST($1::uuid[], $2::uuid[]))
+         RETURNING tenant_id, promotion_id, order_id, outlet_id",
+    )
+    .bind(&order_tenants)
+    .bind(&order_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let after: Vec<Use> = relevant
+        .iter()
+        .filter(|o| uses(o.order.state))
+        .flat_map(|o| {
+            o.order
+                .promotions
+                .iter()
+                .filter(|applied| is_limited(o.tenant.0, &applied.promotion_id))
+                .map(|applied| {
+                    (
+                        o.tenant.0,
+                        applied.promotion_id.clone(),
+                        o.order.id.0,
+                        o.outlet_id,
+                    )
+                })
+        })
+        .collect();
+    if !after.is_empty() {
+        sqlx::query(
+            "INSERT INTO promotion_uses (tenant_id, promotion_id, order_id, outlet_id)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(after.iter().map(|u| u.0).collect::<Vec<_>>())
+        .bind(after.iter().map(|u| u.1.clone()).collect::<Vec<_>>())
+        .bind(after.iter().map(|u| u.2).collect::<Vec<_>>())
+        .bind(after.iter().map(|u| u.3).collect::<Vec<_>>())
+        .execute(&mut *tx)
+        .await?;
+    }
+    // Net change per (tenant, promotion, outlet): re-saving an order that keeps its promotion
+    // changes nothing and sends nothing.
+    let mut moved: std::collections::BTreeMap<
+        (Uuid, String),
+        std::collections::BTreeMap<Uuid, i64>,
+    > = Default::default();
+    for gone in before.iter().filter(|u| !after.contains(u)) {
+        *moved
+            .entry((gone.0, gone.1.clone()))
+            .or_default()
+            .entry(gone.3)
+            .or_default() -= 1;
+    }
+    for new in after.iter().filter(|u| !before.contains(u)) {
+        *moved
+            .entry((new.0, new.1.clone()))
+            .or_default()
+            .entry(new.3)
+            .or_default() += 1;
+    }
+    for ((tenant, promotion_id), deltas) in moved {
+        let delta_total: i64 = deltas.values().sum();
+        let per_outlet: Vec<(Uuid, i64)> = sqlx::query_as(
+            "SELECT outlet_id, count(*) FROM promotion_uses
+             WHERE tenant_id = $1 AND promotion_id = $2 GROUP BY outlet_id",
+        )
+        .bind(tenant)
+        .bind(&promotion_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        let total: i64 = per_outlet.iter().map(|(_, n)| n).sum();
+        let targets = match limited
+            .iter()
+            .find(|l| l.0 == tenant && l.1 == promotion_id)
+            .and_then(|l| l.2.clone())
+        {
+            Some(listed) => listed,
+            None => outlet_ids(&mut *tx, TenantId(tenant)).await?,
+        };
+        for outlet in targets {
+            let own = per_outlet
+                .iter()
+                .find(|(id, _)| *id == outlet)
+                .map_or(0, |(_, n)| *n);
+            let own_delta = deltas.get(&outlet).copied().unwrap_or(0);
+            // The others' count moves only by what the other outlets changed.
+            if delta_total == own_delta {
+                continue;
+            }
+            super::feed::append(
+                tx,
+                TenantId(tenant),
+                outlet,
+                &[uses_entry(&promotion_id, total - own)],
+            )
+            .await?;
+        }
+    }
     Ok(())
 }

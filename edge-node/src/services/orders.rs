@@ -5,7 +5,7 @@
 
 use super::staff::{AccessError, Caller, Clearance, OverrideRequest, clear_high_risk};
 use crate::store::AuditEntry;
-use crate::store::{OrderFilter, Store, StoreError};
+use crate::store::{NewOrderNumber, OrderFilter, Store, StoreError};
 use shared_model::order::adjustments::DISCOUNT_THRESHOLD_BPS_DEFAULT;
 use shared_model::order::{
     AddLineError, CloseError, DiscountError, DiscountTarget, LineVoidError, MergeError,
@@ -234,15 +234,28 @@ fn pricing_setup(store: &Store, now_ms: i64) -> Result<(PricingRules, PriceConte
     Ok((rules, context))
 }
 
-/// What promotions see of an order at `now_ms`: the outlet-local time and the codes entered.
-fn promotion_context(price: &PriceContext, codes: Vec<String>, now_ms: i64) -> PromotionContext {
-    PromotionContext {
+/// What promotions see of `order_id` at `now_ms`: the outlet-local time, the codes entered
+/// (`codes`, or those stored on the order) and how often each usage-limited promotion has been
+/// used elsewhere (here and at the other outlets).
+fn promotion_context(
+    price: &PriceContext,
+    tx: &NewOrderNumber,
+    order_id: OrderId,
+    rules: &PricingRules,
+    codes: Option<Vec<String>>,
+    now_ms: i64,
+) -> Result<PromotionContext, StoreError> {
+    let codes = match codes {
+        Some(codes) => codes,
+        None => tx.order_codes(order_id)?,
+    };
+    Ok(PromotionContext {
         now_ms,
         minute_of_week: price.minute_of_week,
         codes,
         membership_plans: price.membership_plans.clone(),
-        uses_so_far: Default::default(),
-    }
+        uses_so_far: tx.promotion_uses(order_id, &rules.promotions)?,
+    })
 }
 
 /// The promotions re-evaluated on `order` after a basket change, if they differ from the ones
@@ -480,7 +493,8 @@ impl OrderService {
                 // again on what is left.
                 let mut events = vec![event.clone()];
                 let without = after(order, &event)?;
-                let promotions = promotion_context(&price, context.order_codes(order_id)?, now_ms);
+                let promotions =
+                    promotion_context(&price, context, order_id, &rules, None, now_ms)?;
                 events.extend(repriced(&without, &rules, &promotions, now_ms));
                 // Lines sent before the order recorded its sends are known by the kitchen's
                 // own record.
@@ -694,7 +708,7 @@ impl OrderService {
                         ));
                     }
                 }
-                let promotions = promotion_context(&context, tx.order_codes(order_id)?, now_ms);
+                let promotions = promotion_context(&context, tx, order_id, &rules, None, now_ms)?;
                 events.extend(repriced(&current, &rules, &promotions, now_ms));
                 Ok((events, audits))
             })?;
@@ -735,7 +749,8 @@ impl OrderService {
                 }
                 let mut codes = context.order_codes(order_id)?;
                 codes.push(code.clone());
-                let promotions = promotion_context(&price, codes, now_ms);
+                let promotions =
+                    promotion_context(&price, context, order_id, &rules, Some(codes), now_ms)?;
                 promotion
                     .check_eligible(&promotions)
                     .map_err(OrderError::CodeNotEligible)?;
@@ -1129,7 +1144,7 @@ fn decide_line(
         let event = order.add_line_with(line_id, &item, &request, &rules, &context)?;
         let mut events = vec![event.clone()];
         let with_line = after(order, &event)?;
-        let promotions = promotion_context(&context, tabs.order_codes(order_id)?, now_ms);
+        let promotions = promotion_context(&context, tabs, order_id, &rules, None, now_ms)?;
         let with_promotions = match repriced(&with_line, &rules, &promotions, now_ms) {
             Some(repriced) => {
                 let with_promotions = after(&with_line, &repriced)?;

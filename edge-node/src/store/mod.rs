@@ -41,7 +41,7 @@ pub use tables::*;
 
 use hub_docs::{DocTable, delete_doc_tx, put_doc_tx};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
+use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId, OrderState};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use sync_protocol::feed::FeedBody;
@@ -710,6 +710,16 @@ impl Store {
                 FeedBody::PaymentIntentUpdated(update) => {
                     payments::apply_update_tx(&tx, self.node_id, update, now_ms)?;
                 }
+                FeedBody::PromotionUsesSet {
+                    promotion_id,
+                    uses_elsewhere,
+                } => {
+                    tx.execute(
+                        "INSERT INTO promotion_uses_elsewhere (promotion_id, uses) VALUES (?1, ?2)
+                         ON CONFLICT (promotion_id) DO UPDATE SET uses = excluded.uses",
+                        params![promotion_id, uses_elsewhere],
+                    )?;
+                }
                 FeedBody::TreasuryRefundSettled(wire) => {
                     refund_outcomes::apply_settled_tx(&tx, wire, now_ms)?;
                 }
@@ -971,6 +981,16 @@ impl NewOrderNumber<'_> {
         id.map(|id| parse_uuid(&id)).transpose()
     }
 
+    /// How often each usage-limited promotion among `promotions` has been used, not counting
+    /// `order_id` itself (see [`promotion_uses_tx`]).
+    pub fn promotion_uses(
+        &self,
+        order_id: OrderId,
+        promotions: &[shared_model::promotions::Promotion],
+    ) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+        promotion_uses_tx(self.tx, order_id, promotions)
+    }
+
     /// The promotion codes entered on `order_id`.
     pub fn order_codes(&self, order_id: OrderId) -> Result<Vec<String>, StoreError> {
         let mut statement = self
@@ -1097,7 +1117,48 @@ pub(crate) fn save_order(
         doc,
         now_ms
     ])?;
+    // The promotions it uses (a voided or merged order gives its uses back), for usage limits.
+    tx.prepare_cached("DELETE FROM promotion_uses WHERE order_id = ?1")?
+        .execute(params![order.id.to_string()])?;
+    if !matches!(order.state, OrderState::Voided | OrderState::Merged) {
+        let mut insert = tx.prepare_cached(
+            "INSERT OR IGNORE INTO promotion_uses (order_id, promotion_id) VALUES (?1, ?2)",
+        )?;
+        for applied in &order.promotions {
+            insert.execute(params![order.id.to_string(), applied.promotion_id])?;
+        }
+    }
     Ok(())
+}
+
+/// Uses of each usage-limited promotion among `promotions` so far, other than by `order_id`
+/// itself: this outlet's own orders, counted here, and the other outlets' as the hub last
+/// counted them. Empty (no query) when none of them has a limit.
+pub(crate) fn promotion_uses_tx(
+    tx: &Transaction<'_>,
+    order_id: OrderId,
+    promotions: &[shared_model::promotions::Promotion],
+) -> Result<std::collections::BTreeMap<String, u32>, StoreError> {
+    let mut uses = std::collections::BTreeMap::new();
+    for promotion in promotions.iter().filter(|p| p.usage_limit.is_some()) {
+        let here: i64 = tx
+            .prepare_cached(
+                "SELECT count(*) FROM promotion_uses WHERE promotion_id = ?1 AND order_id != ?2",
+            )?
+            .query_row(params![promotion.id, order_id.to_string()], |row| {
+                row.get(0)
+            })?;
+        let elsewhere: Option<i64> = tx
+            .prepare_cached("SELECT uses FROM promotion_uses_elsewhere WHERE promotion_id = ?1")?
+            .query_row(params![promotion.id], |row| row.get(0))
+            .optional()?;
+        let total = here.max(0).saturating_add(elsewhere.unwrap_or(0).max(0));
+        uses.insert(
+            promotion.id.clone(),
+            u32::try_from(total).unwrap_or(u32::MAX),
+        );
+    }
+    Ok(uses)
 }
 
 /// Appends one order op, continuing the sequence, the clock and the hash chain.

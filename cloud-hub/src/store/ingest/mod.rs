@@ -707,6 +707,15 @@ async fn apply_to_orders(
     if !dirty.is_empty() {
         upsert_orders(&mut *tx, &dirty).await?;
         write_order_events(&mut *tx, &dirty).await?;
+        let uses: Vec<super::promotions::OrderUses<'_>> = dirty
+            .iter()
+            .map(|folding| super::promotions::OrderUses {
+                tenant: folding.device.tenant_id,
+                outlet_id: folding.device.outlet_id,
+                order: &folding.order,
+            })
+            .collect();
+        super::promotions::record_uses(&mut *tx, &uses).await?;
     }
     record_anomalies(&mut *tx, &anomalies).await?;
     Ok(per_batch)
