@@ -52,26 +52,34 @@ fn shares(pool: &Value) -> Vec<(String, u64, i64)> {
         .collect()
 }
 
-#[test]
-fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
-    let driver = runtime();
-    let db = TestDb::create(&driver);
+/// A hub and an enrolled outlet where Amina (a server, PIN 1111) worked from 9 h ago until
+/// 1 h ago on the floor terminal, and Wanjiru (a manager, PIN 9999) can sign in; not started.
+struct Outlet {
+    db: TestDb,
+    hub: RunningHub,
+    pool: sqlx::PgPool,
+    data: tempfile::TempDir,
+    till: String,
+    store: edge_node::store::Store,
+    amina: edge_node::store::StaffMember,
+    manager: edge_node::store::StaffMember,
+    now: i64,
+}
+
+fn outlet_after_a_shift(driver: &tokio::runtime::Runtime, slug: &str) -> Outlet {
+    let db = TestDb::create(driver);
     let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
-    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "mgahawa", "cbd");
+    let (data, till) = enrolled_outlet(driver, &pool, &hub, slug, "cbd");
     let store =
         edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap();
     let now = edge_node::now_ms();
     let amina =
         edge_node::services::staff::create_staff(&store, "Amina", "server", "1111", now).unwrap();
-    let juma =
-        edge_node::services::staff::create_staff(&store, "Juma", "bartender", "2222", now).unwrap();
     let manager =
         edge_node::services::staff::create_staff(&store, "Wanjiru", "manager", "9999", now)
             .unwrap();
-    // Amina worked eight hours and signed out; Juma has been on for four and still is.
     let (floor, _) = edge_node::services::devices::pair(&store, "floor", now).unwrap();
-    let (bar, _) = edge_node::services::devices::pair(&store, "bar", now).unwrap();
     let shift = Uuid::now_v7();
     store
         .start_session(shift, amina.id, floor.id, now - 9 * HOUR_MS)
@@ -79,6 +87,37 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
     store
         .end_session(shift, SessionEnd::SignOut, now - HOUR_MS)
         .unwrap();
+    Outlet {
+        db,
+        hub,
+        pool,
+        data,
+        till,
+        store,
+        amina,
+        manager,
+        now,
+    }
+}
+
+#[test]
+fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
+    let driver = runtime();
+    // Amina worked eight hours and signed out; Juma has been on for four and still is.
+    let Outlet {
+        db: _db,
+        hub,
+        pool,
+        data,
+        till,
+        store,
+        amina,
+        manager,
+        now,
+    } = outlet_after_a_shift(&driver, "mgahawa");
+    let juma =
+        edge_node::services::staff::create_staff(&store, "Juma", "bartender", "2222", now).unwrap();
+    let (bar, _) = edge_node::services::devices::pair(&store, "bar", now).unwrap();
     store
         .start_session(Uuid::now_v7(), juma.id, bar.id, now - 4 * HOUR_MS)
         .unwrap();
@@ -335,26 +374,17 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
 #[test]
 fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
     let driver = runtime();
-    let db = TestDb::create(&driver);
-    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
-    let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
-    let (data, till) = enrolled_outlet(&driver, &pool, &hub, "baraka", "cbd");
-    let store =
-        edge_node::store::Store::open(&data.path().join(edge_node::config::STORE_FILE)).unwrap();
-    let now = edge_node::now_ms();
-    let amina =
-        edge_node::services::staff::create_staff(&store, "Amina", "server", "1111", now).unwrap();
-    let manager =
-        edge_node::services::staff::create_staff(&store, "Wanjiru", "manager", "9999", now)
-            .unwrap();
-    let (floor, _) = edge_node::services::devices::pair(&store, "floor", now).unwrap();
-    let shift = Uuid::now_v7();
-    store
-        .start_session(shift, amina.id, floor.id, now - 6 * HOUR_MS)
-        .unwrap();
-    store
-        .end_session(shift, SessionEnd::SignOut, now - HOUR_MS)
-        .unwrap();
+    let Outlet {
+        db: _db,
+        hub,
+        pool,
+        data,
+        till,
+        store,
+        manager,
+        now,
+        ..
+    } = outlet_after_a_shift(&driver, "baraka");
     drop(store);
     let edge = RunningEdge::start(data.path(), &till);
     let client = reqwest::Client::new();
