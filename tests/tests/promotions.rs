@@ -147,8 +147,8 @@ fn uses_elsewhere(data: &std::path::Path, promotion: &str) -> Option<i64> {
     .ok()
 }
 
-/// A sale of two samosas at `terminal`: the order's id and its discount.
-async fn sale(terminal: &Terminal<'_>) -> (String, i64) {
+/// An open bill for two samosas at `terminal`: the order's id and its discount.
+async fn bill(terminal: &Terminal<'_>) -> (String, i64) {
     let (_, order) = terminal
         .post("/v1/orders", json!({"type": "take_out"}))
         .await;
@@ -163,11 +163,33 @@ async fn sale(terminal: &Terminal<'_>) -> (String, i64) {
     (id, order["discount_minor"].as_i64().unwrap())
 }
 
-/// A promotion limited to three uses in all: each till counts its own, the hub counts them
-/// all and tells each till the others' uses, so the fourth customer anywhere pays full price;
-/// a voided order gives its use back.
+/// Pays `order` in cash, in full.
+async fn pay(terminal: &Terminal<'_>, order: &str) {
+    let (_, current) = terminal.get(&format!("/v1/orders/{order}")).await;
+    let due = current["balance_due_minor"].as_i64().unwrap();
+    let (status, paid) = terminal
+        .post(
+            &format!("/v1/orders/{order}/payments"),
+            json!({"tender": "cash", "amount_minor": due}),
+        )
+        .await;
+    assert_eq!(status, 201, "{paid}");
+}
+
+/// A sale paid in cash: its discount.
+async fn sale(terminal: &Terminal<'_>) -> i64 {
+    let (id, discount) = bill(terminal).await;
+    pay(terminal, &id).await;
+    discount
+}
+
+/// A promotion limited to three uses in all: a use is a sale that took money; each till counts
+/// its own, the hub counts them all and tells each till the others' uses, so the fourth paying
+/// customer anywhere pays full price; an open bill holds no use (an abandoned one cannot use up
+/// the limit), and a bill still open when the limit is reached loses the promotion at its next
+/// change.
 #[test]
-fn a_usage_limit_is_counted_across_outlets_and_a_void_gives_the_use_back() {
+fn a_usage_limit_is_counted_across_outlets_on_paid_sales() {
     let driver = runtime();
     let db = TestDb::create(&driver);
     let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
@@ -193,35 +215,41 @@ fn a_usage_limit_is_counted_across_outlets_and_a_void_gives_the_use_back() {
                 "rule": {"rule": "amount_off", "target": {"target": "order"}, "amount_minor": 2000}})), None).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["uses"], 0);
-        // Cbd's first two customers (orders before the promotion reached the till had none).
-        eventually(Duration::from_secs(20), "the first use at cbd", || async {
-            (sale(&cbd).await.1 == 2000).then_some(())
+        // Cbd's first two paying customers (bills opened before the promotion reached the till
+        // had none, and stay open: they use nothing).
+        let first = eventually(Duration::from_secs(20), "the promotion at cbd", || async {
+            let (id, discount) = bill(&cbd).await;
+            (discount == 2000).then_some(id)
         })
         .await;
-        assert_eq!(sale(&cbd).await.1, 2000);
+        pay(&cbd, &first).await;
+        assert_eq!(sale(&cbd).await, 2000);
 
         // The hub counts cbd's two uses and tells westlands.
         eventually(Duration::from_secs(30), "westlands hears of cbd's uses", || async {
             (uses_elsewhere(west_data.path(), "launch") == Some(2)).then_some(())
         })
         .await;
-        // The third use anywhere is westlands'; the fourth customer pays full price.
-        let (third, discount) = sale(&west).await;
+        // Two bills open at westlands both show the offer (open bills hold no use) ...
+        let (third, discount) = bill(&west).await;
         assert_eq!(discount, 2000);
-        assert_eq!(sale(&west).await.1, 0, "the limit of three is reached");
+        let (waiting, discount) = bill(&west).await;
+        assert_eq!(discount, 2000);
+        // ... the first to pay takes the last use; the other loses it at its next change, and
+        // the next customer pays full price.
+        pay(&west, &third).await;
+        let (status, changed) = west
+            .post(&format!("/v1/orders/{waiting}/lines"), json!({"item_id": "sku-samosa"}))
+            .await;
+        assert_eq!(status, 201, "{changed}");
+        assert_eq!(changed["discount_minor"], 0, "the limit of three is reached: {changed}");
+        assert_eq!(sale(&west).await, 0);
         // Cbd, told of westlands' use, stops too.
         eventually(Duration::from_secs(30), "cbd hears of westlands' use", || async {
             (uses_elsewhere(cbd_data.path(), "launch") == Some(1)).then_some(())
         })
         .await;
-        assert_eq!(sale(&cbd).await.1, 0);
-
-        // Westlands voids the third sale: the use is given back.
-        let (status, body) = west
-            .post(&format!("/v1/orders/{third}/void"), json!({"reason": "customer left"}))
-            .await;
-        assert_eq!(status, 200, "{body}");
-        assert_eq!(sale(&west).await.1, 2000, "the voided order's use is free again");
+        assert_eq!(sale(&cbd).await, 0);
 
         // Head office sees the count: cbd's two and westlands' one.
         let listed = eventually(Duration::from_secs(30), "the hub's count", || async {

@@ -207,15 +207,8 @@ pub struct OrderUses<'a> {
     pub order: &'a shared_model::Order,
 }
 
-fn uses(state: shared_model::OrderState) -> bool {
-    !matches!(
-        state,
-        shared_model::OrderState::Voided | shared_model::OrderState::Merged
-    )
-}
-
-/// Counts the uses of usage-limited promotions on `orders` (a voided or merged order gives its
-/// use back) and sends each outlet the promotion applies to how many uses the other outlets now
+/// Counts the uses of usage-limited promotions on `orders` (an order uses one once money is
+/// taken, `OrderState::redeems_promotions`; a void, merge or whole refund gives it back) and sends each outlet the promotion applies to how many uses the other outlets now
 /// have, when that number moved. Costs one indexed query when the orders' tenants have no
 /// limited promotion.
 pub async fn record_uses(
@@ -259,7 +252,7 @@ pub async fn record_uses(
     .await?;
     let after: Vec<Use> = relevant
         .iter()
-        .filter(|o| uses(o.order.state))
+        .filter(|o| o.order.state.redeems_promotions())
         .flat_map(|o| {
             o.order
                 .promotions

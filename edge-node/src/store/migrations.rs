@@ -194,8 +194,9 @@ const MIGRATIONS: &[&str] = &[
         refund_id TEXT PRIMARY KEY, order_id TEXT NOT NULL, processed INTEGER NOT NULL,
         detail TEXT NOT NULL, settled_at_ms INTEGER NOT NULL, received_at_ms INTEGER NOT NULL);
      CREATE INDEX refund_outcomes_by_order ON refund_outcomes (order_id);",
-    // 24: promotion uses: which orders here carry which promotion (kept as orders are saved;
-    // filled from the orders already here), and the hub's count of the other outlets' uses
+    // 24: promotion uses: which orders here redeemed which promotion (money taken; kept as
+    // orders are saved, filled from the orders already here), and the hub's count of the other
+    // outlets' uses
     "CREATE TABLE promotion_uses (
         order_id TEXT NOT NULL, promotion_id TEXT NOT NULL, PRIMARY KEY (order_id, promotion_id));
      CREATE INDEX promotion_uses_by_promotion ON promotion_uses (promotion_id);
@@ -204,7 +205,7 @@ const MIGRATIONS: &[&str] = &[
      INSERT OR IGNORE INTO promotion_uses (order_id, promotion_id)
         SELECT o.id, json_extract(p.value, '$.promotion_id')
         FROM orders o, json_each(o.doc, '$.promotions') p
-        WHERE o.state NOT IN ('voided', 'merged');",
+        WHERE o.state IN ('partially_paid', 'paid', 'closed');",
 ];
 
 pub fn apply(connection: &mut Connection) -> Result<(), rusqlite::Error> {

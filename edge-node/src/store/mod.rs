@@ -41,7 +41,7 @@ pub use tables::*;
 
 use hub_docs::{DocTable, delete_doc_tx, put_doc_tx};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId, OrderState};
+use shared_model::{CatalogItem, ItemId, Order, OrderEvent, OrderId};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use sync_protocol::feed::FeedBody;
@@ -1117,10 +1117,10 @@ pub(crate) fn save_order(
         doc,
         now_ms
     ])?;
-    // The promotions it uses (a voided or merged order gives its uses back), for usage limits.
+    // The promotions it has redeemed (once money is taken), for usage limits.
     tx.prepare_cached("DELETE FROM promotion_uses WHERE order_id = ?1")?
         .execute(params![order.id.to_string()])?;
-    if !matches!(order.state, OrderState::Voided | OrderState::Merged) {
+    if order.state.redeems_promotions() {
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO promotion_uses (order_id, promotion_id) VALUES (?1, ?2)",
         )?;

@@ -141,6 +141,17 @@ pub enum OrderState {
 }
 
 impl OrderState {
+    /// Whether an order in this state has redeemed the promotions it carries, for usage
+    /// limits: once money is taken (partly paid, paid, closed). An open bill holds none (an
+    /// abandoned one must not use up a limit); a voided, merged or wholly refunded one gives its
+    /// uses back.
+    pub fn redeems_promotions(self) -> bool {
+        matches!(
+            self,
+            OrderState::PartiallyPaid | OrderState::Paid | OrderState::Closed
+        )
+    }
+
     /// The stable snake_case name used in APIs and storage.
     pub fn as_str(&self) -> &'static str {
         match self {
