@@ -80,8 +80,12 @@ impl Hub {
             notifier,
             config: config.notifications.clone(),
         };
+        let mut services = config.services.clone();
+        if services.treasury_url.is_none() {
+            services.treasury_url = config.treasury.base_url.clone();
+        }
         let service_call_worker =
-            crate::integrations::services::ServiceCallWorker::new(pool.clone(), &config.services)?;
+            crate::integrations::services::ServiceCallWorker::new(pool.clone(), &services)?;
         let payment_worker = PaymentWorker {
             pool: pool.clone(),
             treasury,

@@ -107,6 +107,12 @@ pub enum OpBody {
     DayClosed(DayClosedV1),
     /// Automerge changes the outlet made to a cloud order's notes document.
     OrderDoc(crate::docs::OrderDocChangeV1),
+    /// The tip payout that follows (same commit, next op) was handed out in cash from this
+    /// drawer session: the hub does not ask the treasury to pay it.
+    TipPayoutInCash {
+        payout_id: [u8; 16],
+        drawer_session_id: [u8; 16],
+    },
 }
 
 /// A Z report as the outlet closed it (`shared_model::day_report`).

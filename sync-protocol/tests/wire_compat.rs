@@ -306,6 +306,13 @@ fn op_bodies() -> Vec<(String, OpBody)> {
             changes: vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3],
         }),
     ));
+    bodies.push((
+        "op.tip_payout_in_cash".into(),
+        OpBody::TipPayoutInCash {
+            payout_id: [9; 16],
+            drawer_session_id: [10; 16],
+        },
+    ));
     bodies
 }
 

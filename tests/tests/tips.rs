@@ -66,9 +66,43 @@ struct Outlet {
     now: i64,
 }
 
-fn outlet_after_a_shift(driver: &tokio::runtime::Runtime, slug: &str) -> Outlet {
+/// A treasury on loopback that takes payouts: (idempotency key, body) of each call.
+#[derive(Clone, Default)]
+struct Treasury {
+    payouts: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+async fn take_payout(
+    axum::extract::State(treasury): axum::extract::State<Treasury>,
+    headers: axum::http::HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    treasury.payouts.lock().unwrap().push((key.clone(), body));
+    (
+        axum::http::StatusCode::CREATED,
+        axum::Json(json!({"id": format!("trp-{key}")})),
+    )
+}
+
+fn outlet_after_a_shift(
+    driver: &tokio::runtime::Runtime,
+    slug: &str,
+    treasury: &Treasury,
+) -> Outlet {
+    let treasury_url = driver.block_on(serve_loopback(
+        axum::Router::new()
+            .route("/v1/{tenant}/payouts", axum::routing::post(take_payout))
+            .with_state(treasury.clone()),
+    ));
     let db = TestDb::create(driver);
-    let hub = RunningHub::start(&db.url, "127.0.0.1:0".parse().unwrap());
+    let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| {
+        config.treasury.base_url = Some(treasury_url.clone());
+    });
     let pool = driver.block_on(sqlx::PgPool::connect(&db.url)).unwrap();
     let (data, till) = enrolled_outlet(driver, &pool, &hub, slug, "cbd");
     let store =
@@ -104,6 +138,7 @@ fn outlet_after_a_shift(driver: &tokio::runtime::Runtime, slug: &str) -> Outlet 
 fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
     let driver = runtime();
     // Amina worked eight hours and signed out; Juma has been on for four and still is.
+    let treasury = Treasury::default();
     let Outlet {
         db: _db,
         hub,
@@ -114,7 +149,7 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
         amina,
         manager,
         now,
-    } = outlet_after_a_shift(&driver, "mgahawa");
+    } = outlet_after_a_shift(&driver, "mgahawa", &treasury);
     let juma =
         edge_node::services::staff::create_staff(&store, "Juma", "bartender", "2222", now).unwrap();
     let (bar, _) = edge_node::services::devices::pair(&store, "bar", now).unwrap();
@@ -365,6 +400,58 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
         .await
         .unwrap();
         assert_eq!(events, 1);
+
+        // Not handed out in cash: the treasury is asked to pay each share, once.
+        let (key, body) = eventually(
+            std::time::Duration::from_secs(30),
+            "the treasury payout",
+            || async { treasury.payouts.lock().unwrap().first().cloned() },
+        )
+        .await;
+        assert_eq!(body["payout_id"], payout["id"], "{body}");
+        assert_eq!(
+            (
+                body["outlet"].as_str(),
+                body["currency"].as_str(),
+                body["reason"].as_str()
+            ),
+            (Some("cbd"), Some("KES"), Some("tips")),
+            "{body}"
+        );
+        let lines = body["lines"].as_array().unwrap();
+        assert!(
+            lines
+                .iter()
+                .all(|line| line["amount_minor"].as_i64().unwrap() > 0),
+            "{body}"
+        );
+        assert_eq!(
+            lines
+                .iter()
+                .map(|line| line["amount_minor"].as_i64().unwrap())
+                .sum::<i64>(),
+            12_000
+        );
+        assert!(!key.is_empty());
+        let at_hub = eventually(
+            std::time::Duration::from_secs(30),
+            "the payout sent",
+            || async {
+                let (_, list) = hub_request(
+                    &client,
+                    reqwest::Method::GET,
+                    hub.url("/v1/mgahawa/pos/outlets/cbd/tip-payouts"),
+                    &api,
+                    None,
+                    None,
+                )
+                .await;
+                (list[0]["treasury_state"] == "sent").then_some(list)
+            },
+        )
+        .await;
+        assert_eq!(at_hub[0]["paid_by"], "treasury", "{at_hub}");
+        assert_eq!(treasury.payouts.lock().unwrap().len(), 1, "asked once");
     });
 }
 
@@ -374,6 +461,7 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
 #[test]
 fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
     let driver = runtime();
+    let treasury = Treasury::default();
     let Outlet {
         db: _db,
         hub,
@@ -384,7 +472,7 @@ fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
         manager,
         now,
         ..
-    } = outlet_after_a_shift(&driver, "baraka");
+    } = outlet_after_a_shift(&driver, "baraka", &treasury);
     drop(store);
     let edge = RunningEdge::start(data.path(), &till);
     let client = reqwest::Client::new();
@@ -496,5 +584,17 @@ fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
         assert_eq!(drawers["drawers"][0]["session_id"], session.as_str());
         assert_eq!(drawers["drawers"][0]["paid_out_minor"], 9_000, "{drawers}");
         assert_eq!(drawers["totals"]["paid_out_minor"], 9_000, "{drawers}");
+        // Handed out in cash: the hub knows, and does not ask the treasury to pay it again.
+        let (_, payouts) = hub_request(&client, reqwest::Method::GET,
+            hub.url("/v1/baraka/pos/outlets/cbd/tip-payouts"), &api, None, None).await;
+        assert_eq!((payouts[0]["paid_by"].as_str(), payouts[0]["drawer_session_id"].as_str()),
+            (Some("cash_from_drawer"), Some(session.as_str())), "{payouts}");
+        assert!(payouts[0]["treasury_state"].is_null(), "{payouts}");
+        let calls: i64 = sqlx::query_scalar("SELECT count(*) FROM service_calls WHERE service = 'treasury'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(calls, 0);
+        assert!(treasury.payouts.lock().unwrap().is_empty());
     });
 }

@@ -24,6 +24,12 @@ pub struct TipPayoutDto {
     pub shares: serde_json::Value,
     pub by_staff_id: String,
     pub paid_at_ms: i64,
+    /// How the staff are paid: `cash_from_drawer` (handed out at the outlet, from
+    /// `drawer_session_id`) or `treasury` (sent to `POST /v1/{tenant}/payouts`).
+    pub paid_by: String,
+    pub drawer_session_id: Option<String>,
+    /// The treasury call: `pending`, `sent` or `failed` (see the integrations monitor).
+    pub treasury_state: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/{tenant}/pos/outlets/{outlet}/tip-payouts",
@@ -41,10 +47,20 @@ pub async fn list(
     let rows =
         crate::store::tip_payouts::list(&mut tx, context.tenant.id, outlet.id, PAYOUTS_LIMIT)
             .await?;
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
+    let states =
+        crate::store::tip_payouts::treasury_states(&mut tx, context.tenant.id, &ids).await?;
     super::commit(tx).await?;
     Ok(Json(
         rows.into_iter()
             .map(|row| TipPayoutDto {
+                paid_by: if row.drawer_session_id.is_some() {
+                    "cash_from_drawer".into()
+                } else {
+                    "treasury".into()
+                },
+                drawer_session_id: row.drawer_session_id.map(|id| id.to_string()),
+                treasury_state: states.get(&row.id).cloned(),
                 id: row.id.to_string(),
                 from_ms: row.from_ms,
                 to_ms: row.to_ms,

@@ -1,10 +1,12 @@
-//! The inventory and logistics services, as the hub calls them, and the worker that sends the
+//! The inventory and logistics services and the treasury's payouts, as the hub calls them, and the worker that sends the
 //! calls queued for them (see [`crate::store::service_calls`]).
 //!
 //! `POST {base}/v1/{tenant}{path}` with `Idempotency-Key: <call id>` and the queued JSON body:
 //! - inventory `/inventory/consumption` (a closed sale: lines sold and kitchen waste),
 //!   inventory `/transfers` (stock moved between outlets);
-//! - logistics `/handoff/{orderId}` (a delivery order ready at its outlet).
+//! - logistics `/handoff/{orderId}` (a delivery order ready at its outlet);
+//! - treasury `/payouts` (a tip pool closed at an outlet and not handed out in cash: each staff
+//!   member's share).
 //!
 //! `2xx {"id"}`: taken. `4xx` (but 408/429) `{"reason"}`: refused for good. `5xx`, 408, 429,
 //! timeouts and connection errors: unavailable, retried with exponential backoff behind a
@@ -28,6 +30,9 @@ pub struct ServicesConfig {
     pub inventory_url: Option<String>,
     /// e.g. `https://logistics.internal`; `None`: handoffs wait, unsent.
     pub logistics_url: Option<String>,
+    /// The treasury, for payouts (filled from the treasury's URL at startup); `None`: payouts
+    /// wait, unsent.
+    pub treasury_url: Option<String>,
     /// The secrets inventory and logistics sign their webhooks with.
     pub inventory_webhook_secret: Option<String>,
     pub logistics_webhook_secret: Option<String>,
@@ -44,6 +49,7 @@ impl Default for ServicesConfig {
         ServicesConfig {
             inventory_url: None,
             logistics_url: None,
+            treasury_url: None,
             inventory_webhook_secret: None,
             logistics_webhook_secret: None,
             request_timeout: Duration::from_secs(5),
@@ -69,6 +75,7 @@ impl ServiceCallWorker {
         for (service, url) in [
             (Service::Inventory, &config.inventory_url),
             (Service::Logistics, &config.logistics_url),
+            (Service::Treasury, &config.treasury_url),
         ] {
             match url {
                 Some(url) => {

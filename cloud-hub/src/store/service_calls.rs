@@ -10,11 +10,13 @@ use uuid::Uuid;
 /// The queue these rows are retried in.
 pub const QUEUE: super::outbound::OutboundQueue = super::outbound::OutboundQueue::ServiceCalls;
 
-/// The services the hub calls beside the treasury and notifications.
+/// The services whose calls go through this queue: inventory, logistics, and the treasury's
+/// payouts (its payments and refunds have their own workers, with their own state machines).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Service {
     Inventory,
     Logistics,
+    Treasury,
 }
 
 impl Service {
@@ -22,6 +24,7 @@ impl Service {
         match self {
             Service::Inventory => "inventory",
             Service::Logistics => "logistics",
+            Service::Treasury => "treasury",
         }
     }
 
@@ -29,9 +32,50 @@ impl Service {
         match text {
             "inventory" => Some(Service::Inventory),
             "logistics" => Some(Service::Logistics),
+            "treasury" => Some(Service::Treasury),
             _ => None,
         }
     }
+}
+
+/// Queues the treasury payout of a tip pool an outlet closed without handing it out in cash:
+/// `POST /v1/{tenant}/payouts` with each staff member's share, once (its id is derived from
+/// the payout's).
+pub async fn queue_tip_payout(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    outlet_id: Uuid,
+    payout: &sync_protocol::op::TipPayoutV1,
+) -> Result<(), StoreError> {
+    let payout_id = Uuid::from_bytes(payout.payout_id);
+    let lines: Vec<serde_json::Value> = payout
+        .shares
+        .iter()
+        .filter(|share| share.amount_minor > 0)
+        .map(|share| {
+            serde_json::json!({"staff_id": Uuid::from_bytes(share.staff_id),
+                "amount_minor": share.amount_minor})
+        })
+        .collect();
+    let body = serde_json::json!({
+        "payout_id": payout_id, "reason": "tips", "from_ms": payout.from_ms,
+        "to_ms": payout.to_ms, "amount_minor": payout.tips_minor, "lines": lines,
+        "approved_by_staff_id": Uuid::from_bytes(payout.by_staff_id),
+    });
+    sqlx::query(
+        "INSERT INTO service_calls (tenant_id, id, service, kind, outlet_id, path, body)
+         SELECT o.tenant_id, $2, 'treasury', 'payout', o.id, '/payouts',
+                jsonb_build_object('outlet', o.code, 'currency', o.currency) || $4::jsonb
+         FROM outlets o WHERE o.tenant_id = $1 AND o.id = $3
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(tenant.0)
+    .bind(call_id(payout_id, "treasury.payout"))
+    .bind(outlet_id)
+    .bind(sqlx::types::Json(&body))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// A stable id for the call `kind` caused by `cause` (an order, a transfer).

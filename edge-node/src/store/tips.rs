@@ -112,7 +112,21 @@ impl Store {
                     &reason,
                     payout.paid_at_ms,
                 )? {
-                    Ok(session) => Some(session.to_string()),
+                    Ok(session) => {
+                        // Before the payout's own op, so the hub knows it was paid in cash
+                        // when the payout reaches it, and does not ask the treasury to pay it.
+                        append_op_body(
+                            &tx,
+                            self.node_id,
+                            "tips.payout_in_cash",
+                            &OpBody::TipPayoutInCash {
+                                payout_id: payout.payout_id,
+                                drawer_session_id: *session.0.as_bytes(),
+                            },
+                            payout.paid_at_ms,
+                        )?;
+                        Some(session.to_string())
+                    }
                     Err(refused) => return Ok(TipPayoutOutcome::DrawerRefused(refused)),
                 }
             }

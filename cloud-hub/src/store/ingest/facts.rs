@@ -75,12 +75,28 @@ pub(super) async fn apply_edge_facts(
             crate::store::outbox::insert_many(&mut *tx, &events).await?;
         }
     }
+    // Payouts handed out in cash are marked first (their marker op comes just before them).
+    let in_cash = batch.picked(|_, decoded| match decoded {
+        Decoded::TipPayoutInCash {
+            payout_id,
+            drawer_session_id,
+        } => Some((*payout_id, *drawer_session_id)),
+        _ => None,
+    });
+    crate::store::tip_payouts::mark_in_cash(&mut *tx, tenant, &in_cash).await?;
     let payouts = batch.picked(|_, decoded| match decoded {
         Decoded::TipPayout(payout) => Some(payout),
         _ => None,
     });
     if !payouts.is_empty() {
         let new = crate::store::tip_payouts::insert(&mut *tx, tenant, outlet, &payouts).await?;
+        // The rest go to the treasury to pay the staff their shares.
+        for payout in &new {
+            if !crate::store::tip_payouts::paid_in_cash(&mut *tx, tenant, payout.payout_id).await? {
+                crate::store::service_calls::queue_tip_payout(&mut *tx, tenant, outlet, payout)
+                    .await?;
+            }
+        }
         let names = outlet_names(&mut *tx, std::iter::once((tenant.0, outlet))).await?;
         let (slug, code) = names
             .get(&(tenant.0, outlet))

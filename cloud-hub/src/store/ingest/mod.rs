@@ -404,6 +404,13 @@ fn decode(op: &WireOp) -> Result<Decoded, String> {
             OpBody::Doc(change) => Ok(Decoded::Doc(change)),
             OpBody::OrderDoc(change) => Ok(Decoded::OrderDoc(change)),
             OpBody::TipPayout(payout) => Ok(Decoded::TipPayout(payout)),
+            OpBody::TipPayoutInCash {
+                payout_id,
+                drawer_session_id,
+            } => Ok(Decoded::TipPayoutInCash {
+                payout_id: Uuid::from_bytes(payout_id),
+                drawer_session_id: Uuid::from_bytes(drawer_session_id),
+            }),
             OpBody::Loyalty(op) => Ok(Decoded::Loyalty(op)),
             OpBody::DayClosed(report) => Ok(Decoded::DayClosed(report)),
             OpBody::CloudOrder(sync_protocol::op::CloudOrderOpV1::CancelResolved {
@@ -461,6 +468,11 @@ enum Decoded {
     OrderDoc(sync_protocol::docs::OrderDocChangeV1),
     /// A tip pool an outlet's manager paid out.
     TipPayout(sync_protocol::op::TipPayoutV1),
+    /// The next payout was handed out in cash from a drawer.
+    TipPayoutInCash {
+        payout_id: Uuid,
+        drawer_session_id: Uuid,
+    },
     /// A loyalty member named on an order, points burned, a voucher redeemed.
     Loyalty(sync_protocol::op::LoyaltyOpV1),
     /// The outlet closed its business day: its Z report, checked against the hub's orders.
@@ -489,7 +501,7 @@ impl Decoded {
             Decoded::Staff(_) => "staff",
             Decoded::Doc(_) => "doc",
             Decoded::OrderDoc(_) => "order_doc",
-            Decoded::TipPayout(_) => "tips",
+            Decoded::TipPayout(_) | Decoded::TipPayoutInCash { .. } => "tips",
             Decoded::Loyalty(_) => "loyalty",
             Decoded::DayClosed(_) => "day_closed",
         }
