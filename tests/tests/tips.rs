@@ -66,6 +66,24 @@ struct Outlet {
     now: i64,
 }
 
+/// `GET` on the hub as `token`: status and body.
+async fn hub_get(
+    client: &reqwest::Client,
+    hub: &RunningHub,
+    token: &str,
+    path: &str,
+) -> (u16, Value) {
+    hub_request(
+        client,
+        reqwest::Method::GET,
+        hub.url(path),
+        token,
+        None,
+        None,
+    )
+    .await
+}
+
 /// A treasury on loopback that takes payouts: (idempotency key, body) of each call.
 #[derive(Clone, Default)]
 struct Treasury {
@@ -378,13 +396,11 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
             std::time::Duration::from_secs(30),
             "the payout at the hub",
             || async {
-                let (status, list) = hub_request(
+                let (status, list) = hub_get(
                     &client,
-                    reqwest::Method::GET,
-                    hub.url("/v1/mgahawa/pos/outlets/cbd/tip-payouts"),
+                    &hub,
                     &api,
-                    None,
-                    None,
+                    "/v1/mgahawa/pos/outlets/cbd/tip-payouts",
                 )
                 .await;
                 (status == 200 && list.as_array().is_some_and(|l| l.len() == 1)).then_some(list)
@@ -437,13 +453,11 @@ fn tips_are_pooled_by_time_worked_or_by_role_points_to_the_cent() {
             std::time::Duration::from_secs(30),
             "the payout sent",
             || async {
-                let (_, list) = hub_request(
+                let (_, list) = hub_get(
                     &client,
-                    reqwest::Method::GET,
-                    hub.url("/v1/mgahawa/pos/outlets/cbd/tip-payouts"),
+                    &hub,
                     &api,
-                    None,
-                    None,
+                    "/v1/mgahawa/pos/outlets/cbd/tip-payouts",
                 )
                 .await;
                 (list[0]["treasury_state"] == "sent").then_some(list)
@@ -565,15 +579,7 @@ fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
             std::time::Duration::from_secs(30),
             "the closed drawer at the hub",
             || async {
-                let (_, list) = hub_request(
-                    &client,
-                    reqwest::Method::GET,
-                    hub.url("/v1/baraka/pos/outlets/cbd/drawers"),
-                    &api,
-                    None,
-                    None,
-                )
-                .await;
+                let (_, list) = hub_get(&client, &hub, &api, "/v1/baraka/pos/outlets/cbd/drawers").await;
                 list["drawers"]
                     .as_array()
                     .is_some_and(|l| l.len() == 1 && l[0]["state"] == "closed")
@@ -585,8 +591,7 @@ fn tips_handed_out_in_cash_leave_the_drawer_and_the_count_still_adds_up() {
         assert_eq!(drawers["drawers"][0]["paid_out_minor"], 9_000, "{drawers}");
         assert_eq!(drawers["totals"]["paid_out_minor"], 9_000, "{drawers}");
         // Handed out in cash: the hub knows, and does not ask the treasury to pay it again.
-        let (_, payouts) = hub_request(&client, reqwest::Method::GET,
-            hub.url("/v1/baraka/pos/outlets/cbd/tip-payouts"), &api, None, None).await;
+        let (_, payouts) = hub_get(&client, &hub, &api, "/v1/baraka/pos/outlets/cbd/tip-payouts").await;
         assert_eq!((payouts[0]["paid_by"].as_str(), payouts[0]["drawer_session_id"].as_str()),
             (Some("cash_from_drawer"), Some(session.as_str())), "{payouts}");
         assert!(payouts[0]["treasury_state"].is_null(), "{payouts}");
