@@ -237,23 +237,24 @@ pub async fn register_outlet(
             Err(error) => Err(error),
         };
     };
+    let fixed = |field, message| Err(AdminError::Fixed { field, message });
     if outlet.currency != currency {
-        return Err(AdminError::Fixed {
-            field: "currency",
-            message: format!(
+        return fixed(
+            "currency",
+            format!(
                 "the outlet trades in {}; its currency cannot change",
                 outlet.currency
             ),
-        });
+        );
     }
     if outlet.timezone != timezone {
-        return Err(AdminError::Fixed {
-            field: "timezone",
-            message: format!(
+        return fixed(
+            "timezone",
+            format!(
                 "the outlet was registered in {}; change its time zone in its profile (PUT .../config)",
                 outlet.timezone
             ),
-        });
+        );
     }
     if outlet.name == name {
         return Ok((outlet, Registration::Unchanged));

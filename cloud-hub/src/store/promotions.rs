@@ -68,19 +68,11 @@ pub async fn put(
     .fetch_one(&mut *tx)
     .await?;
     // A limited promotion goes with the uses the other outlets made of it so far.
-    let per_outlet: Vec<(Uuid, i64)> = if stored.promotion.usage_limit.is_some() {
-        sqlx::query_as(
-            "SELECT outlet_id, count(*) FROM promotion_uses
-             WHERE tenant_id = $1 AND promotion_id = $2 GROUP BY outlet_id",
-        )
-        .bind(tenant.0)
-        .bind(&stored.promotion.id)
-        .fetch_all(&mut *tx)
-        .await?
+    let uses = if stored.promotion.usage_limit.is_some() {
+        uses_by_outlet(tx, tenant, &stored.promotion.id).await?
     } else {
-        Vec::new()
+        UsesByOutlet::default()
     };
-    let total: i64 = per_outlet.iter().map(|(_, n)| n).sum();
     for outlet in outlet_ids(tx, tenant).await? {
         let applies = stored
             .outlet_ids
@@ -90,11 +82,7 @@ pub async fn put(
         if applies {
             entries.push(upserted(&stored.promotion));
             if stored.promotion.usage_limit.is_some() {
-                let own = per_outlet
-                    .iter()
-                    .find(|(id, _)| *id == outlet)
-                    .map_or(0, |(_, n)| *n);
-                entries.push(uses_entry(&stored.promotion.id, total - own));
+                entries.push(uses_entry(&stored.promotion.id, uses.elsewhere(outlet)));
             }
         } else {
             entries.push(removed(&stored.promotion.id));
@@ -102,6 +90,38 @@ pub async fn put(
         super::feed::append(tx, tenant, outlet, &entries).await?;
     }
     Ok(inserted)
+}
+
+/// A promotion's counted uses, per outlet.
+#[derive(Debug, Default)]
+struct UsesByOutlet(Vec<(Uuid, i64)>);
+
+impl UsesByOutlet {
+    /// Uses at every outlet but `outlet`.
+    fn elsewhere(&self, outlet: Uuid) -> i64 {
+        self.0
+            .iter()
+            .filter(|(id, _)| *id != outlet)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+async fn uses_by_outlet(
+    tx: &mut sqlx::PgConnection,
+    tenant: TenantId,
+    promotion_id: &str,
+) -> Result<UsesByOutlet, StoreError> {
+    Ok(UsesByOutlet(
+        sqlx::query_as(
+            "SELECT outlet_id, count(*) FROM promotion_uses
+             WHERE tenant_id = $1 AND promotion_id = $2 GROUP BY outlet_id",
+        )
+        .bind(tenant.0)
+        .bind(promotion_id)
+        .fetch_all(&mut *tx)
+        .await?,
+    ))
 }
 
 fn uses_entry(id: &str, uses_elsewhere: i64) -> (String, String, Vec<u8>) {
@@ -208,9 +228,10 @@ pub struct OrderUses<'a> {
 }
 
 /// Counts the uses of usage-limited promotions on `orders` (an order uses one once money is
-/// taken, `OrderState::redeems_promotions`; a void, merge or whole refund gives it back) and sends each outlet the promotion applies to how many uses the other outlets now
-/// have, when that number moved. Costs one indexed query when the orders' tenants have no
-/// limited promotion.
+/// taken, `OrderState::redeems_promotions`; a void, merge or whole refund gives it back) and
+/// sends each outlet the promotion applies to how many uses the other outlets now have, when
+/// that number moved. Costs one indexed query when the orders' tenants have no limited
+/// promotion.
 pub async fn record_uses(
     tx: &mut sqlx::PgConnection,
     orders: &[OrderUses<'_>],
@@ -303,15 +324,7 @@ pub async fn record_uses(
     }
     for ((tenant, promotion_id), deltas) in moved {
         let delta_total: i64 = deltas.values().sum();
-        let per_outlet: Vec<(Uuid, i64)> = sqlx::query_as(
-            "SELECT outlet_id, count(*) FROM promotion_uses
-             WHERE tenant_id = $1 AND promotion_id = $2 GROUP BY outlet_id",
-        )
-        .bind(tenant)
-        .bind(&promotion_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        let total: i64 = per_outlet.iter().map(|(_, n)| n).sum();
+        let uses = uses_by_outlet(&mut *tx, TenantId(tenant), &promotion_id).await?;
         let targets = match limited
             .iter()
             .find(|l| l.0 == tenant && l.1 == promotion_id)
@@ -321,10 +334,6 @@ pub async fn record_uses(
             None => outlet_ids(&mut *tx, TenantId(tenant)).await?,
         };
         for outlet in targets {
-            let own = per_outlet
-                .iter()
-                .find(|(id, _)| *id == outlet)
-                .map_or(0, |(_, n)| *n);
             let own_delta = deltas.get(&outlet).copied().unwrap_or(0);
             // The others' count moves only by what the other outlets changed.
             if delta_total == own_delta {
@@ -334,7 +343,7 @@ pub async fn record_uses(
                 tx,
                 TenantId(tenant),
                 outlet,
-                &[uses_entry(&promotion_id, total - own)],
+                &[uses_entry(&promotion_id, uses.elsewhere(outlet))],
             )
             .await?;
         }
