@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod audit_log;
 pub mod cloud_orders;
+pub mod copy_binary;
 pub mod day_reports;
 pub mod devices;
 pub mod drawers;

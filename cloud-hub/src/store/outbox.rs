@@ -70,6 +70,8 @@ async fn write(
 
 #[derive(Debug, Clone)]
 pub struct PendingEvent {
+    /// Its place in the outbox (unique; the order events are published in).
+    pub seq: i64,
     pub tenant_id: TenantId,
     pub id: Uuid,
     pub event_type: String,
@@ -83,8 +85,8 @@ pub async fn claim(
     tx: &mut sqlx::PgConnection,
     limit: i64,
 ) -> Result<Vec<PendingEvent>, StoreError> {
-    let rows: Vec<(Uuid, Uuid, String, String, serde_json::Value)> = sqlx::query_as(
-        "SELECT tenant_id, id, event_type, subject, payload FROM outbox
+    let rows: Vec<(i64, Uuid, Uuid, String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT seq, tenant_id, id, event_type, subject, payload FROM outbox
          WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
@@ -93,7 +95,8 @@ pub async fn claim(
     Ok(rows
         .into_iter()
         .map(
-            |(tenant_id, id, event_type, subject, payload)| PendingEvent {
+            |(seq, tenant_id, id, event_type, subject, payload)| PendingEvent {
+                seq,
                 tenant_id: TenantId(tenant_id),
                 id,
                 event_type,
@@ -104,30 +107,43 @@ pub async fn claim(
         .collect())
 }
 
-/// Marks events published and creates a delivery for every matching webhook endpoint.
+/// Marks events published and creates a delivery for every matching webhook endpoint: two
+/// statements for the whole round.
 pub async fn mark_published(
     tx: &mut sqlx::PgConnection,
     events: &[PendingEvent],
 ) -> Result<(), StoreError> {
-    for event in events {
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, payload)
-             SELECT tenant_id, gen_random_uuid(), id, $2, $3, $4 FROM webhook_endpoints
-             WHERE tenant_id = $1 AND disabled_at IS NULL AND $3 = ANY(events)
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(event.tenant_id.0)
-        .bind(event.id)
-        .bind(&event.event_type)
-        .bind(&event.payload)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE outbox SET published_at = now() WHERE tenant_id = $1 AND id = $2")
-            .bind(event.tenant_id.0)
-            .bind(event.id)
-            .execute(&mut *tx)
-            .await?;
+    if events.is_empty() {
+        return Ok(());
     }
+    let tenants: Vec<Uuid> = events.iter().map(|e| e.tenant_id.0).collect();
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    let payloads: Vec<&serde_json::Value> = events.iter().map(|e| &e.payload).collect();
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, event_id, event_type, payload)
+         SELECT w.tenant_id, gen_random_uuid(), w.id, ev.id, ev.event_type, ev.payload
+         FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[])
+              WITH ORDINALITY AS ev(tenant_id, id, event_type, payload, n)
+         JOIN webhook_endpoints w
+           ON w.tenant_id = ev.tenant_id AND w.disabled_at IS NULL AND ev.event_type = ANY(w.events)
+         ORDER BY ev.n
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(&tenants)
+    .bind(&ids)
+    .bind(&types)
+    .bind(&payloads)
+    .execute(&mut *tx)
+    .await?;
+    let seqs: Vec<i64> = events.iter().map(|e| e.seq).collect();
+    // By `seq` under the unpublished index (the rows are locked by the claim).
+    sqlx::query(
+        "UPDATE outbox SET published_at = now() WHERE published_at IS NULL AND seq = ANY($1)",
+    )
+    .bind(&seqs)
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 

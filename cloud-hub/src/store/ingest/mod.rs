@@ -12,6 +12,7 @@
 mod facts;
 pub mod projection;
 
+use super::copy_binary::BinaryCopy;
 use super::devices::DeviceIdentity;
 use super::{StoreError, TenantId};
 use shared_model::{Order, OrderEvent, OrderId, OrderState};
@@ -509,59 +510,56 @@ impl Decoded {
 }
 
 /// Writes every new op of the group in one statement.
+/// Stores the group's new ops with one binary `COPY`. Every op here is past its device's
+/// locked cursor (the plan skipped what the hub holds), so none can already be stored; if one
+/// ever were, the unique key refuses the `COPY`, the group rolls back and its batches are
+/// retried one by one, where that batch alone fails.
 async fn insert_ops(
     tx: &mut sqlx::PgConnection,
     accepted: &[Accepted<'_>],
 ) -> Result<(), StoreError> {
-    let count: usize = accepted.iter().map(|batch| batch.new_ops.len()).sum();
-    let mut tenants = Vec::with_capacity(count);
-    let mut devices = Vec::with_capacity(count);
-    let mut outlets = Vec::with_capacity(count);
-    let mut seqs: Vec<i64> = Vec::with_capacity(count);
-    let mut kinds: Vec<&str> = Vec::with_capacity(count);
-    let mut walls: Vec<i64> = Vec::with_capacity(count);
-    let mut logicals: Vec<i32> = Vec::with_capacity(count);
-    let mut prev_hashes: Vec<&[u8]> = Vec::with_capacity(count);
-    let mut hashes: Vec<Vec<u8>> = Vec::with_capacity(count);
-    let mut bodies: Vec<&[u8]> = Vec::with_capacity(count);
+    let bytes: usize = accepted
+        .iter()
+        .flat_map(|batch| batch.new_ops.iter())
+        .map(|op| op.body.len() + OP_ROW_OVERHEAD_BYTES)
+        .sum();
+    let mut copy = BinaryCopy::new(10, bytes);
     for batch in accepted {
+        let device = batch.device;
         for (op, (_, decoded)) in batch.new_ops.iter().zip(&batch.decoded) {
-            tenants.push(batch.device.tenant_id.0);
-            devices.push(batch.device.id);
-            outlets.push(batch.device.outlet_id);
-            seqs.push(op.seq as i64);
-            kinds.push(match decoded {
-                Ok(decoded) => decoded.kind(),
-                Err(_) => "undecodable",
-            });
-            walls.push(op.hlc.wall_ms as i64);
-            logicals.push(op.hlc.logical as i32);
-            prev_hashes.push(op.prev_hash.as_slice());
-            hashes.push(op.chain_hash().to_vec());
-            bodies.push(op.body.as_slice());
+            copy.row()
+                .uuid(&device.tenant_id.0)
+                .uuid(&device.id)
+                .uuid(&device.outlet_id)
+                .int8(op.seq as i64)
+                .text(match decoded {
+                    Ok(decoded) => decoded.kind(),
+                    Err(_) => "undecodable",
+                })
+                .int8(op.hlc.wall_ms as i64)
+                .int4(op.hlc.logical as i32)
+                .bytea(&op.prev_hash)
+                .bytea(&op.chain_hash())
+                .bytea(&op.body);
         }
     }
-    sqlx::query(
-        "INSERT INTO ops (tenant_id, device_id, outlet_id, seq, kind, hlc_wall_ms, hlc_logical,
-                          prev_hash, hash, body)
-         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[], $5::text[],
-                              $6::bigint[], $7::int[], $8::bytea[], $9::bytea[], $10::bytea[])
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(&tenants)
-    .bind(&devices)
-    .bind(&outlets)
-    .bind(&seqs)
-    .bind(&kinds)
-    .bind(&walls)
-    .bind(&logicals)
-    .bind(&prev_hashes)
-    .bind(&hashes)
-    .bind(&bodies)
-    .execute(&mut *tx)
-    .await?;
+    let mut sink = tx
+        .copy_in_raw(
+            "COPY ops (tenant_id, device_id, outlet_id, seq, kind, hlc_wall_ms, hlc_logical,
+                       prev_hash, hash, body)
+             FROM STDIN (FORMAT binary)",
+        )
+        .await?;
+    if let Err(error) = sink.send(copy.finish()).await {
+        let _ = sink.abort("sending the ops failed").await;
+        return Err(error.into());
+    }
+    sink.finish().await?;
     Ok(())
 }
+
+/// Bytes of an op's row besides its body: field lengths, three uuids, the hashes, the kind.
+const OP_ROW_OVERHEAD_BYTES: usize = 2 + 10 * 4 + 3 * 16 + 8 + 8 + 4 + 2 * 32 + 24;
 
 /// One order of the group as it is being folded.
 struct Folding {
@@ -606,30 +604,25 @@ async fn apply_to_orders(
     keys.sort_unstable();
     keys.dedup();
     let (key_tenants, key_ids): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
-    let mut distinct_tenants = key_tenants.clone();
-    distinct_tenants.dedup();
     let existing: Vec<(Uuid, Uuid, Uuid, sqlx::types::Json<Order>)> = sqlx::query_as(
-        // Two arrays over the primary key (tenant_id, id): an index scan, whatever the table's
-        // size (a join against UNNEST let the planner scan every order). Order ids are unique
-        // across tenants, and the pairs are checked below anyway.
-        "SELECT o.tenant_id, o.id, o.outlet_id, o.doc FROM orders o
-         WHERE o.tenant_id = ANY($1) AND o.id = ANY($2)
-         ORDER BY o.tenant_id, o.id
-         FOR UPDATE",
+        // One primary-key lookup per (tenant, order), locked in key order (the keys are sorted,
+        // so two writers cannot deadlock). The locking subquery cannot be flattened into a
+        // join, so the planner has no other plan to pick: with statistics gone stale while the
+        // table grows (a fresh hub taking its first busy hour), both a join against UNNEST and
+        // `= ANY` over the two columns were seen scanning every order of the tenant per group.
+        "SELECT o.tenant_id, o.id, o.outlet_id, o.doc
+         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, id, n)
+         CROSS JOIN LATERAL (
+             SELECT tenant_id, id, outlet_id, doc FROM orders
+             WHERE orders.tenant_id = k.tenant_id AND orders.id = k.id
+             FOR UPDATE
+         ) o
+         ORDER BY k.n",
     )
-    .bind(&distinct_tenants)
+    .bind(&key_tenants)
     .bind(&key_ids)
     .fetch_all(&mut *tx)
     .await?;
-    let wanted: std::collections::HashSet<(Uuid, Uuid)> = key_tenants
-        .iter()
-        .copied()
-        .zip(key_ids.iter().copied())
-        .collect();
-    let existing: Vec<_> = existing
-        .into_iter()
-        .filter(|(tenant, id, ..)| wanted.contains(&(*tenant, *id)))
-        .collect();
     let mut orders: HashMap<(TenantId, OrderId), Folding> = HashMap::new();
     // Orders this hub holds for an outlet other than the one now naming them.
     let mut owners: HashMap<(TenantId, OrderId), Uuid> = HashMap::new();
@@ -733,15 +726,33 @@ async fn apply_to_orders(
     Ok(per_batch)
 }
 
-/// Tenant slug and outlet code of each (tenant, outlet), in one query.
+/// Tenant slug and outlet code of each (tenant, outlet): from [`OUTLET_NAMES`], and the ones it
+/// lacks in one query.
 async fn outlet_names(
     tx: &mut sqlx::PgConnection,
     keys: impl Iterator<Item = (Uuid, Uuid)>,
 ) -> Result<HashMap<(Uuid, Uuid), (String, String)>, StoreError> {
-    let mut keys: Vec<(Uuid, Uuid)> = keys.collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let (tenants, outlets): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
+    let mut found = HashMap::new();
+    let mut missing: Vec<(Uuid, Uuid)> = Vec::new();
+    {
+        let known = OUTLET_NAMES
+            .read()
+            .map_err(|_| StoreError::Corrupt("the outlet name cache is poisoned".into()))?;
+        for key in keys {
+            match known.get(&key) {
+                Some(names) => {
+                    found.insert(key, names.clone());
+                }
+                None => missing.push(key),
+            }
+        }
+    }
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(found);
+    }
+    let (tenants, outlets): (Vec<Uuid>, Vec<Uuid>) = missing.into_iter().unzip();
     let names: Vec<(Uuid, Uuid, String, String)> = sqlx::query_as(
         "SELECT t.id, o.id, t.slug, o.code FROM outlets o
          JOIN tenants t ON t.id = o.tenant_id
@@ -752,11 +763,29 @@ async fn outlet_names(
     .bind(&outlets)
     .fetch_all(&mut *tx)
     .await?;
-    Ok(names
-        .into_iter()
-        .map(|(tenant, outlet, slug, code)| ((tenant, outlet), (slug, code)))
-        .collect())
+    let mut known = OUTLET_NAMES
+        .write()
+        .map_err(|_| StoreError::Corrupt("the outlet name cache is poisoned".into()))?;
+    if known.len() + names.len() > OUTLET_NAMES_MAX {
+        known.clear();
+    }
+    for (tenant, outlet, slug, code) in names {
+        known.insert((tenant, outlet), (slug.clone(), code.clone()));
+        found.insert((tenant, outlet), (slug, code));
+    }
+    Ok(found)
 }
+
+/// The tenant slug and outlet code of outlets seen by this process. Both are fixed once created
+/// (an outlet is renamed by its name, never its code, and neither outlets nor tenants are
+/// deleted), so an entry never goes stale; the map only saves every ingest group a join that,
+/// with a thousand outlets trickling, cost more than inserting the group's orders.
+static OUTLET_NAMES: std::sync::LazyLock<
+    std::sync::RwLock<HashMap<(Uuid, Uuid), (String, String)>>,
+> = std::sync::LazyLock::new(Default::default);
+/// Most outlets [`OUTLET_NAMES`] holds; past it the map starts again (a hub serving more outlets
+/// than this looks the rest up as before).
+const OUTLET_NAMES_MAX: usize = 100_000;
 
 /// Writes the outbox events of the group's changed orders, named by tenant slug and outlet code,
 /// and queues the stock consumption of each order the group closed for the inventory service.
