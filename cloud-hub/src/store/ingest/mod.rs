@@ -209,12 +209,16 @@ async fn lock_cursors(
     keys.dedup();
     let (tenants, devices): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
     let rows: Vec<(Uuid, Uuid, i64, Vec<u8>)> = sqlx::query_as(
+        // One key lookup per device, locked in key order (the keys are sorted): a join
+        // against UNNEST was planned as a hash join over every cursor row.
         "SELECT c.tenant_id, c.device_id, c.acked_through_seq, c.acked_hash
-         FROM sync_cursors c
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, device_id)
-           ON c.tenant_id = k.tenant_id AND c.device_id = k.device_id
-         ORDER BY c.tenant_id, c.device_id
-         FOR UPDATE OF c",
+         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
+         CROSS JOIN LATERAL (
+             SELECT tenant_id, device_id, acked_through_seq, acked_hash FROM sync_cursors
+             WHERE sync_cursors.tenant_id = k.tenant_id AND sync_cursors.device_id = k.device_id
+             FOR UPDATE
+         ) c
+         ORDER BY k.n",
     )
     .bind(&tenants)
     .bind(&devices)

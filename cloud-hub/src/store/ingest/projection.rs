@@ -88,12 +88,16 @@ pub(super) async fn claim_inline(
     let (tenants, devices): (Vec<Uuid>, Vec<Uuid>) = small.iter().copied().unzip();
     // A row the projector holds is missing from the answer: that device is behind.
     let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
+        // One key lookup per device, in key order (see `lock_cursors`).
         "SELECT p.tenant_id, p.device_id, p.projected_through_seq
-         FROM projection_cursors p
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, device_id)
-           ON p.tenant_id = k.tenant_id AND p.device_id = k.device_id
-         ORDER BY p.tenant_id, p.device_id
-         FOR UPDATE OF p SKIP LOCKED",
+         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
+         CROSS JOIN LATERAL (
+             SELECT tenant_id, device_id, projected_through_seq FROM projection_cursors
+             WHERE projection_cursors.tenant_id = k.tenant_id
+               AND projection_cursors.device_id = k.device_id
+             FOR UPDATE SKIP LOCKED
+         ) p
+         ORDER BY k.n",
     )
     .bind(&tenants)
     .bind(&devices)
@@ -138,9 +142,12 @@ pub(super) async fn advance(
         seqs.push(cursor.acked_through_seq as i64);
     }
     sqlx::query(
-        "UPDATE projection_cursors p SET projected_through_seq = k.seq, updated_at = now()
-         FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[]) AS k(tenant_id, device_id, seq)
-         WHERE p.tenant_id = k.tenant_id AND p.device_id = k.device_id",
+        // Every row exists (claimed above); an upsert probes the key per row, where an
+        // UPDATE ... FROM UNNEST was planned as a hash join over every device's row.
+        "INSERT INTO projection_cursors (tenant_id, device_id, projected_through_seq)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::bigint[])
+         ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+            projected_through_seq = excluded.projected_through_seq, updated_at = now()",
     )
     .bind(&tenants)
     .bind(&devices)
