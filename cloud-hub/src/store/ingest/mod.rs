@@ -784,9 +784,10 @@ async fn outlet_names(
 /// (an outlet is renamed by its name, never its code, and neither outlets nor tenants are
 /// deleted), so an entry never goes stale; the map only saves every ingest group a join that,
 /// with a thousand outlets trickling, cost more than inserting the group's orders.
-static OUTLET_NAMES: std::sync::LazyLock<
-    std::sync::RwLock<HashMap<(Uuid, Uuid), (String, String)>>,
-> = std::sync::LazyLock::new(Default::default);
+static OUTLET_NAMES: std::sync::LazyLock<std::sync::RwLock<OutletNames>> =
+    std::sync::LazyLock::new(Default::default);
+/// (tenant id, outlet id) → (tenant slug, outlet code).
+type OutletNames = HashMap<(Uuid, Uuid), (String, String)>;
 /// Most outlets [`OUTLET_NAMES`] holds; past it the map starts again (a hub serving more outlets
 /// than this looks the rest up as before).
 const OUTLET_NAMES_MAX: usize = 100_000;
