@@ -652,14 +652,21 @@ pub async fn settle_orders(
     // Orders with a member, of tenants with a program, in (tenant, member) lock order.
     type Row = (Uuid, Uuid, Uuid, String, sqlx::types::Json<Order>);
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT m.tenant_id, m.order_id, o.outlet_id, lm.code, o.doc
-         FROM loyalty_order_members m
-         JOIN UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, order_id)
-           ON m.tenant_id = k.tenant_id AND m.order_id = k.order_id
-         JOIN loyalty_members lm ON lm.tenant_id = m.tenant_id AND lm.id = m.member_id
-         JOIN orders o ON o.tenant_id = m.tenant_id AND o.id = m.order_id
-         JOIN loyalty_programs p ON p.tenant_id = m.tenant_id
-         ORDER BY m.tenant_id, lm.code, m.order_id",
+        // Key lookups per order (a lateral subquery the planner cannot turn into a hash join
+        // over every loyalty order and every order of the tenant, as a plain join could be
+        // planned while statistics are stale).
+        "SELECT m.tenant_id, m.order_id, m.outlet_id, m.code, m.doc
+         FROM UNNEST($1::uuid[], $2::uuid[]) AS k(tenant_id, order_id)
+         CROSS JOIN LATERAL (
+             SELECT m.tenant_id, m.order_id, o.outlet_id, lm.code, o.doc
+             FROM loyalty_order_members m
+             JOIN loyalty_members lm ON lm.tenant_id = m.tenant_id AND lm.id = m.member_id
+             JOIN orders o ON o.tenant_id = m.tenant_id AND o.id = m.order_id
+             JOIN loyalty_programs p ON p.tenant_id = m.tenant_id
+             WHERE m.tenant_id = k.tenant_id AND m.order_id = k.order_id
+             OFFSET 0
+         ) m
+         ORDER BY m.tenant_id, m.code, m.order_id",
     )
     .bind(&tenants)
     .bind(&ids)
