@@ -278,3 +278,81 @@ fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_proj
         assert_eq!(anomalies, 0);
     });
 }
+
+/// The plan PostgreSQL picks for `sql` with `keys` bound as its two uuid arrays.
+async fn plan(pool: &sqlx::PgPool, sql: &str, keys: &[(Uuid, Uuid)]) -> String {
+    let (firsts, seconds): (Vec<Uuid>, Vec<Uuid>) = keys.iter().copied().unzip();
+    let mut tx = pool.begin().await.unwrap();
+    let lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {sql}")))
+        .bind(&firsts)
+        .bind(&seconds)
+        .fetch_all(&mut *tx)
+        .await
+        .unwrap();
+    lines.join("\n")
+}
+
+#[test]
+fn a_groups_lookups_stay_key_probes_while_statistics_are_stale() {
+    // A fresh hub's first busy hour: the tables were analyzed while empty and have grown since.
+    // The group's lookups must still be one key probe per key; the queries they replaced were
+    // seen reading every order of the tenant (and every cursor row) per group, a cost growing
+    // with the table.
+    let rt = runtime();
+    let db = TestDb::create(&rt);
+    rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        cloud_hub::store::connect(&db.url, 4).await.unwrap();
+        tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
+        let (tenant, outlet) = outlet_of(&pool, "mama-oliech").await;
+        for table in ["orders", "sync_cursors", "devices"] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ALTER TABLE {table} SET (autovacuum_enabled = false)"
+            )))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("ANALYZE orders, sync_cursors, devices")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let device = Edge::register(&pool, tenant, outlet).await.identity.id;
+        sqlx::query(
+            "INSERT INTO orders (tenant_id, outlet_id, device_id, id, number, order_type, state,
+                                 currency, net_minor, tax_minor, total_minor, paid_minor,
+                                 opened_at_ms, doc, last_activity_ms)
+             SELECT $1, $2, $3, gen_random_uuid(), n, 'counter', 'closed', 'KES', 100, 16, 116,
+                    116, n, '{}'::jsonb, n
+             FROM generate_series(1, 30000) AS n",
+        )
+        .bind(tenant)
+        .bind(outlet)
+        .bind(device)
+        .execute(&pool)
+        .await
+        .unwrap();
+        for _ in 0..2000 {
+            Edge::register(&pool, tenant, outlet).await;
+        }
+
+        let mut order_keys: Vec<(Uuid, Uuid)> =
+            (0..250).map(|_| (tenant, Uuid::now_v7())).collect();
+        order_keys.sort_unstable();
+        let orders = plan(&pool, cloud_hub::store::ingest::ORDERS_BY_KEY_SQL, &order_keys).await;
+        assert!(orders.contains("Index Scan using orders_pkey"), "{orders}");
+        assert!(!orders.contains("Seq Scan on orders"), "{orders}");
+        assert!(!orders.contains("Bitmap Heap Scan on orders"), "{orders}");
+
+        let devices: Vec<Uuid> = sqlx::query_scalar("SELECT device_id FROM sync_cursors LIMIT 250")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let mut cursor_keys: Vec<(Uuid, Uuid)> = devices.into_iter().map(|d| (tenant, d)).collect();
+        cursor_keys.sort_unstable();
+        let cursors = plan(&pool, cloud_hub::store::ingest::CURSORS_BY_KEY_SQL, &cursor_keys).await;
+        assert!(cursors.contains("Index Scan using sync_cursors_pkey"), "{cursors}");
+        assert!(!cursors.contains("Seq Scan on sync_cursors"), "{cursors}");
+        assert!(!cursors.contains("Hash Join"), "{cursors}");
+    });
+}

@@ -208,22 +208,11 @@ async fn lock_cursors(
     keys.sort_unstable();
     keys.dedup();
     let (tenants, devices): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
-    let rows: Vec<(Uuid, Uuid, i64, Vec<u8>)> = sqlx::query_as(
-        // One key lookup per device, locked in key order (the keys are sorted): a join
-        // against UNNEST was planned as a hash join over every cursor row.
-        "SELECT c.tenant_id, c.device_id, c.acked_through_seq, c.acked_hash
-         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
-         CROSS JOIN LATERAL (
-             SELECT tenant_id, device_id, acked_through_seq, acked_hash FROM sync_cursors
-             WHERE sync_cursors.tenant_id = k.tenant_id AND sync_cursors.device_id = k.device_id
-             FOR UPDATE
-         ) c
-         ORDER BY k.n",
-    )
-    .bind(&tenants)
-    .bind(&devices)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(Uuid, Uuid, i64, Vec<u8>)> = sqlx::query_as(CURSORS_BY_KEY_SQL)
+        .bind(&tenants)
+        .bind(&devices)
+        .fetch_all(&mut *tx)
+        .await?;
     rows.into_iter()
         .map(|(tenant, device, seq, hash)| {
             Ok(((tenant, device), cursor_from_row(Some((seq, hash)))?))
@@ -575,6 +564,34 @@ struct Folding {
     device: DeviceIdentity,
 }
 
+/// The orders of a group, locked, by (tenant, order) key: one primary-key probe per key, in the
+/// order given (the caller sorts the keys, so two writers cannot deadlock). The locking subquery
+/// cannot be flattened into a join, so the planner has no other plan to pick: with statistics
+/// gone stale while the table grows (a fresh hub taking its first busy hour), both a join against
+/// UNNEST and `= ANY` over the two columns were seen scanning every order of the tenant per
+/// group. Public for the plan test.
+pub const ORDERS_BY_KEY_SQL: &str = "SELECT o.tenant_id, o.id, o.outlet_id, o.doc
+     FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, id, n)
+     CROSS JOIN LATERAL (
+         SELECT tenant_id, id, outlet_id, doc FROM orders
+         WHERE orders.tenant_id = k.tenant_id AND orders.id = k.id
+         FOR UPDATE
+     ) o
+     ORDER BY k.n";
+
+/// The device cursors of a group, locked, by (tenant, device) key in the order given (sorted by
+/// the caller), one key probe each (see [`ORDERS_BY_KEY_SQL`]: a join against UNNEST was
+/// planned as a hash join over every cursor row). Public for the plan test.
+pub const CURSORS_BY_KEY_SQL: &str =
+    "SELECT c.tenant_id, c.device_id, c.acked_through_seq, c.acked_hash
+     FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
+     CROSS JOIN LATERAL (
+         SELECT tenant_id, device_id, acked_through_seq, acked_hash FROM sync_cursors
+         WHERE sync_cursors.tenant_id = k.tenant_id AND sync_cursors.device_id = k.device_id
+         FOR UPDATE
+     ) c
+     ORDER BY k.n";
+
 /// Folds the group's order events into the orders they name, with `shared-model`'s rules,
 /// and writes the events the changes raise. Events that contradict their order are recorded
 /// as anomalies; the op itself stays. Returns the anomaly count per batch index.
@@ -608,25 +625,12 @@ async fn apply_to_orders(
     keys.sort_unstable();
     keys.dedup();
     let (key_tenants, key_ids): (Vec<Uuid>, Vec<Uuid>) = keys.into_iter().unzip();
-    let existing: Vec<(Uuid, Uuid, Uuid, sqlx::types::Json<Order>)> = sqlx::query_as(
-        // One primary-key lookup per (tenant, order), locked in key order (the keys are sorted,
-        // so two writers cannot deadlock). The locking subquery cannot be flattened into a
-        // join, so the planner has no other plan to pick: with statistics gone stale while the
-        // table grows (a fresh hub taking its first busy hour), both a join against UNNEST and
-        // `= ANY` over the two columns were seen scanning every order of the tenant per group.
-        "SELECT o.tenant_id, o.id, o.outlet_id, o.doc
-         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, id, n)
-         CROSS JOIN LATERAL (
-             SELECT tenant_id, id, outlet_id, doc FROM orders
-             WHERE orders.tenant_id = k.tenant_id AND orders.id = k.id
-             FOR UPDATE
-         ) o
-         ORDER BY k.n",
-    )
-    .bind(&key_tenants)
-    .bind(&key_ids)
-    .fetch_all(&mut *tx)
-    .await?;
+    let existing: Vec<(Uuid, Uuid, Uuid, sqlx::types::Json<Order>)> =
+        sqlx::query_as(ORDERS_BY_KEY_SQL)
+            .bind(&key_tenants)
+            .bind(&key_ids)
+            .fetch_all(&mut *tx)
+            .await?;
     let mut orders: HashMap<(TenantId, OrderId), Folding> = HashMap::new();
     // Orders this hub holds for an outlet other than the one now naming them.
     let mut owners: HashMap<(TenantId, OrderId), Uuid> = HashMap::new();
