@@ -339,7 +339,12 @@ fn a_groups_lookups_stay_key_probes_while_statistics_are_stale() {
         let mut order_keys: Vec<(Uuid, Uuid)> =
             (0..250).map(|_| (tenant, Uuid::now_v7())).collect();
         order_keys.sort_unstable();
-        let orders = plan(&pool, cloud_hub::store::ingest::ORDERS_BY_KEY_SQL, &order_keys).await;
+        let orders = plan(
+            &pool,
+            cloud_hub::store::ingest::ORDERS_BY_KEY_SQL,
+            &order_keys,
+        )
+        .await;
         assert!(orders.contains("Index Scan using orders_pkey"), "{orders}");
         assert!(!orders.contains("Seq Scan on orders"), "{orders}");
         assert!(!orders.contains("Bitmap Heap Scan on orders"), "{orders}");
@@ -350,8 +355,16 @@ fn a_groups_lookups_stay_key_probes_while_statistics_are_stale() {
             .unwrap();
         let mut cursor_keys: Vec<(Uuid, Uuid)> = devices.into_iter().map(|d| (tenant, d)).collect();
         cursor_keys.sort_unstable();
-        let cursors = plan(&pool, cloud_hub::store::ingest::CURSORS_BY_KEY_SQL, &cursor_keys).await;
-        assert!(cursors.contains("Index Scan using sync_cursors_pkey"), "{cursors}");
+        let cursors = plan(
+            &pool,
+            cloud_hub::store::ingest::CURSORS_BY_KEY_SQL,
+            &cursor_keys,
+        )
+        .await;
+        assert!(
+            cursors.contains("Index Scan using sync_cursors_pkey"),
+            "{cursors}"
+        );
         assert!(!cursors.contains("Seq Scan on sync_cursors"), "{cursors}");
         assert!(!cursors.contains("Hash Join"), "{cursors}");
     });
