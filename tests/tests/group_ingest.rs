@@ -209,6 +209,18 @@ async fn projection_lag(pool: &sqlx::PgPool) -> (i64, i64) {
         .unwrap()
 }
 
+/// What the sync audit API shows for the tenant's one device: (stored through, projected through).
+async fn device_progress(pool: &sqlx::PgPool, tenant: Uuid) -> (i64, i64) {
+    let mut conn = pool.acquire().await.unwrap();
+    let devices = cloud_hub::store::audit::devices(&mut conn, TenantId(tenant))
+        .await
+        .unwrap();
+    (
+        devices[0].acked_through_seq,
+        devices[0].projected_through_seq,
+    )
+}
+
 #[test]
 fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_projector() {
     use cloud_hub::store::ingest::projection::{PROJECT_INLINE_OPS_MAX, project_next};
@@ -238,6 +250,11 @@ fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_proj
         );
         assert_eq!(closed_orders(&pool, tenant).await, 0);
         assert_eq!(projection_lag(&pool).await, (1, backlog.len() as i64));
+        // Managers see it per device: stored through the backlog, projected through none of it.
+        assert_eq!(
+            device_progress(&pool, tenant).await,
+            (backlog.len() as i64, 0)
+        );
 
         // A small batch behind it waits for the projector too: ops are projected in order.
         let trickle = edge.sale();
@@ -257,6 +274,8 @@ fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_proj
         assert_eq!(closed_orders(&pool, tenant).await, sales as i64 + 1);
         assert_eq!(created_events(&pool, tenant).await, sales as i64 + 1);
         assert_eq!(projection_lag(&pool).await, (0, 0));
+        let through = backlog.len() as i64 + 4;
+        assert_eq!(device_progress(&pool, tenant).await, (through, through));
 
         // Caught up, a trickle is projected with its ack again; a replayed backlog changes nothing.
         let next = edge.sale();

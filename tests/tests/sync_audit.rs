@@ -58,6 +58,12 @@ fn the_hub_proves_each_devices_log_complete_and_finds_tampering() {
         assert_eq!(status, 200);
         assert_eq!(devices.as_array().unwrap().len(), 1);
         assert_eq!(devices[0]["acked_through_seq"].as_u64().unwrap(), last_seq);
+        // A trickle is projected with its ack: the hub's orders reflect every op.
+        assert_eq!(
+            devices[0]["projected_through_seq"].as_u64().unwrap(),
+            last_seq
+        );
+        assert_eq!(devices[0]["projection_behind_ops"], 0);
         assert_eq!(devices[0]["outlet"], "nbo-cbd");
         let device = devices[0]["device_id"].as_str().unwrap().to_owned();
 

@@ -21,6 +21,13 @@ pub struct DeviceSyncDto {
     pub outlet: String,
     /// The hub holds (and has acknowledged) every op of this device through this sequence.
     pub acked_through_seq: i64,
+    /// The hub's orders, events, ledgers and reports reflect every op of this device through
+    /// this sequence. Equal to `acked_through_seq` all day long (a trickle is projected with its
+    /// ack); below it while the hub projects a backlog (an edge back after days offline), so a
+    /// report that does not match yet says why.
+    pub projected_through_seq: i64,
+    /// Ops stored but not yet projected (`acked_through_seq - projected_through_seq`).
+    pub projection_behind_ops: i64,
     pub ops_held: i64,
     pub last_seen_at: Option<String>,
     pub revoked: bool,
@@ -56,6 +63,8 @@ pub async fn list(
                 device_id: row.device_id.to_string(),
                 outlet: row.outlet_code,
                 acked_through_seq: row.acked_through_seq,
+                projected_through_seq: row.projected_through_seq,
+                projection_behind_ops: (row.acked_through_seq - row.projected_through_seq).max(0),
                 ops_held: row.ops_held,
                 last_seen_at: row.last_seen_at.and_then(|at| at.format(&Rfc3339).ok()),
                 revoked: row.revoked,

@@ -13,6 +13,9 @@ pub struct DeviceSync {
     pub device_id: Uuid,
     pub outlet_code: String,
     pub acked_through_seq: i64,
+    /// Everything the hub derives (orders, events, ledgers, reports) reflects this device's ops
+    /// through this sequence.
+    pub projected_through_seq: i64,
     pub ops_held: i64,
     pub last_seen_at: Option<OffsetDateTime>,
     pub revoked: bool,
@@ -21,6 +24,7 @@ pub struct DeviceSync {
 type DeviceRow = (
     Uuid,
     String,
+    Option<i64>,
     Option<i64>,
     i64,
     Option<OffsetDateTime>,
@@ -32,12 +36,15 @@ pub async fn devices(
     tenant: TenantId,
 ) -> Result<Vec<DeviceSync>, StoreError> {
     let rows: Vec<DeviceRow> = sqlx::query_as(
+        // A device without a projection row has had every stored op projected as it was stored.
         "SELECT d.id, o.code, c.acked_through_seq,
+                coalesce(pc.projected_through_seq, c.acked_through_seq),
                 (SELECT count(*) FROM ops p WHERE p.tenant_id = d.tenant_id AND p.device_id = d.id),
                 d.last_seen_at, d.revoked_at
          FROM devices d
          JOIN outlets o ON o.tenant_id = d.tenant_id AND o.id = d.outlet_id
          LEFT JOIN sync_cursors c ON c.tenant_id = d.tenant_id AND c.device_id = d.id
+         LEFT JOIN projection_cursors pc ON pc.tenant_id = d.tenant_id AND pc.device_id = d.id
          WHERE d.tenant_id = $1
          ORDER BY o.code, d.id",
     )
@@ -50,9 +57,10 @@ pub async fn devices(
             device_id: row.0,
             outlet_code: row.1,
             acked_through_seq: row.2.unwrap_or(0),
-            ops_held: row.3,
-            last_seen_at: row.4,
-            revoked: row.5.is_some(),
+            projected_through_seq: row.3.unwrap_or(0),
+            ops_held: row.4,
+            last_seen_at: row.5,
+            revoked: row.6.is_some(),
         })
         .collect())
 }
