@@ -4,7 +4,9 @@
 //! PostgreSQL and the time from an edge's send to the hub's ack (commit) at p50/p99.
 //!
 //! `cargo bench -p kibanda-benches --bench many_edges`; tune with `KIBANDA_BENCH_EDGES`,
-//! `KIBANDA_BENCH_INTERVAL_MS` (between one edge's sales), `KIBANDA_BENCH_SECONDS`.
+//! `KIBANDA_BENCH_INTERVAL_MS` (between one edge's sales), `KIBANDA_BENCH_SECONDS`,
+//! `KIBANDA_BENCH_WINDOW` (batches an edge may have unacknowledged; 1 by default, the real edge
+//! allows 16).
 #![allow(clippy::unwrap_used)]
 
 use edge_node::store::Store;
@@ -33,6 +35,10 @@ fn main() {
     let edges = env("KIBANDA_BENCH_EDGES", 1_000);
     let interval_ms = env("KIBANDA_BENCH_INTERVAL_MS", 80);
     let seconds = env("KIBANDA_BENCH_SECONDS", 15);
+    // Batches an edge may have in flight: 1 waits for each ack before the next sale (closed
+    // loop); a real edge pipelines up to 16, so its sales go out on time whatever the ack
+    // latency (open loop until its window fills).
+    let window = env("KIBANDA_BENCH_WINDOW", 1).max(1) as usize;
     let driver = runtime();
     let db = TestDb::create(&driver);
     let hub = RunningHub::start_tuned(&db.url, "127.0.0.1:0".parse().unwrap(), |config| {
@@ -141,25 +147,42 @@ fn main() {
                 .await;
                 let (mut next_seq, mut prev_hash) = (1_u64, GENESIS_HASH);
                 let mut tick = tokio::time::interval(Duration::from_millis(interval_ms));
-                let mut local = Vec::new();
+                // Batches sent but not yet acknowledged, oldest first (send time, ops); the
+                // hub answers a connection's batches in order. A permit per batch in flight.
+                let (sent_tx, mut sent_rx) =
+                    tokio::sync::mpsc::unbounded_channel::<(Instant, u64)>();
+                let window_permits = Arc::new(tokio::sync::Semaphore::new(window));
+                let acks = {
+                    let acked_ops = acked_ops.clone();
+                    let window_permits = window_permits.clone();
+                    tokio::spawn(async move {
+                        let mut local = Vec::new();
+                        while let Some((sent, count)) = sent_rx.recv().await {
+                            match reader.recv().await.unwrap() {
+                                Some(Message::Ack { .. }) => {}
+                                other => panic!("expected an ack, got {other:?}"),
+                            }
+                            local.push(sent.elapsed().as_micros() as u64);
+                            acked_ops.fetch_add(count, Ordering::Relaxed);
+                            window_permits.add_permits(1);
+                        }
+                        local
+                    })
+                };
                 while Instant::now() < deadline {
                     tick.tick().await;
+                    window_permits.acquire().await.unwrap().forget();
                     let ops = kibanda_tests::wire_sale(
                         origin,
                         &mut next_seq,
                         &mut prev_hash,
                         edge_node::now_ms(),
                     );
-                    let count = ops.len() as u64;
-                    let sent = Instant::now();
+                    sent_tx.send((Instant::now(), ops.len() as u64)).unwrap();
                     writer.send(&Message::OpsBatch { ops }).await.unwrap();
-                    match reader.recv().await.unwrap() {
-                        Some(Message::Ack { .. }) => {}
-                        other => panic!("expected an ack, got {other:?}"),
-                    }
-                    local.push(sent.elapsed().as_micros() as u64);
-                    acked_ops.fetch_add(count, Ordering::Relaxed);
                 }
+                drop(sent_tx);
+                let local = acks.await.unwrap();
                 latencies_us.lock().unwrap().extend(local);
                 connection.close(0_u32.into(), b"done");
             }));
@@ -188,7 +211,7 @@ fn main() {
         .unwrap();
     assert_eq!(held as u64, total, "every acknowledged op is in PostgreSQL");
     println!(
-        "many edges: {edges} edges, one sale (4 ops) per edge every {interval_ms} ms for {seconds} s -> {total} ops committed, {:.0} ops/s; edge send -> hub commit ack p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "many edges: {edges} edges, one sale (4 ops) per edge every {interval_ms} ms for {seconds} s, window {window} -> {total} ops committed, {:.0} ops/s; edge send -> hub commit ack p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         total as f64 / elapsed,
         percentile(0.50) as f64 / 1000.0,
         percentile(0.99) as f64 / 1000.0,
