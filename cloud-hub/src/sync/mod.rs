@@ -28,6 +28,10 @@ pub const FIRST_MESSAGE_TIMEOUT_MS: u64 = 10_000;
 /// Each connection also looks for feed entries this often, in case a notification was missed
 /// (e.g. while the listener reconnected).
 pub const FEED_SAFETY_POLL_MS: u64 = 5_000;
+/// How often a connected device's `last_seen_at` is written. Why 30 s: an edge heartbeats every
+/// 5 s, and writing each one is a row update per device every 5 s (2,000 a second for 10,000
+/// outlets) for a time nobody reads closer than a minute; on connect it is written at once.
+pub const LAST_SEEN_WRITE_MS: u64 = 30_000;
 
 /// Batches of one connection handed to the writers and not yet answered. Why 16: twice the
 /// edge's send window (8 batches of 1,000 ops), so a catch-up never waits on the hub's reading
@@ -269,6 +273,7 @@ impl SyncServer {
         let (_, welcome) = IngestSession::start(*device.id.as_bytes(), cursor);
         writer.send(&welcome).await?;
         let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
+        let mut last_seen_written = std::time::Instant::now();
         tracing::info!(tenant = %device.tenant_id.0, device = %device.id, acked = cursor.acked_through_seq, "edge connected");
 
         // A reader task turns the stream into a channel so the loop can wait on the edge, the
@@ -305,7 +310,7 @@ impl SyncServer {
                         Some(Err(DriverError::Frame(error))) => break reject_frame(&mut writer, error).await,
                         Some(Err(other)) => break Err(other),
                     };
-                    match self.on_message(&device, &mut writer, &mut feed_sent, &mut pending, message).await {
+                    match self.on_message(&device, &mut writer, &mut feed_sent, &mut pending, &mut last_seen_written, message).await {
                         Ok(true) => {}
                         Ok(false) => break Ok(()),
                         Err(error) => break Err(error),
@@ -408,6 +413,7 @@ impl SyncServer {
         writer: &mut FrameWriter,
         feed_sent: &mut Option<u64>,
         pending: &mut VecDeque<PendingBatch>,
+        last_seen_written: &mut std::time::Instant,
         message: Message,
     ) -> Result<bool, DriverError> {
         match message {
@@ -439,7 +445,10 @@ impl SyncServer {
                 Ok(true)
             }
             Message::Heartbeat { sent_at_ms } => {
-                let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
+                if last_seen_written.elapsed() >= Duration::from_millis(LAST_SEEN_WRITE_MS) {
+                    let _ = touch_last_seen(&self.pool, device.tenant_id, device.id).await;
+                    *last_seen_written = std::time::Instant::now();
+                }
                 writer.send(&Message::Heartbeat { sent_at_ms }).await?;
                 Ok(true)
             }
