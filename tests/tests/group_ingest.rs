@@ -76,6 +76,15 @@ async fn outlet_of(pool: &sqlx::PgPool, slug: &str) -> (Uuid, Uuid) {
     .unwrap()
 }
 
+/// A migrated hub database with one tenant and its outlet: (pool, tenant id, outlet id).
+async fn one_outlet(url: &str) -> (sqlx::PgPool, Uuid, Uuid) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    cloud_hub::store::connect(url, 4).await.unwrap();
+    tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
+    let (tenant, outlet) = outlet_of(&pool, "mama-oliech").await;
+    (pool, tenant, outlet)
+}
+
 async fn closed_orders(pool: &sqlx::PgPool, tenant: Uuid) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM orders WHERE tenant_id = $1 AND state = 'closed'")
         .bind(tenant)
@@ -227,10 +236,7 @@ fn a_backlog_is_acknowledged_when_stored_and_projected_once_in_order_by_the_proj
     let rt = runtime();
     let db = TestDb::create(&rt);
     rt.block_on(async {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        cloud_hub::store::connect(&db.url, 4).await.unwrap();
-        tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
-        let (tenant, outlet) = outlet_of(&pool, "mama-oliech").await;
+        let (pool, tenant, outlet) = one_outlet(&db.url).await;
         let mut edge = Edge::register(&pool, tenant, outlet).await;
 
         // A backlog batch, larger than a trickle: stored and acknowledged, not yet projected.
@@ -320,10 +326,7 @@ fn a_groups_lookups_stay_key_probes_while_statistics_are_stale() {
     let rt = runtime();
     let db = TestDb::create(&rt);
     rt.block_on(async {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        cloud_hub::store::connect(&db.url, 4).await.unwrap();
-        tenant_with_outlet(&pool, "mama-oliech", "nairobi-cbd").await;
-        let (tenant, outlet) = outlet_of(&pool, "mama-oliech").await;
+        let (pool, tenant, outlet) = one_outlet(&db.url).await;
         for table in ["orders", "sync_cursors", "devices"] {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "ALTER TABLE {table} SET (autovacuum_enabled = false)"
