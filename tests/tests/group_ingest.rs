@@ -389,5 +389,16 @@ fn a_groups_lookups_stay_key_probes_while_statistics_are_stale() {
         );
         assert!(!cursors.contains("Seq Scan on sync_cursors"), "{cursors}");
         assert!(!cursors.contains("Hash Join"), "{cursors}");
+        let projections = plan(
+            &pool,
+            cloud_hub::store::ingest::projection::PROJECTION_CURSORS_BY_KEY_SQL,
+            &cursor_keys,
+        )
+        .await;
+        assert!(
+            !projections.contains("Seq Scan on projection_cursors"),
+            "{projections}"
+        );
+        assert!(!projections.contains("Hash Join"), "{projections}");
     });
 }

@@ -502,7 +502,6 @@ impl Decoded {
     }
 }
 
-/// Writes every new op of the group in one statement.
 /// Stores the group's new ops with one binary `COPY`. Every op here is past its device's
 /// locked cursor (the plan skipped what the hub holds), so none can already be stored; if one
 /// ever were, the unique key refuses the `COPY`, the group rolls back and its batches are

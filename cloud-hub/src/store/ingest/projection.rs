@@ -37,6 +37,20 @@ pub const PROJECT_INLINE_OPS_MAX: usize = 256;
 /// size holds a few megabytes of rows, well within what PostgreSQL commits at once.
 pub const PROJECT_BATCH_OPS_MAX: i64 = 8_000;
 
+/// The projection cursors of a group's devices by (tenant, device) key, in the order given
+/// (sorted by the caller), one key probe each, skipping rows the projector holds (see
+/// `super::ORDERS_BY_KEY_SQL` for why a lateral lookup). Public for the plan test.
+pub const PROJECTION_CURSORS_BY_KEY_SQL: &str =
+    "SELECT p.tenant_id, p.device_id, p.projected_through_seq
+     FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
+     CROSS JOIN LATERAL (
+         SELECT tenant_id, device_id, projected_through_seq FROM projection_cursors
+         WHERE projection_cursors.tenant_id = k.tenant_id
+           AND projection_cursors.device_id = k.device_id
+         FOR UPDATE SKIP LOCKED
+     ) p
+     ORDER BY k.n";
+
 /// The devices of the group whose ops are projected now: those with at most
 /// [`PROJECT_INLINE_OPS_MAX`] new ops whose projection had caught up with their cursor before
 /// the group. Their projection rows are locked (without waiting: a row the projector holds
@@ -87,22 +101,11 @@ pub(super) async fn claim_inline(
     small.sort_unstable();
     let (tenants, devices): (Vec<Uuid>, Vec<Uuid>) = small.iter().copied().unzip();
     // A row the projector holds is missing from the answer: that device is behind.
-    let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(
-        // One key lookup per device, in key order (see `lock_cursors`).
-        "SELECT p.tenant_id, p.device_id, p.projected_through_seq
-         FROM UNNEST($1::uuid[], $2::uuid[]) WITH ORDINALITY AS k(tenant_id, device_id, n)
-         CROSS JOIN LATERAL (
-             SELECT tenant_id, device_id, projected_through_seq FROM projection_cursors
-             WHERE projection_cursors.tenant_id = k.tenant_id
-               AND projection_cursors.device_id = k.device_id
-             FOR UPDATE SKIP LOCKED
-         ) p
-         ORDER BY k.n",
-    )
-    .bind(&tenants)
-    .bind(&devices)
-    .fetch_all(&mut *tx)
-    .await?;
+    let rows: Vec<(Uuid, Uuid, i64)> = sqlx::query_as(PROJECTION_CURSORS_BY_KEY_SQL)
+        .bind(&tenants)
+        .bind(&devices)
+        .fetch_all(&mut *tx)
+        .await?;
     Ok(rows
         .into_iter()
         .filter(|(tenant, device, projected)| {
